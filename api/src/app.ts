@@ -1,0 +1,59 @@
+// Builds the Express app without listening, so tests drive exactly what main.ts serves.
+import express, { Router, type Express } from "express";
+import type { Db } from "@insights/shared/db/client";
+import type { Logger } from "@insights/shared/logger";
+import { auditRoutes } from "./audit/audit.routes.ts";
+import { authenticate, requireWorkspaceAccess } from "./auth/guards.ts";
+import { campaignsRoutes } from "./campaigns/campaigns.routes.ts";
+import { errorHandler, routeNotFound } from "./http/error-handler.ts";
+import { assignRequestId } from "./http/request-context.ts";
+import { leadsRoutes } from "./leads/leads.routes.ts";
+import { messagesRoutes } from "./messages/messages.routes.ts";
+import { opsRoutes, type ReadinessCheck } from "./ops/ops.routes.ts";
+import { preferencesRoutes } from "./preferences/preferences.routes.ts";
+import { sessionsRoutes } from "./sessions/sessions.routes.ts";
+import { settingsRoutes } from "./settings/settings.routes.ts";
+
+export interface AppDeps {
+  db: Db;
+  logger: Logger;
+  jwtSecret: string;
+  /** Each named dependency must answer for /readyz to be ready. */
+  readiness: Record<string, ReadinessCheck>;
+}
+
+/** Bulk ingestion carries whole threads; every other body is small. */
+const INGESTION_BODY_LIMIT = "10mb";
+const BODY_LIMIT = "256kb";
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", "loopback");
+  app.use(assignRequestId);
+  app.use(opsRoutes(deps.readiness));
+
+  const workspace = Router({ mergeParams: true });
+  workspace.use(requireWorkspaceAccess(deps.db));
+  workspace.use(campaignsRoutes(deps.db), leadsRoutes(deps.db));
+  workspace.use(
+    "/insights",
+    sessionsRoutes(deps.db),
+    messagesRoutes(deps.db),
+    preferencesRoutes(deps.db),
+    settingsRoutes(deps.db),
+    auditRoutes(deps.db),
+  );
+
+  const v1 = Router();
+  v1.use(authenticate(deps.jwtSecret));
+  // The larger limit applies to ingestion only; body-parser skips bodies that are already parsed.
+  v1.use("/workspaces/:workspaceId/leads/batch", express.json({ limit: INGESTION_BODY_LIMIT }));
+  v1.use(express.json({ limit: BODY_LIMIT }));
+  v1.use("/workspaces/:workspaceId", workspace);
+
+  app.use("/v1", v1);
+  app.use(routeNotFound);
+  app.use(errorHandler(deps.logger));
+  return app;
+}

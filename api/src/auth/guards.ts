@@ -1,0 +1,45 @@
+// The two access guards every workspace route goes through (the phase note's requireClientAccess and
+// requireClientAdminAccess). Not a member → 404, exactly as if the workspace did not exist.
+import type { NextFunction, Request, RequestHandler, Response } from "express";
+import type { Db } from "@insights/shared/db/client";
+import { AppError } from "../http/app-error.ts";
+import { verifyToken } from "./jwt.ts";
+
+export function authenticate(secret: string): RequestHandler {
+  return async (req, _res, next) => {
+    const match = /^Bearer ([^\s]+)$/i.exec(req.get("authorization") ?? "");
+    if (!match?.[1]) throw new AppError("UNAUTHENTICATED", "send Authorization: Bearer <token>");
+    const userId = await verifyToken(secret, match[1]);
+    if (!userId) throw new AppError("UNAUTHENTICATED", "the bearer token is invalid or expired");
+    req.userId = userId;
+    next();
+  };
+}
+
+/** Loads the caller's membership in `:workspaceId`. */
+export function requireWorkspaceAccess(db: Db): RequestHandler {
+  return async (req, _res, next) => {
+    const workspaceId = req.params.workspaceId;
+    const membership =
+      req.userId && typeof workspaceId === "string"
+        ? await db.workspaceMembership.findUnique({
+            where: { clientId_userId: { clientId: workspaceId, userId: req.userId } },
+            select: { role: true },
+          })
+        : null;
+    if (!membership) throw new AppError("NOT_FOUND", "workspace not found");
+    req.membership = { workspaceId: workspaceId as string, role: membership.role };
+    next();
+  };
+}
+
+
+
+/** Runs after `requireWorkspaceAccess`; refuses members. */
+export const requireWorkspaceAdminAccess: RequestHandler = (req: Request, _res: Response, next: NextFunction) => {
+  const role = req.membership?.role;
+  if (role !== "OWNER" && role !== "ADMIN") {
+    throw new AppError("FORBIDDEN", "this action needs a workspace admin");
+  }
+  next();
+};

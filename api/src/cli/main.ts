@@ -1,0 +1,85 @@
+// `npm run cli -- <command>`: seed, token, demo. Each prints what the next step needs and nothing else on stdout.
+import { parseArgs } from "node:util";
+import { z } from "zod";
+import { loadConfig } from "@insights/shared/config";
+import { createDb, type Db } from "@insights/shared/db/client";
+import { apiEnvSchema } from "../config.ts";
+import { signToken } from "../auth/jwt.ts";
+import { seedWorkspace } from "./seed.ts";
+
+const USAGE = `usage: npm run cli -- <command>
+  seed --leads N [--json]        create a workspace with campaigns, N leads and four users (owner, admin, member, outsider)
+  token --user <id|email> [--ttl-hours H]   print a bearer token for a user
+  demo                           seed if needed, compute a context pack, show its progress, ask a question`;
+
+const cliEnvSchema = apiEnvSchema.pick({ DATABASE_URL: true, AUTH_JWT_SECRET: true, LOG_LEVEL: true });
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      leads: { type: "string", default: "50" },
+      json: { type: "boolean", default: false },
+      user: { type: "string" },
+      "ttl-hours": { type: "string", default: "24" },
+    },
+    strict: true,
+  });
+  if (command !== "seed" && command !== "token") fail(USAGE);
+
+  const config = loadConfig(cliEnvSchema);
+  const db = createDb(config.DATABASE_URL, { maxConnections: 2 });
+  try {
+    if (command === "seed") await seed(db, config.AUTH_JWT_SECRET, values.leads, values.json);
+    else await token(db, config.AUTH_JWT_SECRET, values.user, values["ttl-hours"]);
+  } finally {
+    await db.$disconnect();
+  }
+}
+
+async function seed(db: Db, secret: string, leadsArg: string, json: boolean): Promise<void> {
+  const leads = z.coerce.number().int().min(0).max(100_000).safeParse(leadsArg);
+  if (!leads.success) fail("seed: --leads must be a whole number from 0 to 100000");
+  const seeded = await seedWorkspace(db, { leads: leads.data });
+  const withTokens: Record<string, { id: string; email: string; token: string }> = {};
+  for (const [role, user] of Object.entries(seeded.users)) {
+    withTokens[role] = { ...user, token: await signToken(secret, user.id) };
+  }
+  const output = { workspaceId: seeded.workspaceId, campaignIds: seeded.campaignIds, users: withTokens };
+  if (json) {
+    process.stdout.write(`${JSON.stringify(output)}\n`);
+    return;
+  }
+  process.stdout.write(
+    `seeded workspace ${seeded.workspaceId} with ${leads.data} leads in ${seeded.campaignIds.length} campaigns\n` +
+      Object.entries(withTokens)
+        .map(([role, user]) => `  ${role.padEnd(8)} ${user.email}\n           token: ${user.token}`)
+        .join("\n") +
+      "\n",
+  );
+}
+
+async function token(db: Db, secret: string, who: string | undefined, ttlArg: string): Promise<void> {
+  if (!who) fail("token: pass --user <id|email>");
+  const ttl = z.coerce.number().positive().max(24 * 365).safeParse(ttlArg);
+  if (!ttl.success) fail("token: --ttl-hours must be a positive number of hours");
+  const user = await db.user.findFirst({ where: who.includes("@") ? { email: who } : { id: who } });
+  if (!user) fail(`token: no user with ${who.includes("@") ? "email" : "id"} ${who}; run \`npm run cli -- seed\` first`);
+  process.stdout.write(`${await signToken(secret, user.id, Math.round(ttl.data * 3600))}\n`);
+}
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(2);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const text = err instanceof Error ? err.message : String(err);
+  process.stderr.write(
+    /ECONNREFUSED|connect/i.test(text)
+      ? "cli: cannot reach PostgreSQL; start it or set DATABASE_URL (see README)\n"
+      : `cli: ${text.split("\n")[0]}\n`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,11 @@
+import { z } from "zod";
+import { baseEnvSchema, loadConfig } from "@insights/shared/config";
+
+export const apiEnvSchema = baseEnvSchema.extend({
+  PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+  AUTH_JWT_SECRET: z.string().min(32, "must be at least 32 characters (HS256 needs a strong key)"),
+});
+
+export type ApiConfig = z.infer<typeof apiEnvSchema>;
+
+export const loadApiConfig = (env?: NodeJS.ProcessEnv): ApiConfig => loadConfig(apiEnvSchema, env);

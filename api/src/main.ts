@@ -1,0 +1,50 @@
+// The API process: wires config, clients and shutdown, then serves createApp().
+import type { Server } from "node:http";
+import { createDb } from "@insights/shared/db/client";
+import { createLogger } from "@insights/shared/logger";
+import { createRedis } from "@insights/shared/redis";
+import { createApp } from "./app.ts";
+import { loadApiConfig } from "./config.ts";
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+const config = loadApiConfig();
+const logger = createLogger("api", config.LOG_LEVEL);
+const db = createDb(config.DATABASE_URL);
+const redis = createRedis(config.REDIS_URL, { role: "api" });
+redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
+
+const app = createApp({
+  db,
+  logger,
+  jwtSecret: config.AUTH_JWT_SECRET,
+  readiness: { postgres: () => db.$queryRaw`SELECT 1`, redis: () => redis.ping() },
+});
+
+const server: Server = app.listen(config.PORT, () => {
+  logger.info({ port: config.PORT }, `API listening on http://localhost:${config.PORT}`);
+});
+server.on("error", (err: NodeJS.ErrnoException) => {
+  logger.fatal(
+    err.code === "EADDRINUSE" ? `port ${config.PORT} is in use; stop the other process or set PORT` : err.message,
+  );
+  process.exit(1);
+});
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, "draining requests");
+  // Stop accepting connections and let in-flight requests finish; idle keep-alive sockets are closed now.
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+  await closed;
+  clearTimeout(timer);
+  await Promise.allSettled([db.$disconnect(), redis.quit()]);
+  logger.info("stopped");
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));

@@ -1,0 +1,25 @@
+import { z } from "zod";
+import { InsightsWindowPreset } from "@insights/shared/db/client";
+
+/** Server-side bound on campaigns per scope: it bounds the work one pack can ask for. */
+export const MAX_CAMPAIGN_CAP = 50;
+
+export const campaignCap = z.number().int().min(1).max(MAX_CAMPAIGN_CAP);
+
+export const putPreferencesBody = z
+  .strictObject({
+    windowPreset: z.enum(InsightsWindowPreset),
+    customFrom: z.iso.datetime({ offset: true }).or(z.iso.date()).pipe(z.coerce.date()).nullish(),
+    customTo: z.iso.datetime({ offset: true }).or(z.iso.date()).pipe(z.coerce.date()).nullish(),
+    campaignCap,
+  })
+  .superRefine((value, ctx) => {
+    if (value.windowPreset === "CUSTOM" && (!value.customFrom || !value.customTo)) {
+      for (const field of ["customFrom", "customTo"] as const) {
+        if (!value[field]) ctx.addIssue({ code: "custom", path: [field], message: "is required for a CUSTOM window" });
+      }
+    }
+    if (value.customFrom && value.customTo && value.customFrom >= value.customTo) {
+      ctx.addIssue({ code: "custom", path: ["customTo"], message: "must be after customFrom" });
+    }
+  });

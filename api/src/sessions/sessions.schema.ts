@@ -1,0 +1,12 @@
+import { z } from "zod";
+import { pageQuery } from "../http/pagination.ts";
+
+const title = z.string().trim().min(1, "must not be empty").max(200);
+
+export const createSessionBody = z.strictObject({ title: title.optional() });
+export const renameSessionBody = z.strictObject({ title });
+export const listSessionsQuery = z.object({
+  /** Admins only: include soft-deleted sessions (to restore them). */
+  includeDeleted: z.enum(["true", "false"]).transform((v) => v === "true").default(false),
+  ...pageQuery,
+});

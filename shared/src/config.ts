@@ -1,0 +1,33 @@
+// Configuration: each process parses its environment once, at start, with its own zod schema built on this base.
+// process.env is read nowhere else.
+import { existsSync } from "node:fs";
+import { z } from "zod";
+
+export const baseEnvSchema = z.object({
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgresql:// URL" }),
+  REDIS_URL: z.url({ protocol: /^rediss?$/, error: "must be a redis:// URL" }),
+  /** Isolates one deployment or test run in a shared Redis. Wrap it in {braces} for Redis Cluster. */
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9:{}_-]{1,64}$/, "letters, digits and : { } _ - only").default("insights"),
+  /** When set, the OpenAI client is used; when absent, the built-in offline provider. */
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  /** Any OpenAI-compatible server. */
+  OPENAI_BASE_URL: z.url().optional(),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+/**
+ * Parses the environment (after loading `.env` from the working directory, if there is one). On a bad or missing
+ * value it prints one line naming every failing variable and stops the process: a service that starts half
+ * configured fails later, somewhere less obvious.
+ */
+export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  if (env === process.env && existsSync(".env")) process.loadEnvFile(".env");
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const name = issue.path.join(".");
+    return env[name] === undefined ? `${name} is missing` : `${name} ${issue.message}`;
+  });
+  process.stderr.write(`config: ${problems.join("; ")} (set it in the environment or in .env; see .env.example)\n`);
+  process.exit(1);
+}

@@ -1,0 +1,65 @@
+// One database and one BullMQ prefix per test run, created here and removed at the end. Shared Redis is never
+// flushed: only keys under this run's prefix are deleted.
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { Redis } from "ioredis";
+import type { TestProject } from "vitest/node";
+import { deployMigrations } from "../../prisma/tools/schema-engine.ts";
+import { startTestServices } from "./services.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    redisUrl: string;
+    queuePrefix: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const services = await startTestServices();
+  const runId = `${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+  const databaseName = `insights_test_${runId}`;
+  const databaseUrl = withDatabase(services.postgresUrl, databaseName);
+  const queuePrefix = `insights-test-${runId}`;
+
+  await deployMigrations(databaseUrl);
+  project.provide("databaseUrl", databaseUrl);
+  project.provide("redisUrl", services.redisUrl);
+  project.provide("queuePrefix", queuePrefix);
+
+  return async () => {
+    await dropDatabase(services.postgresUrl, databaseName);
+    await deleteKeys(services.redisUrl, `${queuePrefix}*`);
+    await services.stop();
+  };
+}
+
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+async function dropDatabase(serverUrl: string, database: string): Promise<void> {
+  const client = new pg.Client({ connectionString: withDatabase(serverUrl, "postgres") });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}
+
+async function deleteKeys(redisUrl: string, pattern: string): Promise<void> {
+  const redis = new Redis(redisUrl);
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+      if (keys.length > 0) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+}

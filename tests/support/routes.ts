@@ -1,0 +1,206 @@
+// Every workspace route of the contract, with a valid request for each: the permission matrix and the bad-input
+// tests iterate over this one table, so a new route joins both by being added here.
+import type { Harness, TestWorkspace } from "./harness.ts";
+
+export interface RouteCase {
+  name: string;
+  method: "get" | "post" | "put" | "patch" | "delete";
+  adminOnly: boolean;
+  /** Builds the path and a valid body, creating whatever the route needs first (a fresh one per call). */
+  prepare: (h: Harness, ws: TestWorkspace) => Promise<{ path: string; body?: object }>;
+  /** Bodies that must be refused with 400, and a field each must name. */
+  badBodies?: Array<{ body: unknown; field: string }>;
+}
+
+async function newSession(h: Harness, ws: TestWorkspace): Promise<string> {
+  const res = await h.http.post(`${ws.base}/insights/sessions`).set("Authorization", `Bearer ${ws.tokens.member}`).send({});
+  return res.body.id as string;
+}
+
+async function deletedSession(h: Harness, ws: TestWorkspace): Promise<string> {
+  const id = await newSession(h, ws);
+  await h.http.delete(`${ws.base}/insights/sessions/${id}`).set("Authorization", `Bearer ${ws.tokens.owner}`);
+  return id;
+}
+
+/** A cached insight as a pack's extraction would leave it (packs are exercised in their own tests). */
+async function leadWithInsight(h: Harness, ws: TestWorkspace): Promise<string> {
+  const lead = await h.db.lead.findFirstOrThrow({ where: { clientId: ws.workspaceId } });
+  await h.db.leadConversationInsight.upsert({
+    where: { clientId_leadId: { clientId: ws.workspaceId, leadId: lead.id } },
+    update: {},
+    create: {
+      clientId: ws.workspaceId,
+      leadId: lead.id,
+      outcome: "INTERESTED",
+      summary: { summary: "Asked for pricing." },
+      threadFingerprint: lead.threadFingerprint,
+      promptVersion: "test",
+      model: "test-model",
+      provider: "offline",
+    },
+  });
+  return lead.id;
+}
+
+export const ROUTES: RouteCase[] = [
+  {
+    name: "PUT campaigns/:id",
+    method: "put",
+    adminOnly: true,
+    prepare: async (_h, ws) => ({ path: `${ws.base}/campaigns/cmp-new`, body: { name: "New campaign" } }),
+    badBodies: [
+      { body: {}, field: "body.name" },
+      { body: { name: "" }, field: "body.name" },
+      { body: { name: 42 }, field: "body.name" },
+      { body: { name: "ok", extra: true }, field: "body" },
+    ],
+  },
+  {
+    name: "POST leads/batch",
+    method: "post",
+    adminOnly: true,
+    prepare: async (_h, ws) => ({
+      path: `${ws.base}/leads/batch`,
+      body: {
+        leads: [
+          {
+            id: "lead-x",
+            campaignId: ws.campaignIds[0],
+            messages: [{ id: "m1", direction: "OUTBOUND", body: "hello", sentAt: "2026-11-01T10:00:00Z" }],
+          },
+        ],
+      },
+    }),
+    badBodies: [
+      { body: {}, field: "body.leads" },
+      { body: { leads: [] }, field: "body.leads" },
+      { body: { leads: [{ id: "a", messages: [{ id: "m", direction: "SIDEWAYS", body: "x", sentAt: "2026-01-01T00:00:00Z" }] }] }, field: "body.leads.0.messages.0.direction" },
+      { body: { leads: [{ id: "a", messages: [{ id: "m", direction: "INBOUND", body: "x", sentAt: "yesterday" }] }] }, field: "body.leads.0.messages.0.sentAt" },
+      { body: { leads: [{ id: "a", messages: [] }, { id: "a", messages: [] }] }, field: "body.leads.1.id" },
+      { body: { leads: [{ id: "bad id!", messages: [] }] }, field: "body.leads.0.id" },
+      { body: { leads: [{ id: "a", campaignId: "no-such-campaign", messages: [] }] }, field: "body.leads.0.campaignId" },
+      { body: { leads: Array.from({ length: 501 }, (_, i) => ({ id: `l${i}`, messages: [] })) }, field: "body.leads" },
+    ],
+  },
+  {
+    name: "GET leads/:id/insight",
+    method: "get",
+    adminOnly: false,
+    prepare: async (h, ws) => ({ path: `${ws.base}/leads/${await leadWithInsight(h, ws)}/insight` }),
+  },
+  {
+    name: "POST sessions",
+    method: "post",
+    adminOnly: false,
+    prepare: async (_h, ws) => ({ path: `${ws.base}/insights/sessions`, body: { title: "Pipeline review" } }),
+    badBodies: [
+      { body: { title: "" }, field: "body.title" },
+      { body: { title: "x".repeat(201) }, field: "body.title" },
+      { body: { title: 7 }, field: "body.title" },
+    ],
+  },
+  {
+    name: "GET sessions",
+    method: "get",
+    adminOnly: false,
+    prepare: async (_h, ws) => ({ path: `${ws.base}/insights/sessions` }),
+  },
+  {
+    name: "GET sessions/:id",
+    method: "get",
+    adminOnly: false,
+    prepare: async (h, ws) => ({ path: `${ws.base}/insights/sessions/${await newSession(h, ws)}` }),
+  },
+  {
+    name: "PATCH sessions/:id",
+    method: "patch",
+    adminOnly: false,
+    prepare: async (h, ws) => ({ path: `${ws.base}/insights/sessions/${await newSession(h, ws)}`, body: { title: "Renamed" } }),
+    badBodies: [
+      { body: {}, field: "body.title" },
+      { body: { title: "   " }, field: "body.title" },
+    ],
+  },
+  {
+    name: "DELETE sessions/:id",
+    method: "delete",
+    adminOnly: true,
+    prepare: async (h, ws) => ({ path: `${ws.base}/insights/sessions/${await newSession(h, ws)}` }),
+  },
+  {
+    name: "POST sessions/:id/restore",
+    method: "post",
+    adminOnly: true,
+    prepare: async (h, ws) => ({ path: `${ws.base}/insights/sessions/${await deletedSession(h, ws)}/restore` }),
+  },
+  {
+    name: "GET sessions/:id/messages",
+    method: "get",
+    adminOnly: false,
+    prepare: async (h, ws) => ({ path: `${ws.base}/insights/sessions/${await newSession(h, ws)}/messages` }),
+  },
+  {
+    name: "POST sessions/:id/messages",
+    method: "post",
+    adminOnly: false,
+    prepare: async (h, ws) => ({
+      path: `${ws.base}/insights/sessions/${await newSession(h, ws)}/messages`,
+      body: { content: "Which leads booked meetings?" },
+    }),
+    badBodies: [
+      { body: {}, field: "body.content" },
+      { body: { content: "" }, field: "body.content" },
+      { body: { content: "x".repeat(8001) }, field: "body.content" },
+      { body: { content: "hi", packId: "not valid!" }, field: "body.packId" },
+    ],
+  },
+  {
+    name: "GET preferences",
+    method: "get",
+    adminOnly: false,
+    prepare: async (_h, ws) => ({ path: `${ws.base}/insights/preferences` }),
+  },
+  {
+    name: "PUT preferences",
+    method: "put",
+    adminOnly: false,
+    prepare: async (_h, ws) => ({
+      path: `${ws.base}/insights/preferences`,
+      body: { windowPreset: "LAST_7_DAYS", campaignCap: 5 },
+    }),
+    badBodies: [
+      { body: {}, field: "body.windowPreset" },
+      { body: { windowPreset: "LAST_YEAR", campaignCap: 5 }, field: "body.windowPreset" },
+      { body: { windowPreset: "LAST_7_DAYS", campaignCap: 0 }, field: "body.campaignCap" },
+      { body: { windowPreset: "LAST_7_DAYS", campaignCap: 1000 }, field: "body.campaignCap" },
+      { body: { windowPreset: "CUSTOM", campaignCap: 5 }, field: "body.customFrom" },
+      { body: { windowPreset: "CUSTOM", customFrom: "2026-02-01", customTo: "2026-01-01", campaignCap: 5 }, field: "body.customTo" },
+      { body: { windowPreset: "CUSTOM", customFrom: "soon", customTo: "2026-01-01", campaignCap: 5 }, field: "body.customFrom" },
+    ],
+  },
+  {
+    name: "GET settings",
+    method: "get",
+    adminOnly: false,
+    prepare: async (_h, ws) => ({ path: `${ws.base}/insights/settings` }),
+  },
+  {
+    name: "PATCH settings",
+    method: "patch",
+    adminOnly: true,
+    prepare: async (_h, ws) => ({ path: `${ws.base}/insights/settings`, body: { insightsChatReasoningEffort: "high" } }),
+    badBodies: [
+      { body: {}, field: "body" },
+      { body: { insightsChatReasoningEffort: "extreme" }, field: "body.insightsChatReasoningEffort" },
+      { body: { insightsChatEnableCampaignChanges: "yes" }, field: "body.insightsChatEnableCampaignChanges" },
+      { body: { insightsChatModel: "" }, field: "body.insightsChatModel" },
+    ],
+  },
+  {
+    name: "GET audit-events",
+    method: "get",
+    adminOnly: true,
+    prepare: async (_h, ws) => ({ path: `${ws.base}/insights/audit-events` }),
+  },
+];
