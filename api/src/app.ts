@@ -7,9 +7,11 @@ import { authenticate, requireWorkspaceAccess } from "./auth/guards.ts";
 import { campaignsRoutes } from "./campaigns/campaigns.routes.ts";
 import { errorHandler, routeNotFound } from "./http/error-handler.ts";
 import { assignRequestId } from "./http/request-context.ts";
+import type { JobClient } from "./jobs/job-client.ts";
 import { leadsRoutes } from "./leads/leads.routes.ts";
 import { messagesRoutes } from "./messages/messages.routes.ts";
 import { opsRoutes, type ReadinessCheck } from "./ops/ops.routes.ts";
+import { packsRoutes } from "./packs/packs.routes.ts";
 import { preferencesRoutes } from "./preferences/preferences.routes.ts";
 import { sessionsRoutes } from "./sessions/sessions.routes.ts";
 import { settingsRoutes } from "./settings/settings.routes.ts";
@@ -18,6 +20,7 @@ export interface AppDeps {
   db: Db;
   logger: Logger;
   jwtSecret: string;
+  jobs: JobClient;
   /** Each named dependency must answer for /readyz to be ready. */
   readiness: Record<string, ReadinessCheck>;
 }
@@ -38,7 +41,8 @@ export function createApp(deps: AppDeps): Express {
   workspace.use(campaignsRoutes(deps.db), leadsRoutes(deps.db));
   workspace.use(
     "/insights",
-    sessionsRoutes(deps.db),
+    sessionsRoutes(deps),
+    packsRoutes(deps),
     messagesRoutes(deps.db),
     preferencesRoutes(deps.db),
     settingsRoutes(deps.db),

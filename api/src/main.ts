@@ -2,22 +2,27 @@
 import type { Server } from "node:http";
 import { createDb } from "@insights/shared/db/client";
 import { createLogger } from "@insights/shared/logger";
+import { closeJobQueues, createJobQueues } from "@insights/shared/jobs/job-queues";
 import { createRedis } from "@insights/shared/redis";
 import { createApp } from "./app.ts";
 import { loadApiConfig } from "./config.ts";
+import { createJobClient } from "./jobs/job-client.ts";
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
 const config = loadApiConfig();
 const logger = createLogger("api", config.LOG_LEVEL);
 const db = createDb(config.DATABASE_URL);
-const redis = createRedis(config.REDIS_URL, { role: "api" });
+// Fail fast: with Redis down, writes that need the queue answer 503 instead of hanging (reads keep working).
+const redis = createRedis(config.REDIS_URL, { role: "api", failFast: true });
 redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
+const queues = createJobQueues(redis, config.QUEUE_PREFIX);
 
 const app = createApp({
   db,
   logger,
   jwtSecret: config.AUTH_JWT_SECRET,
+  jobs: createJobClient({ queues, redis, prefix: config.QUEUE_PREFIX, logger }),
   readiness: { postgres: () => db.$queryRaw`SELECT 1`, redis: () => redis.ping() },
 });
 
@@ -42,7 +47,8 @@ async function shutdown(signal: string): Promise<void> {
   const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
   await closed;
   clearTimeout(timer);
-  await Promise.allSettled([db.$disconnect(), redis.quit()]);
+  await Promise.allSettled([db.$disconnect(), closeJobQueues(queues)]);
+  await redis.quit().catch(() => undefined);
   logger.info("stopped");
   process.exit(0);
 }

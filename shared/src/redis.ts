@@ -1,9 +1,15 @@
 import { Redis } from "ioredis";
 
 /**
- * A Redis connection for BullMQ and the service's own keys. `maxRetriesPerRequest: null` is what BullMQ workers
- * require (blocking commands must wait out a reconnect instead of failing).
+ * A Redis connection for BullMQ and the service's own keys.
+ * - Workers need `maxRetriesPerRequest: null`: blocking commands must wait out a reconnect instead of failing.
+ * - Producers in a request path pass `failFast`: with Redis down a command fails at once (the API answers 503)
+ *   instead of queueing in memory until the client times out.
  */
-export function createRedis(url: string, options: { role: string }): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, connectionName: `insights:${options.role}` });
+export function createRedis(url: string, options: { role: string; failFast?: boolean }): Redis {
+  return new Redis(url, {
+    maxRetriesPerRequest: options.failFast ? 1 : null,
+    enableOfflineQueue: !options.failFast,
+    connectionName: `insights-${options.role}`,
+  });
 }

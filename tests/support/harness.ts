@@ -3,6 +3,9 @@ import request from "supertest";
 import { inject } from "vitest";
 import { createDb, type Db } from "@insights/shared/db/client";
 import { createLogger } from "@insights/shared/logger";
+import { closeJobQueues, createJobQueues, type JobQueues } from "@insights/shared/jobs/job-queues";
+import { createRedis } from "@insights/shared/redis";
+import { createJobClient } from "@insights/api/jobs/job-client";
 import { createApp } from "@insights/api/app";
 import { signToken } from "@insights/api/auth/jwt";
 import { seedWorkspace, type SeededWorkspace } from "@insights/api/cli/seed";
@@ -19,6 +22,7 @@ export interface TestWorkspace extends SeededWorkspace {
 
 export interface Harness {
   db: Db;
+  queues: JobQueues;
   app: ReturnType<typeof createApp>;
   /** supertest bound to one listening server (one port for the whole file, not one per request). */
   http: ReturnType<typeof request>;
@@ -28,18 +32,25 @@ export interface Harness {
 
 export function createHarness(): Harness {
   const db = createDb(inject("databaseUrl"), { maxConnections: 5 });
+  const logger = createLogger("api-test", "silent");
+  const redis = createRedis(inject("redisUrl"), { role: "api-test", failFast: true });
+  const queues = createJobQueues(redis, inject("queuePrefix"));
   const app = createApp({
     db,
-    logger: createLogger("api-test", "silent"),
+    logger,
     jwtSecret: TEST_JWT_SECRET,
-    readiness: { postgres: () => db.$queryRaw`SELECT 1` },
+    jobs: createJobClient({ queues, redis, prefix: inject("queuePrefix"), logger }),
+    readiness: { postgres: () => db.$queryRaw`SELECT 1`, redis: () => redis.ping() },
   });
   const server = app.listen(0, "127.0.0.1");
   return {
     db,
+    queues,
     app,
     http: request(server),
     seed: async (options = {}) => {
+      // failFast Redis refuses commands until connected; the first test must not race the connection.
+      if (redis.status !== "ready") await new Promise((resolve) => redis.once("ready", resolve));
       const seeded = await seedWorkspace(db, { leads: options.leads ?? 0 });
       const tokens = {} as Record<Role, string>;
       for (const role of ["owner", "admin", "member", "outsider"] as const) {
@@ -49,7 +60,8 @@ export function createHarness(): Harness {
     },
     close: async () => {
       await new Promise((resolve) => server.close(resolve));
-      await db.$disconnect();
+      await closeJobQueues(queues);
+      await Promise.all([db.$disconnect(), redis.quit()]);
     },
   };
 }

@@ -28,12 +28,13 @@ export async function ingestLeads(db: Db, caller: Caller, leads: LeadInput[]) {
       const known = new Map(existing.map((row) => [row.id, row.threadFingerprint]));
       const changed = prepared.filter((p) => known.get(p.lead.id) !== p.fingerprint);
 
-      // One statement for the whole batch: per-row upserts would cost a round trip each.
+      // One statement for the whole batch: per-row upserts would cost a round trip each. Timestamps travel as ISO
+      // strings cast to timestamp(3), the UTC wall-clock form Prisma stores, whatever the server's time zone.
       await tx.$executeRaw`
         INSERT INTO "Lead" ("clientId", "id", "campaignId", "name", "email", "lastActivityAt", "threadFingerprint",
-                            "messageCount", "updatedAt")
+                            "messageCount", "inboundMessageCount", "threadUpdatedAt", "updatedAt")
         SELECT ${caller.workspaceId}, t.id, t.campaign_id, t.name, t.email, t.last_activity_at, t.fingerprint,
-               t.message_count, ${now}
+               t.message_count, t.inbound_count, ${now.toISOString()}::timestamp(3), ${now.toISOString()}::timestamp(3)
         FROM unnest(
           ${prepared.map((p) => p.lead.id)}::text[],
           ${prepared.map((p) => p.lead.campaignId ?? null)}::text[],
@@ -41,15 +42,19 @@ export async function ingestLeads(db: Db, caller: Caller, leads: LeadInput[]) {
           ${prepared.map((p) => p.lead.email ?? null)}::text[],
           ${prepared.map((p) => (p.lead.messages.length ? p.lastActivityAt : now).toISOString())}::timestamp(3)[],
           ${prepared.map((p) => p.fingerprint)}::text[],
-          ${prepared.map((p) => p.lead.messages.length)}::int[]
-        ) AS t(id, campaign_id, name, email, last_activity_at, fingerprint, message_count)
+          ${prepared.map((p) => p.lead.messages.length)}::int[],
+          ${prepared.map((p) => p.lead.messages.filter((m) => m.direction === "INBOUND").length)}::int[]
+        ) AS t(id, campaign_id, name, email, last_activity_at, fingerprint, message_count, inbound_count)
         ON CONFLICT ("clientId", "id") DO UPDATE SET
           "campaignId" = EXCLUDED."campaignId",
           "name" = EXCLUDED."name",
           "email" = EXCLUDED."email",
           "lastActivityAt" = EXCLUDED."lastActivityAt",
           "threadFingerprint" = EXCLUDED."threadFingerprint",
+          "threadUpdatedAt" = CASE WHEN "Lead"."threadFingerprint" = EXCLUDED."threadFingerprint"
+                                   THEN "Lead"."threadUpdatedAt" ELSE EXCLUDED."threadUpdatedAt" END,
           "messageCount" = EXCLUDED."messageCount",
+          "inboundMessageCount" = EXCLUDED."inboundMessageCount",
           "updatedAt" = EXCLUDED."updatedAt"`;
 
       if (changed.length > 0) {

@@ -1,5 +1,6 @@
 import { Router } from "express";
 import type { Db } from "@insights/shared/db/client";
+import type { JobClient } from "../jobs/job-client.ts";
 import { requireWorkspaceAdminAccess } from "../auth/guards.ts";
 import { sessionParams } from "../http/common.schema.ts";
 import { callerOf } from "../http/request-context.ts";
@@ -7,7 +8,7 @@ import { parseBody, parseParams, parseQuery } from "../http/validate.ts";
 import { createSessionBody, listSessionsQuery, renameSessionBody } from "./sessions.schema.ts";
 import * as sessions from "./sessions.service.ts";
 
-export function sessionsRoutes(db: Db): Router {
+export function sessionsRoutes({ db, jobs }: { db: Db; jobs: JobClient }): Router {
   const router = Router({ mergeParams: true });
 
   router.post("/sessions", async (req, res) => {
@@ -33,7 +34,7 @@ export function sessionsRoutes(db: Db): Router {
 
   router.delete("/sessions/:sessionId", requireWorkspaceAdminAccess, async (req, res) => {
     const { sessionId } = parseParams(sessionParams, req);
-    res.json(await sessions.deleteSession(db, callerOf(req), sessionId));
+    res.json(await sessions.deleteSession(db, jobs, callerOf(req), sessionId));
   });
 
   router.post("/sessions/:sessionId/restore", requireWorkspaceAdminAccess, async (req, res) => {

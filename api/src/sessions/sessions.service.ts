@@ -3,6 +3,7 @@ import { AppError, notFound } from "../http/app-error.ts";
 import { afterCursor, toPage, type Cursor } from "../http/pagination.ts";
 import type { Caller } from "../http/request-context.ts";
 import { recordAuditEvent } from "../audit/audit.service.ts";
+import type { JobClient } from "../jobs/job-client.ts";
 
 export function toSessionDto(row: InsightChatSession) {
   return {
@@ -72,19 +73,35 @@ export async function renameSession(db: Db, caller: Caller, sessionId: string, t
   return toSessionDto(session);
 }
 
-/** Admin: soft delete. The conditional update makes a concurrent second delete a no-op conflict, not a second event. */
-export async function deleteSession(db: Db, caller: Caller, sessionId: string) {
+/**
+ * Admin: soft delete, cancelling the session's unfinished packs in the same transaction. The conditional update
+ * makes a concurrent second delete a conflict, not a second event.
+ */
+export async function deleteSession(db: Db, jobs: JobClient, caller: Caller, sessionId: string) {
   await findVisibleSession(db, caller, sessionId);
-  const session = await db.$transaction(async (tx) => {
+  const { session, cancelled } = await db.$transaction(async (tx) => {
     const deletedAt = new Date();
     const { count } = await tx.insightChatSession.updateMany({
       where: { id: sessionId, clientId: caller.workspaceId, deletedAt: null },
       data: { deletedAt, deletedById: caller.userId },
     });
     if (count === 0) throw new AppError("CONFLICT", "the session is already deleted");
-    await recordAuditEvent(tx, caller, { action: "SESSION_DELETED", sessionId });
-    return tx.insightChatSession.findUniqueOrThrow({ where: { id: sessionId } });
+    const running = await tx.insightContextPack.findMany({
+      where: { sessionId, status: { in: ["PENDING", "RUNNING"] } },
+      select: { id: true, generation: true },
+    });
+    await tx.insightContextPack.updateMany({
+      where: { sessionId, status: { in: ["PENDING", "RUNNING"] } },
+      data: { status: "CANCELLED", error: "cancelled: the session was deleted" },
+    });
+    await recordAuditEvent(tx, caller, {
+      action: "SESSION_DELETED",
+      sessionId,
+      details: { cancelledPackIds: running.map((p) => p.id) },
+    });
+    return { session: await tx.insightChatSession.findUniqueOrThrow({ where: { id: sessionId } }), cancelled: running };
   });
+  await Promise.all(cancelled.map((p) => jobs.cancelPack(p.id, p.generation)));
   return toSessionDto(session);
 }
 

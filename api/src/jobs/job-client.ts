@@ -1,0 +1,48 @@
+// The API's one way to reach the queues. Postgres rows are the truth: a pack or reply row in PENDING *is* the
+// request for work, and the worker's reconciler enqueues any that lack a job. So the API commits first and enqueues
+// after; a failed enqueue is logged, never lost. Before a write that needs the queue, the API checks that Redis is
+// reachable and answers 503 when it is not, rather than accept work nobody can start for a while.
+import type { Redis } from "ioredis";
+import type { Logger } from "@insights/shared/logger";
+import { publishPackCancellation } from "@insights/shared/jobs/cancellation";
+import type { JobKey, JobPayload } from "@insights/shared/jobs/catalog";
+import { enqueue, removeQueuedJob, type JobQueues } from "@insights/shared/jobs/job-queues";
+import { AppError } from "../http/app-error.ts";
+
+export interface JobClient {
+  /** Throws 503 UNAVAILABLE when the queue cannot take work now. */
+  assertAvailable(): void;
+  /** Call after the transaction that made the work durable has committed. */
+  enqueueCommitted<K extends JobKey>(key: K, payload: JobPayload<K>): Promise<void>;
+  /** Stops a pack's work in every worker, and drops its job if it has not started. */
+  cancelPack(packId: string, generation: number): Promise<void>;
+}
+
+export function createJobClient(deps: { queues: JobQueues; redis: Redis; prefix: string; logger: Logger }): JobClient {
+  const { queues, redis, prefix, logger } = deps;
+  return {
+    assertAvailable() {
+      if (redis.status !== "ready") {
+        throw new AppError("UNAVAILABLE", "the job queue (Redis) is unavailable; retry shortly");
+      }
+    },
+    async enqueueCommitted(key, payload) {
+      try {
+        await enqueue(queues, key, payload);
+      } catch (err) {
+        logger.warn({ err, job: key, payload }, "enqueue failed after commit; the reconciler will enqueue it");
+      }
+    },
+    async cancelPack(packId, generation) {
+      try {
+        await Promise.all([
+          publishPackCancellation(redis, prefix, packId),
+          removeQueuedJob(queues, "buildPack", { packId, generation }),
+        ]);
+      } catch (err) {
+        // The pack row already says CANCELLED (or is gone); a worker checks that between leads.
+        logger.warn({ err, packId }, "could not signal cancellation; the worker will see it in the database");
+      }
+    },
+  };
+}

@@ -1,0 +1,251 @@
+import type { Db, InsightContextPack } from "@insights/shared/db/client";
+import {
+  RELATIVE_WINDOW_STALE_AFTER_MS,
+  normaliseScope,
+  resolveWindow,
+  scopeKeyOf,
+  scopeOfPack,
+  type PackScope,
+  type ScopeWindow,
+} from "@insights/shared/scope/scope";
+import { recordAuditEvent } from "../audit/audit.service.ts";
+import { AppError, notFound, validationFailed } from "../http/app-error.ts";
+import type { Caller } from "../http/request-context.ts";
+import type { JobClient } from "../jobs/job-client.ts";
+import { getPreferences } from "../preferences/preferences.service.ts";
+import { findVisibleSession, findWritableSession } from "../sessions/sessions.service.ts";
+
+export interface PacksDeps {
+  db: Db;
+  jobs: JobClient;
+}
+
+export interface PackRequest {
+  window?: ScopeWindow | undefined;
+  campaignIds?: string[] | undefined;
+  campaignCap?: number | undefined;
+}
+
+/** The state a pack (re)starts from: counters at zero, window re-resolved against the clock. */
+function freshRun(scope: PackScope, now: Date) {
+  const { from, to } = resolveWindow(scope.window, now);
+  return {
+    status: "PENDING" as const,
+    stage: "QUEUED" as const,
+    windowFrom: from,
+    windowTo: to,
+    totalLeads: 0,
+    processedLeads: 0,
+    cachedLeads: 0,
+    failedLeads: 0,
+    percent: 0,
+    llmCalls: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    synthesis: null,
+    error: null,
+    startedAt: null,
+    completedAt: null,
+  };
+}
+
+/**
+ * One pack per (session, scopeKey), also under concurrent identical requests: the insert is ON CONFLICT DO NOTHING,
+ * so exactly one request creates the row and enqueues; the others read it back. A FAILED or CANCELLED pack is
+ * restarted by the same request (a member's right); a conditional update lets exactly one concurrent request win.
+ */
+export async function requestPack(deps: PacksDeps, caller: Caller, sessionId: string, input: PackRequest) {
+  const { db, jobs } = deps;
+  await findWritableSession(db, caller, sessionId);
+  const scope = await resolveScope(db, caller, input);
+  const scopeKey = scopeKeyOf(scope);
+  jobs.assertAvailable();
+
+  const run = freshRun(scope, new Date());
+  const { count } = await db.insightContextPack.createMany({
+    data: [
+      {
+        clientId: caller.workspaceId,
+        sessionId,
+        scopeKey,
+        windowPreset: scope.window.preset,
+        campaignIds: scope.campaignIds,
+        campaignCap: scope.campaignCap,
+        requestedById: caller.userId,
+        windowFrom: run.windowFrom,
+        windowTo: run.windowTo,
+      },
+    ],
+    skipDuplicates: true,
+  });
+  let pack = await db.insightContextPack.findUniqueOrThrow({ where: { sessionId_scopeKey: { sessionId, scopeKey } } });
+  let started = count === 1;
+
+  if (!started && (pack.status === "FAILED" || pack.status === "CANCELLED")) {
+    const restarted = await db.insightContextPack.updateMany({
+      where: { id: pack.id, generation: pack.generation, status: { in: ["FAILED", "CANCELLED"] } },
+      data: { ...run, generation: { increment: 1 }, forceRecompute: false, requestedById: caller.userId },
+    });
+    started = restarted.count === 1;
+    pack = await db.insightContextPack.findUniqueOrThrow({ where: { id: pack.id } });
+  }
+  if (started) await jobs.enqueueCommitted("buildPack", { packId: pack.id, generation: pack.generation });
+  return { created: started, pack: await toPackDto(db, pack) };
+}
+
+/** Fills what the request left out from the caller's preferences, then checks the campaigns against the cap. */
+async function resolveScope(db: Db, caller: Caller, input: PackRequest): Promise<PackScope> {
+  const prefs = await getPreferences(db, caller);
+  let window = input.window;
+  if (!window) {
+    if (prefs.windowPreset !== "CUSTOM") window = { preset: prefs.windowPreset };
+    else if (prefs.customFrom && prefs.customTo) window = { preset: "CUSTOM", from: prefs.customFrom, to: prefs.customTo };
+    else throw validationFailed([{ path: "body.window", message: "is required: your saved CUSTOM window has no dates" }]);
+  }
+  const scope = normaliseScope({
+    window,
+    campaignIds: input.campaignIds ?? [],
+    campaignCap: input.campaignCap ?? prefs.campaignCap,
+  });
+  if (scope.campaignIds.length > scope.campaignCap) {
+    throw validationFailed([
+      { path: "body.campaignIds", message: `names ${scope.campaignIds.length} campaigns; the cap is ${scope.campaignCap}` },
+    ]);
+  }
+  if (scope.campaignIds.length > 0) {
+    const found = await db.campaign.findMany({
+      where: { clientId: caller.workspaceId, id: { in: scope.campaignIds } },
+      select: { id: true },
+    });
+    const known = new Set(found.map((c) => c.id));
+    const unknown = scope.campaignIds.filter((c) => !known.has(c));
+    if (unknown.length > 0) {
+      throw validationFailed([{ path: "body.campaignIds", message: `unknown campaigns: ${unknown.join(", ")}` }]);
+    }
+  }
+  return scope;
+}
+
+export async function listPacks(db: Db, caller: Caller, sessionId: string) {
+  await findVisibleSession(db, caller, sessionId);
+  const packs = await db.insightContextPack.findMany({
+    where: { sessionId, clientId: caller.workspaceId },
+    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+    take: 200,
+  });
+  return { packs: await Promise.all(packs.map((p) => toPackDto(db, p))) };
+}
+
+/** A pack is visible exactly when its session is. */
+export async function findVisiblePack(db: Db, caller: Caller, packId: string): Promise<InsightContextPack> {
+  const pack = await db.insightContextPack.findFirst({
+    where: { id: packId, clientId: caller.workspaceId },
+    include: { session: { select: { deletedAt: true } } },
+  });
+  if (!pack || (pack.session.deletedAt && !caller.isAdmin)) throw notFound("pack");
+  const { session: _session, ...row } = pack;
+  return row;
+}
+
+export async function getPack(db: Db, caller: Caller, packId: string) {
+  return toPackDto(db, await findVisiblePack(db, caller, packId));
+}
+
+/** Admin: rerun a finished pack. Unchanged threads keep their cached summaries unless `force`. */
+export async function recomputePack(deps: PacksDeps, caller: Caller, packId: string, input: { force: boolean }) {
+  const { db, jobs } = deps;
+  const pack = await findVisiblePack(db, caller, packId);
+  await findWritableSession(db, caller, pack.sessionId);
+  jobs.assertAvailable();
+  const updated = await db.$transaction(async (tx) => {
+    const { count } = await tx.insightContextPack.updateMany({
+      where: { id: packId, generation: pack.generation, status: { in: ["COMPLETE", "FAILED", "CANCELLED"] } },
+      data: {
+        ...freshRun(scopeOfPack(pack), new Date()),
+        generation: { increment: 1 },
+        forceRecompute: input.force,
+        requestedById: caller.userId,
+      },
+    });
+    if (count === 0) throw new AppError("CONFLICT", "the pack is still being computed; cancel it or wait for it to finish");
+    await recordAuditEvent(tx, caller, {
+      action: "PACK_RECOMPUTED",
+      sessionId: pack.sessionId,
+      packId,
+      details: { force: input.force, generation: pack.generation + 1, previousStatus: pack.status },
+    });
+    return tx.insightContextPack.findUniqueOrThrow({ where: { id: packId } });
+  });
+  await jobs.enqueueCommitted("buildPack", { packId, generation: updated.generation });
+  return toPackDto(db, updated);
+}
+
+/** Admin: cancel the pack's work and remove it; its audit events keep its id. */
+export async function deletePack(deps: PacksDeps, caller: Caller, packId: string) {
+  const { db, jobs } = deps;
+  const pack = await findVisiblePack(db, caller, packId);
+  const deletedAt = new Date();
+  await db.$transaction(async (tx) => {
+    const { count } = await tx.insightContextPack.deleteMany({ where: { id: packId } });
+    if (count === 0) throw notFound("pack");
+    await recordAuditEvent(tx, caller, {
+      action: "PACK_DELETED",
+      sessionId: pack.sessionId,
+      packId,
+      details: { scopeKey: pack.scopeKey, status: pack.status, generation: pack.generation },
+    });
+  });
+  await jobs.cancelPack(packId, pack.generation);
+  return { id: packId, sessionId: pack.sessionId, deletedAt };
+}
+
+/** A COMPLETE pack is stale when a thread in its scope changed after it completed, or its relative window moved. */
+async function isStale(db: Db, pack: InsightContextPack): Promise<boolean> {
+  if (pack.status !== "COMPLETE" || !pack.completedAt) return false;
+  if (pack.windowPreset !== "CUSTOM" && Date.now() - pack.completedAt.getTime() > RELATIVE_WINDOW_STALE_AFTER_MS) {
+    return true;
+  }
+  const changed = await db.lead.findFirst({
+    where: {
+      clientId: pack.clientId,
+      threadUpdatedAt: { gt: pack.completedAt },
+      lastActivityAt: { gte: pack.windowFrom, ...(pack.windowPreset === "CUSTOM" ? { lte: pack.windowTo } : {}) },
+      ...(pack.campaignIds.length > 0 ? { campaignId: { in: pack.campaignIds } } : {}),
+    },
+    select: { id: true },
+  });
+  return changed !== null;
+}
+
+export async function toPackDto(db: Db, pack: InsightContextPack) {
+  return {
+    id: pack.id,
+    sessionId: pack.sessionId,
+    scopeKey: pack.scopeKey,
+    scope: {
+      window: { preset: pack.windowPreset, from: pack.windowFrom, to: pack.windowTo },
+      campaignIds: pack.campaignIds,
+      campaignCap: pack.campaignCap,
+    },
+    status: pack.status,
+    progress: {
+      stage: pack.stage,
+      totalLeads: pack.totalLeads,
+      processedLeads: pack.processedLeads,
+      cachedLeads: pack.cachedLeads,
+      failedLeads: pack.failedLeads,
+      percent: pack.percent,
+    },
+    synthesis: pack.synthesis,
+    metrics: pack.metrics,
+    provider: pack.provider,
+    model: pack.model,
+    usage: { llmCalls: pack.llmCalls, inputTokens: pack.inputTokens, outputTokens: pack.outputTokens },
+    generation: pack.generation,
+    stale: await isStale(db, pack),
+    error: pack.error,
+    createdAt: pack.createdAt,
+    startedAt: pack.startedAt,
+    completedAt: pack.completedAt,
+  };
+}

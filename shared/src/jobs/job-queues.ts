@@ -1,0 +1,37 @@
+// The producer side: one BullMQ Queue per queue name, and the one typed way to add a job.
+import { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import { JOBS, type JobKey, type JobPayload } from "./catalog.ts";
+import { QUEUES, type QueueKey } from "./queues.ts";
+
+export type JobQueues = Record<QueueKey, Queue>;
+
+export function createJobQueues(connection: Redis, prefix: string): JobQueues {
+  const make = (key: QueueKey) => new Queue(QUEUES[key], { connection, prefix });
+  return { packs: make("packs"), replies: make("replies"), maintenance: make("maintenance") };
+}
+
+export async function closeJobQueues(queues: JobQueues): Promise<void> {
+  await Promise.all(Object.values(queues).map((q) => q.close()));
+}
+
+/** Validates the payload against the catalog and adds the job under its deterministic id (a no-op if it exists). */
+export async function enqueue<K extends JobKey>(queues: JobQueues, key: K, payload: JobPayload<K>): Promise<string> {
+  const definition = JOBS[key];
+  const data = definition.payload.parse(payload) as JobPayload<K>;
+  const jobId = (definition.jobId as (p: JobPayload<K>) => string)(data);
+  await queues[definition.queue].add(definition.name, data, { ...definition.options, jobId });
+  return jobId;
+}
+
+/** Removes a job that has not started yet; an active job is left to notice its cancellation itself. */
+export async function removeQueuedJob<K extends JobKey>(queues: JobQueues, key: K, payload: JobPayload<K>): Promise<void> {
+  const definition = JOBS[key];
+  const jobId = (definition.jobId as (p: JobPayload<K>) => string)(payload);
+  const job = await queues[definition.queue].getJob(jobId);
+  if (!job) return;
+  const state = await job.getState();
+  if (state === "waiting" || state === "delayed" || state === "prioritized") {
+    await job.remove().catch(() => undefined); // it may have just started; the worker then sees the cancellation
+  }
+}

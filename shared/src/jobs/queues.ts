@@ -1,0 +1,13 @@
+// Queue names. A name in Redis is permanent: renaming one strands every job already queued under the old name,
+// so add new names instead of changing these.
+export const QUEUES = {
+  /** One job per pack run: select, extract, synthesize. */
+  packs: "insights-packs",
+  /** One job per ASSISTANT reply to complete. */
+  replies: "insights-replies",
+  /** Reconciliation and retention, on schedules. */
+  maintenance: "insights-maintenance",
+} as const;
+
+export type QueueKey = keyof typeof QUEUES;
+export type QueueName = (typeof QUEUES)[QueueKey];
