@@ -1,0 +1,27 @@
+import { z } from "zod";
+import { baseEnvSchema, loadConfig } from "@insights/shared/config";
+import { DEFAULT_TUNING as d } from "./runtime/start-workers.ts";
+
+const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+
+/** The worker's tuning knobs; docs/OPERATIONS.md says when to turn each. */
+export const workerEnvSchema = baseEnvSchema.extend({
+  /** Pack jobs one worker process runs at once. */
+  PACK_CONCURRENCY: int(1, 64, d.packConcurrency),
+  /** LLM calls in flight per pack job. */
+  LLM_CONCURRENCY: int(1, 256, d.llmConcurrency),
+  /** Server-side cap on leads per pack, most recent activity first: it bounds what one pack can cost. */
+  PACK_MAX_LEADS: int(1, 1_000_000, d.maxLeadsPerPack),
+  LLM_TIMEOUT_MS: int(1000, 600_000, 60_000),
+  LLM_MAX_RETRIES: int(0, 20, 4),
+  LLM_RETRY_BASE_MS: int(1, 60_000, 500),
+  LLM_RETRY_MAX_DELAY_MS: int(1, 300_000, 30_000),
+  LLM_MALFORMED_RETRIES: int(0, 5, 1),
+  /** Minimum time between progress writes to a pack row. */
+  PROGRESS_INTERVAL_MS: int(50, 60_000, d.progressIntervalMs),
+  RECONCILE_INTERVAL_MS: int(1000, 3_600_000, d.reconcileIntervalMs),
+});
+
+export type WorkerConfig = z.infer<typeof workerEnvSchema>;
+
+export const loadWorkerConfig = (env?: NodeJS.ProcessEnv): WorkerConfig => loadConfig(workerEnvSchema, env);

@@ -1,0 +1,91 @@
+// The LLM through the official openai client, against OpenAI or any compatible server (OPENAI_BASE_URL).
+import OpenAI from "openai";
+import { zodResponseFormat } from "openai/helpers/zod";
+import type { z } from "zod";
+import { leadInsightMessages, packSynthesisMessages } from "./prompts.ts";
+import { addUsage, LlmError, NO_USAGE, type Completion, type LlmCallOptions, type LlmProvider, type LlmUsage } from "./provider.ts";
+import { RetriesExhaustedError, describeLlmError, withRetries, type RetryPolicy } from "./retry.ts";
+import { leadInsightSchema, packSynthesisSchema, TASKS } from "./schemas.ts";
+
+export interface OpenAiProviderOptions {
+  apiKey: string;
+  baseURL?: string | undefined;
+  /** Per HTTP request. */
+  timeoutMs: number;
+  retry: RetryPolicy;
+  /** Extra attempts when the answer does not match its schema. */
+  malformedRetries: number;
+}
+
+type ChatMessage = { role: "system" | "user"; content: string };
+
+export function createOpenAiProvider(options: OpenAiProviderOptions): LlmProvider {
+  // The client's own retries are off: ours honour retry-after with a cap and stop at once on cancellation.
+  const client = new OpenAI({
+    apiKey: options.apiKey,
+    baseURL: options.baseURL,
+    timeout: options.timeoutMs,
+    maxRetries: 0,
+  });
+
+  async function complete<S extends z.ZodType>(
+    schema: S,
+    task: string,
+    messages: ChatMessage[],
+    call: LlmCallOptions,
+  ): Promise<Completion<z.infer<S>>> {
+    let usage: LlmUsage = NO_USAGE;
+    let problem = "";
+    for (let attempt = 0; attempt <= options.malformedRetries; attempt++) {
+      let completion: OpenAI.Chat.Completions.ChatCompletion;
+      try {
+        completion = await withRetries(
+          () =>
+            client.chat.completions.create(
+              {
+                model: call.model,
+                messages,
+                response_format: zodResponseFormat(schema, task),
+                reasoning_effort: call.reasoningEffort,
+              },
+              { signal: call.signal },
+            ),
+          options.retry,
+          call.signal,
+        );
+      } catch (err) {
+        if (call.signal.aborted) throw err;
+        throw new LlmError(err instanceof RetriesExhaustedError ? err.message : describeLlmError(err), usage);
+      }
+      usage = addUsage(usage, {
+        llmCalls: 1,
+        inputTokens: completion.usage?.prompt_tokens ?? 0,
+        outputTokens: completion.usage?.completion_tokens ?? 0,
+      });
+      const content = completion.choices[0]?.message?.content ?? "";
+      const parsed = parseJson(content);
+      const result = parsed === undefined ? undefined : schema.safeParse(parsed);
+      if (result?.success) return { value: result.data, usage };
+      problem = result ? result.error.issues.map((i) => `${i.path.join(".") || "answer"}: ${i.message}`).join("; ") : "not JSON";
+    }
+    throw new LlmError(`the model's answer did not match the expected shape ${options.malformedRetries + 1} times (${problem})`, usage);
+  }
+
+  return {
+    name: "openai",
+    modelFor: (requested) => requested,
+    extractLeadInsight: (thread, call) => complete(leadInsightSchema, TASKS.leadInsight, leadInsightMessages(thread), call),
+    synthesizePack: async (digest, call) => {
+      const { value, usage } = await complete(packSynthesisSchema, TASKS.packSynthesis, packSynthesisMessages(digest), call);
+      return { value: value.synthesis, usage };
+    },
+  };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,70 @@
+import type { LeadInsight } from "./schemas.ts";
+
+export interface LlmUsage {
+  llmCalls: number;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export const NO_USAGE: LlmUsage = { llmCalls: 0, inputTokens: 0, outputTokens: 0 };
+
+export const addUsage = (a: LlmUsage, b: LlmUsage): LlmUsage => ({
+  llmCalls: a.llmCalls + b.llmCalls,
+  inputTokens: a.inputTokens + b.inputTokens,
+  outputTokens: a.outputTokens + b.outputTokens,
+});
+
+/** The workspace's settings, as they reach every call. */
+export interface LlmCallOptions {
+  model: string;
+  reasoningEffort: "low" | "medium" | "high";
+  signal: AbortSignal;
+}
+
+export interface ThreadMessage {
+  direction: "INBOUND" | "OUTBOUND";
+  body: string;
+  sentAt: Date;
+}
+
+export interface LeadThread {
+  leadId: string;
+  leadName: string | null;
+  campaignName: string | null;
+  messages: ThreadMessage[];
+}
+
+/** What synthesis sees: metrics and a sample of lead summaries, never raw threads. */
+export interface PackDigest {
+  scopeDescription: string;
+  metrics: object;
+  summaries: Array<{ leadName: string | null; campaignName: string | null; outcome: string; summary: string; objections: string[] }>;
+}
+
+export interface Completion<T> {
+  value: T;
+  usage: LlmUsage;
+}
+
+/**
+ * The LLM as the pipeline sees it. Two implementations: the OpenAI client (any OpenAI-compatible server) and the
+ * built-in offline provider, which needs no key and labels everything it writes.
+ */
+export interface LlmProvider {
+  readonly name: "openai" | "offline";
+  /** The model recorded on results: the workspace's choice, or the offline provider's own name. */
+  modelFor(requested: string): string;
+  extractLeadInsight(thread: LeadThread, options: LlmCallOptions): Promise<Completion<LeadInsight>>;
+  synthesizePack(digest: PackDigest, options: LlmCallOptions): Promise<Completion<string>>;
+}
+
+/** An LLM failure a person can read; `usage` counts the calls it cost anyway. */
+export class LlmError extends Error {
+  constructor(
+    message: string,
+    readonly usage: LlmUsage,
+  ) {
+    super(message);
+    this.name = "LlmError";
+  }
+}

@@ -1,0 +1,63 @@
+// The worker process: wires config, clients and shutdown, then runs every queue's worker. Run 1..N of them.
+import { createDb } from "@insights/shared/db/client";
+import { createLogger } from "@insights/shared/logger";
+import { createRedis } from "@insights/shared/redis";
+import { loadWorkerConfig } from "./config.ts";
+import { createOfflineProvider } from "./llm/offline-provider.ts";
+import { createOpenAiProvider } from "./llm/openai-provider.ts";
+import { DEFAULT_TUNING, startWorkers } from "./runtime/start-workers.ts";
+
+const config = loadWorkerConfig();
+const logger = createLogger("worker", config.LOG_LEVEL);
+const db = createDb(config.DATABASE_URL, { maxConnections: Math.max(10, config.LLM_CONCURRENCY * 2) });
+const connection = createRedis(config.REDIS_URL, { role: "worker" });
+const subscriber = createRedis(config.REDIS_URL, { role: "worker-cancellations" });
+for (const redis of [connection, subscriber]) {
+  redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
+}
+
+const llm = config.OPENAI_API_KEY
+  ? createOpenAiProvider({
+      apiKey: config.OPENAI_API_KEY,
+      baseURL: config.OPENAI_BASE_URL,
+      timeoutMs: config.LLM_TIMEOUT_MS,
+      retry: { maxRetries: config.LLM_MAX_RETRIES, baseDelayMs: config.LLM_RETRY_BASE_MS, maxDelayMs: config.LLM_RETRY_MAX_DELAY_MS },
+      malformedRetries: config.LLM_MALFORMED_RETRIES,
+    })
+  : createOfflineProvider();
+logger.info(
+  { provider: llm.name },
+  llm.name === "offline" ? "no OPENAI_API_KEY: using the built-in offline provider (extractive, labelled)" : "using the OpenAI client",
+);
+
+const runtime = await startWorkers({
+  db,
+  connection,
+  subscriber,
+  prefix: config.QUEUE_PREFIX,
+  llm,
+  logger,
+  tuning: {
+    ...DEFAULT_TUNING,
+    packConcurrency: config.PACK_CONCURRENCY,
+    llmConcurrency: config.LLM_CONCURRENCY,
+    maxLeadsPerPack: config.PACK_MAX_LEADS,
+    progressIntervalMs: config.PROGRESS_INTERVAL_MS,
+    reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
+  },
+});
+logger.info({ prefix: config.QUEUE_PREFIX }, "worker started");
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, "stopping: releasing running packs back to the queue");
+  await runtime.close();
+  await db.$disconnect();
+  await Promise.allSettled([connection.quit(), subscriber.quit()]);
+  logger.info("stopped");
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));

@@ -1,0 +1,125 @@
+// pack.build: select → extract → synthesize for one run of one pack. Safe to run again at any point: selection is
+// one transaction, each lead's summary and status land together, and the pack row changes only while it is still
+// this run's (see pack-run.ts). A retried or resumed job continues where the last one stopped.
+import type { Db, Prisma } from "@insights/shared/db/client";
+import type { JobPayload } from "@insights/shared/jobs/catalog";
+import type { Logger } from "@insights/shared/logger";
+import { LlmError, addUsage, type LlmCallOptions, type LlmProvider } from "../llm/provider.ts";
+import { ReleaseJob, stopReasonOf, type RunningPacks } from "../runtime/cancellations.ts";
+import { extractPendingLeads, markCachedLeads } from "./extract-leads.ts";
+import { PackRun, PackRunEnded, claimPackRun } from "./pack-run.ts";
+import { createProgressWriter } from "./progress.ts";
+import { selectLeads } from "./select-leads.ts";
+import { computeMetrics, synthesize } from "./synthesize-pack.ts";
+
+export interface PackPipelineDeps {
+  db: Db;
+  llm: LlmProvider;
+  logger: Logger;
+  running: RunningPacks;
+  tuning: { maxLeadsPerPack: number; llmConcurrency: number; progressIntervalMs: number; pageSize: number };
+}
+
+export type BuildPackResult =
+  | { outcome: "complete" | "failed"; totalLeads: number }
+  | { outcome: "skipped"; reason: string }
+  | { outcome: "released" };
+
+export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"buildPack">): Promise<BuildPackResult> {
+  const { db, llm, running } = deps;
+  const pack = await claimPackRun(db, payload.packId, payload.generation);
+  if (!pack) return { outcome: "skipped", reason: "the pack was deleted, cancelled, finished or recomputed" };
+
+  const controller = running.start(pack.id);
+  const run = new PackRun(db, pack, controller.signal);
+  const log = deps.logger.child({ packId: pack.id, generation: pack.generation });
+  try {
+    const settings = await db.workspaceSettings.findUnique({ where: { clientId: pack.clientId } });
+    const call: Omit<LlmCallOptions, "signal"> = {
+      model: settings?.insightsChatModel ?? "gpt-5-mini",
+      reasoningEffort: (settings?.insightsChatReasoningEffort ?? "medium") as LlmCallOptions["reasoningEffort"],
+    };
+    const model = llm.modelFor(call.model);
+
+    if (pack.stage === "QUEUED" || pack.stage === "SELECTING") {
+      const total = await selectLeads(run, deps.tuning.maxLeadsPerPack);
+      // Cached summaries are claimed once, right after selection; a resumed run skips this (its rows are final).
+      if (!pack.forceRecompute) await markCachedLeads(run, model);
+      log.info({ totalLeads: total }, "leads selected");
+    }
+
+    if (pack.stage !== "SYNTHESIZING") {
+      const progress = createProgressWriter(run, deps.tuning.progressIntervalMs);
+      await extractPendingLeads(run, {
+        llm,
+        call,
+        concurrency: deps.tuning.llmConcurrency,
+        pageSize: deps.tuning.pageSize,
+        progress,
+      });
+      const stop = stopReasonOf(run.signal);
+      if (stop === "shutdown") throw new ReleaseJob(`pack ${pack.id} released at shutdown`);
+      if (stop === "cancelled") return { outcome: "skipped", reason: "cancelled" };
+      await run.update({ stage: "SYNTHESIZING" });
+    }
+
+    const current = await db.insightContextPack.findUniqueOrThrow({ where: { id: pack.id } });
+    const finalRun = new PackRun(db, current, run.signal);
+    const metrics = await computeMetrics(finalRun, llm.name);
+    const metricsJson = metrics as unknown as Prisma.InputJsonObject; // plain JSON data by construction
+    if (metrics.counts.total > 0 && metrics.counts.summarized === 0) {
+      const firstError = await db.insightContextPackLead.findFirst({
+        where: { packId: pack.id, status: "FAILED" },
+        select: { error: true },
+      });
+      await finalRun.update({
+        status: "FAILED",
+        metrics: metricsJson,
+        error: `every lead failed to summarize (${metrics.counts.failed} of ${metrics.counts.total}); first error: ${firstError?.error ?? "unknown"}`,
+        completedAt: new Date(),
+      });
+      return { outcome: "failed", totalLeads: metrics.counts.total };
+    }
+
+    const leadUsage = { llmCalls: current.llmCalls, inputTokens: current.inputTokens, outputTokens: current.outputTokens };
+    let synthesis: string;
+    let usage = leadUsage;
+    try {
+      const result = await synthesize(finalRun, llm, call, metrics);
+      synthesis = result.synthesis;
+      usage = addUsage(leadUsage, result.usage);
+    } catch (err) {
+      if (err instanceof LlmError) throw new Error(`synthesis failed: ${err.message}`);
+      throw err;
+    }
+    await finalRun.update({
+      status: "COMPLETE",
+      stage: "DONE",
+      percent: 100,
+      synthesis,
+      metrics: metricsJson,
+      provider: llm.name,
+      model,
+      ...usage,
+      error: metrics.counts.failed > 0 ? `${metrics.counts.failed} lead(s) could not be summarized; see failedLeads` : null,
+      completedAt: new Date(),
+    });
+    log.info({ totalLeads: metrics.counts.total, failed: metrics.counts.failed, ...usage }, "pack complete");
+    return { outcome: "complete", totalLeads: metrics.counts.total };
+  } catch (err) {
+    if (err instanceof PackRunEnded) return { outcome: "skipped", reason: "cancelled, deleted or superseded mid-run" };
+    if (stopReasonOf(run.signal) === "shutdown") throw new ReleaseJob(`pack ${pack.id} released at shutdown`);
+    if (stopReasonOf(run.signal) === "cancelled") return { outcome: "skipped", reason: "cancelled" };
+    throw err;
+  } finally {
+    running.finish(pack.id, controller);
+  }
+}
+
+/** Called when the job has used its last attempt: the pack says what failed instead of staying RUNNING. */
+export async function markPackFailed(db: Db, payload: JobPayload<"buildPack">, reason: string): Promise<void> {
+  await db.insightContextPack.updateMany({
+    where: { id: payload.packId, generation: payload.generation, status: { in: ["PENDING", "RUNNING"] } },
+    data: { status: "FAILED", error: reason, completedAt: new Date() },
+  });
+}

@@ -1,0 +1,55 @@
+// One run of one pack: (packId, generation). Every write is conditional on the row still being this run and still
+// RUNNING, so a run that was cancelled, deleted or superseded by a recompute finds out at its next write and stops,
+// instead of overwriting a newer state.
+import type { Db, InsightContextPack, Prisma } from "@insights/shared/db/client";
+
+/** Thrown when the pack is no longer this run's to write: cancelled, deleted or superseded. Not an error. */
+export class PackRunEnded extends Error {
+  constructor(readonly packId: string) {
+    super(`pack ${packId}: this run was cancelled, deleted or superseded`);
+  }
+}
+
+export class PackRun {
+  constructor(
+    readonly db: Db,
+    readonly pack: InsightContextPack,
+    readonly signal: AbortSignal,
+  ) {}
+
+  get id(): string {
+    return this.pack.id;
+  }
+
+  get generation(): number {
+    return this.pack.generation;
+  }
+
+  /** The `where` that makes a write this run's. */
+  get current() {
+    return { id: this.pack.id, generation: this.pack.generation, status: "RUNNING" as const };
+  }
+
+  async update(data: Prisma.InsightContextPackUpdateManyMutationInput, tx: Prisma.TransactionClient | Db = this.db) {
+    const { count } = await tx.insightContextPack.updateMany({ where: this.current, data });
+    if (count === 0) throw new PackRunEnded(this.pack.id);
+  }
+
+  /** Still ours? Read between pages, so a cancellation whose message was missed still stops the run. */
+  async assertCurrent(): Promise<void> {
+    const row = await this.db.insightContextPack.findFirst({ where: this.current, select: { id: true } });
+    if (!row) throw new PackRunEnded(this.pack.id);
+  }
+}
+
+/**
+ * Takes the pack for this job: PENDING → RUNNING, or resumes a RUNNING pack of the same generation (a job retried
+ * after a crash or a shutdown). Null when the job is not for the pack's current run.
+ */
+export async function claimPackRun(db: Db, packId: string, generation: number): Promise<InsightContextPack | null> {
+  await db.insightContextPack.updateMany({
+    where: { id: packId, generation, status: "PENDING" },
+    data: { status: "RUNNING", startedAt: new Date() },
+  });
+  return db.insightContextPack.findFirst({ where: { id: packId, generation, status: "RUNNING" } });
+}

@@ -1,0 +1,70 @@
+// Progress on the pack row, at a bounded rate: every lead's status lives in its own InsightContextPackLead row, and
+// the pack row gets the aggregate at most once per interval. Counts are recomputed from those rows, never kept in
+// memory, so a resumed run continues from the true figures and progress never goes backwards.
+import { PackRunEnded, type PackRun } from "./pack-run.ts";
+
+export interface ProgressWriter {
+  /** Called after each lead; writes when the interval has passed. */
+  tick(): void;
+  /** Writes now, and waits for any write in flight. */
+  flush(): Promise<void>;
+}
+
+export function createProgressWriter(run: PackRun, intervalMs: number): ProgressWriter {
+  let lastWrite = 0;
+  let inFlight: Promise<void> | null = null;
+  let failure: unknown = null;
+
+  const write = async () => {
+    lastWrite = Date.now();
+    await writeProgress(run);
+  };
+  const schedule = () => {
+    if (inFlight) return inFlight;
+    inFlight = write()
+      .catch((err: unknown) => {
+        failure = err;
+      })
+      .finally(() => {
+        inFlight = null;
+      });
+    return inFlight;
+  };
+
+  return {
+    tick() {
+      if (Date.now() - lastWrite >= intervalMs) void schedule();
+    },
+    async flush() {
+      if (inFlight) await inFlight;
+      await schedule();
+      if (failure) throw failure;
+    },
+  };
+}
+
+/** GREATEST keeps every figure monotonic even if two writers race. Percent stays below 100 until the pack is done. */
+export async function writeProgress(run: PackRun): Promise<void> {
+  const count = await run.db.$executeRaw`
+    UPDATE "InsightContextPack" p SET
+      "processedLeads" = GREATEST(p."processedLeads", a.processed),
+      "cachedLeads"    = GREATEST(p."cachedLeads", a.cached),
+      "failedLeads"    = GREATEST(p."failedLeads", a.failed),
+      "percent"        = GREATEST(p."percent", CASE WHEN p."totalLeads" = 0 THEN 0
+                                                     ELSE LEAST(99, a.processed * 100 / p."totalLeads") END),
+      "llmCalls"       = GREATEST(p."llmCalls", a.calls),
+      "inputTokens"    = GREATEST(p."inputTokens", a.input_tokens),
+      "outputTokens"   = GREATEST(p."outputTokens", a.output_tokens),
+      "updatedAt"      = (now() AT TIME ZONE 'UTC')
+    FROM (
+      SELECT count(*) FILTER (WHERE status <> 'PENDING')::int AS processed,
+             count(*) FILTER (WHERE status = 'CACHED')::int AS cached,
+             count(*) FILTER (WHERE status = 'FAILED')::int AS failed,
+             COALESCE(sum("llmCalls"), 0)::int AS calls,
+             COALESCE(sum("inputTokens"), 0)::int AS input_tokens,
+             COALESCE(sum("outputTokens"), 0)::int AS output_tokens
+      FROM "InsightContextPackLead" WHERE "packId" = ${run.id}
+    ) a
+    WHERE p."id" = ${run.id} AND p."generation" = ${run.generation} AND p."status" = 'RUNNING'`;
+  if (count === 0) throw new PackRunEnded(run.id);
+}

@@ -1,0 +1,72 @@
+// A BullMQ Worker for one queue of the job catalog: it parses each payload again before its handler runs (a payload
+// that fails its schema is a bug, failed without retry), and tells the caller when a job has used its last attempt.
+import { DelayedError, UnrecoverableError, Worker, type Job } from "bullmq";
+import type { Redis } from "ioredis";
+import { JOBS, type JobKey, type JobPayload } from "@insights/shared/jobs/catalog";
+import { QUEUES, type QueueKey } from "@insights/shared/jobs/queues";
+import type { Logger } from "@insights/shared/logger";
+import { ReleaseJob } from "./cancellations.ts";
+
+export type JobHandlers = { [K in JobKey]?: (payload: JobPayload<K>, job: Job) => Promise<unknown> };
+
+export interface QueueWorkerOptions {
+  connection: Redis;
+  prefix: string;
+  concurrency: number;
+  logger: Logger;
+  handlers: JobHandlers;
+  /** After the last attempt failed (or the failure was unrecoverable). */
+  onFinalFailure?: <K extends JobKey>(key: K, payload: JobPayload<K>, reason: string) => Promise<void>;
+  /** How long a job's lock lasts without renewal; a crashed worker's job is retried after about this long. */
+  lockDurationMs?: number;
+}
+
+export function startQueueWorker(queue: QueueKey, options: QueueWorkerOptions): Worker {
+  const keyByName = new Map<string, JobKey>(
+    (Object.keys(JOBS) as JobKey[]).filter((k) => JOBS[k].queue === queue).map((k) => [JOBS[k].name, k]),
+  );
+  const worker = new Worker(
+    QUEUES[queue],
+    async (job, token) => {
+      const key = keyByName.get(job.name);
+      if (!key) throw new UnrecoverableError(`no handler for job "${job.name}" on ${QUEUES[queue]}`);
+      const parsed = JOBS[key].payload.safeParse(job.data);
+      if (!parsed.success) throw new UnrecoverableError(`payload of ${job.name} is invalid: ${parsed.error.message}`);
+      const handler = options.handlers[key] as ((p: unknown, j: Job) => Promise<unknown>) | undefined;
+      if (!handler) throw new UnrecoverableError(`this worker has no handler for ${job.name}`);
+      const log = options.logger.child({ jobId: job.id, job: job.name, attempt: job.attemptsMade + 1 });
+      try {
+        const result = await handler(parsed.data, job);
+        log.debug({ result }, "job done");
+        return result;
+      } catch (err) {
+        if (err instanceof ReleaseJob && token) {
+          // Back to the queue now, without using an attempt: another worker (or this one, restarted) resumes it.
+          await job.moveToDelayed(Date.now(), token);
+          log.info("job released at shutdown");
+          throw new DelayedError();
+        }
+        log.warn({ err }, "job attempt failed");
+        throw err;
+      }
+    },
+    {
+      connection: options.connection,
+      prefix: options.prefix,
+      concurrency: options.concurrency,
+      lockDuration: options.lockDurationMs ?? 30_000,
+      maxStalledCount: 2,
+    },
+  );
+  worker.on("failed", (job, err) => {
+    if (!job || !options.onFinalFailure) return;
+    const final = err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
+    const key = keyByName.get(job.name);
+    if (!final || !key) return;
+    options.onFinalFailure(key, job.data, err.message).catch((e: unknown) =>
+      options.logger.error({ err: e, jobId: job.id }, "could not record a job's final failure; the reconciler will"),
+    );
+  });
+  worker.on("error", (err) => options.logger.error({ err }, "worker error"));
+  return worker;
+}

@@ -1,0 +1,110 @@
+// Everything a worker process runs, built from its clients: tests start exactly this in-process.
+import type { Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import type { Db } from "@insights/shared/db/client";
+import { subscribePackCancellations } from "@insights/shared/jobs/cancellation";
+import { JOBS } from "@insights/shared/jobs/catalog";
+import { closeJobQueues, createJobQueues, enqueue } from "@insights/shared/jobs/job-queues";
+import type { Logger } from "@insights/shared/logger";
+import type { LlmProvider } from "../llm/provider.ts";
+import { reconcile } from "../maintenance/reconcile.handler.ts";
+import { buildPack, markPackFailed } from "../packs/build-pack.handler.ts";
+import { RunningPacks } from "./cancellations.ts";
+import { startQueueWorker } from "./queue-worker.ts";
+
+export interface WorkerTuning {
+  packConcurrency: number;
+  llmConcurrency: number;
+  maxLeadsPerPack: number;
+  progressIntervalMs: number;
+  pageSize: number;
+  reconcileIntervalMs: number;
+  reconcileGraceMs: number;
+  lockDurationMs: number;
+}
+
+export const DEFAULT_TUNING: WorkerTuning = {
+  packConcurrency: 2,
+  llmConcurrency: 8,
+  maxLeadsPerPack: 10_000,
+  progressIntervalMs: 1000,
+  pageSize: 200,
+  reconcileIntervalMs: 30_000,
+  reconcileGraceMs: 30_000,
+  lockDurationMs: 30_000,
+};
+
+export interface WorkerRuntimeDeps {
+  db: Db;
+  /** BullMQ's connection (maxRetriesPerRequest: null). */
+  connection: Redis;
+  /** A second connection, used only for the cancellation subscription. */
+  subscriber: Redis;
+  prefix: string;
+  llm: LlmProvider;
+  logger: Logger;
+  tuning: WorkerTuning;
+}
+
+export interface WorkerRuntime {
+  /** Stops taking jobs, hands running packs back to the queue, and closes everything it opened. */
+  close(): Promise<void>;
+}
+
+export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRuntime> {
+  const { db, logger, tuning } = deps;
+  const running = new RunningPacks();
+  const queues = createJobQueues(deps.connection, deps.prefix);
+  await subscribePackCancellations(deps.subscriber, deps.prefix, (packId) => running.cancel(packId));
+
+  const common = { connection: deps.connection, prefix: deps.prefix, logger, lockDurationMs: tuning.lockDurationMs };
+  const workers: Worker[] = [
+    startQueueWorker("packs", {
+      ...common,
+      concurrency: tuning.packConcurrency,
+      handlers: {
+        buildPack: (payload) =>
+          buildPack(
+            {
+              db,
+              llm: deps.llm,
+              logger,
+              running,
+              tuning: {
+                maxLeadsPerPack: tuning.maxLeadsPerPack,
+                llmConcurrency: tuning.llmConcurrency,
+                progressIntervalMs: tuning.progressIntervalMs,
+                pageSize: tuning.pageSize,
+              },
+            },
+            payload,
+          ),
+      },
+      onFinalFailure: async (key, payload, reason) => {
+        if (key === "buildPack") await markPackFailed(db, payload as { packId: string; generation: number }, reason);
+      },
+    }),
+    startQueueWorker("maintenance", {
+      ...common,
+      concurrency: 1,
+      handlers: { reconcile: () => reconcile({ db, queues, logger, graceMs: tuning.reconcileGraceMs }) },
+    }),
+  ];
+
+  // Reconcile once at start (work left behind while no worker ran), then on a schedule shared by all workers.
+  await enqueue(queues, "reconcile", {});
+  await queues.maintenance.upsertJobScheduler(
+    "reconcile-schedule",
+    { every: tuning.reconcileIntervalMs },
+    { name: JOBS.reconcile.name, data: {}, opts: { removeOnComplete: true, removeOnFail: { count: 100 } } },
+  );
+
+  return {
+    async close() {
+      running.shutdown();
+      await Promise.all(workers.map((w) => w.close()));
+      await closeJobQueues(queues);
+      await deps.subscriber.unsubscribe().catch(() => undefined);
+    },
+  };
+}
