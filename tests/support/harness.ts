@@ -22,6 +22,8 @@ export interface TestWorkspace extends SeededWorkspace {
 
 export interface Harness {
   db: Db;
+  /** This harness's own BullMQ prefix, under the run's: test files running in parallel never share jobs. */
+  prefix: string;
   queues: JobQueues;
   app: ReturnType<typeof createApp>;
   /** supertest bound to one listening server (one port for the whole file, not one per request). */
@@ -34,17 +36,19 @@ export function createHarness(): Harness {
   const db = createDb(inject("databaseUrl"), { maxConnections: 5 });
   const logger = createLogger("api-test", "silent");
   const redis = createRedis(inject("redisUrl"), { role: "api-test", failFast: true });
-  const queues = createJobQueues(redis, inject("queuePrefix"));
+  const prefix = `${inject("queuePrefix")}-${Math.random().toString(36).slice(2, 8)}`;
+  const queues = createJobQueues(redis, prefix);
   const app = createApp({
     db,
     logger,
     jwtSecret: TEST_JWT_SECRET,
-    jobs: createJobClient({ queues, redis, prefix: inject("queuePrefix"), logger }),
+    jobs: createJobClient({ queues, redis, prefix, logger }),
     readiness: { postgres: () => db.$queryRaw`SELECT 1`, redis: () => redis.ping() },
   });
   const server = app.listen(0, "127.0.0.1");
   return {
     db,
+    prefix,
     queues,
     app,
     http: request(server),

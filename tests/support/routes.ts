@@ -23,6 +23,18 @@ async function deletedSession(h: Harness, ws: TestWorkspace): Promise<string> {
   return id;
 }
 
+/** A pack (no worker runs in the matrix, so it stays as the API left it unless `status` says otherwise). */
+async function newPack(h: Harness, ws: TestWorkspace, status?: "COMPLETE"): Promise<string> {
+  const sessionId = await newSession(h, ws);
+  const res = await h.http
+    .post(`${ws.base}/insights/sessions/${sessionId}/packs`)
+    .set("Authorization", `Bearer ${ws.tokens.member}`)
+    .send({ window: { preset: "LAST_30_DAYS" } });
+  const packId = res.body.id as string;
+  if (status) await h.db.insightContextPack.update({ where: { id: packId }, data: { status, stage: "DONE" } });
+  return packId;
+}
+
 /** A cached insight as a pack's extraction would leave it (packs are exercised in their own tests). */
 async function leadWithInsight(h: Harness, ws: TestWorkspace): Promise<string> {
   const lead = await h.db.lead.findFirstOrThrow({ where: { clientId: ws.workspaceId } });
@@ -154,6 +166,50 @@ export const ROUTES: RouteCase[] = [
       { body: { content: "x".repeat(8001) }, field: "body.content" },
       { body: { content: "hi", packId: "not valid!" }, field: "body.packId" },
     ],
+  },
+  {
+    name: "POST sessions/:id/packs",
+    method: "post",
+    adminOnly: false,
+    prepare: async (h, ws) => ({
+      path: `${ws.base}/insights/sessions/${await newSession(h, ws)}/packs`,
+      body: { window: { preset: "LAST_7_DAYS" }, campaignIds: [ws.campaignIds[0]] },
+    }),
+    badBodies: [
+      { body: { window: { preset: "LAST_YEAR" } }, field: "body.window" },
+      { body: { window: { preset: "CUSTOM", from: "2026-02-01" } }, field: "body.window.to" },
+      { body: { window: { preset: "CUSTOM", from: "2026-02-01", to: "2026-01-01" } }, field: "body.window.to" },
+      { body: { window: { preset: "CUSTOM", from: "not a date", to: "2026-01-01" } }, field: "body.window.from" },
+      { body: { campaignIds: "cmp" }, field: "body.campaignIds" },
+      { body: { campaignIds: ["unknown-campaign"] }, field: "body.campaignIds" },
+      { body: { campaignIds: ["a", "b", "c"], campaignCap: 2 }, field: "body.campaignIds" },
+      { body: { campaignCap: 0 }, field: "body.campaignCap" },
+      { body: { scope: {} }, field: "body" },
+    ],
+  },
+  {
+    name: "GET sessions/:id/packs",
+    method: "get",
+    adminOnly: false,
+    prepare: async (h, ws) => ({ path: `${ws.base}/insights/sessions/${await newSession(h, ws)}/packs` }),
+  },
+  {
+    name: "GET packs/:id",
+    method: "get",
+    adminOnly: false,
+    prepare: async (h, ws) => ({ path: `${ws.base}/insights/packs/${await newPack(h, ws)}` }),
+  },
+  {
+    name: "POST packs/:id/recompute",
+    method: "post",
+    adminOnly: true,
+    prepare: async (h, ws) => ({ path: `${ws.base}/insights/packs/${await newPack(h, ws, "COMPLETE")}/recompute`, body: {} }),
+  },
+  {
+    name: "DELETE packs/:id",
+    method: "delete",
+    adminOnly: true,
+    prepare: async (h, ws) => ({ path: `${ws.base}/insights/packs/${await newPack(h, ws)}` }),
   },
   {
     name: "GET preferences",

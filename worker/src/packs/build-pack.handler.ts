@@ -31,7 +31,7 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
   if (!pack) return { outcome: "skipped", reason: "the pack was deleted, cancelled, finished or recomputed" };
 
   const controller = running.start(pack.id);
-  const run = new PackRun(db, pack, controller.signal);
+  const run = new PackRun(db, pack, controller);
   const log = deps.logger.child({ packId: pack.id, generation: pack.generation });
   try {
     const settings = await db.workspaceSettings.findUnique({ where: { clientId: pack.clientId } });
@@ -64,7 +64,7 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
     }
 
     const current = await db.insightContextPack.findUniqueOrThrow({ where: { id: pack.id } });
-    const finalRun = new PackRun(db, current, run.signal);
+    const finalRun = new PackRun(db, current, controller);
     const metrics = await computeMetrics(finalRun, llm.name);
     const metricsJson = metrics as unknown as Prisma.InputJsonObject; // plain JSON data by construction
     if (metrics.counts.total > 0 && metrics.counts.summarized === 0) {
@@ -89,8 +89,17 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
       synthesis = result.synthesis;
       usage = addUsage(leadUsage, result.usage);
     } catch (err) {
-      if (err instanceof LlmError) throw new Error(`synthesis failed: ${err.message}`);
-      throw err;
+      if (!(err instanceof LlmError)) throw err;
+      // The LLM layer already retried; a job retry would only repeat that. The summaries stay cached, so the
+      // member's next request (which restarts a FAILED pack) pays only for synthesis.
+      await finalRun.update({
+        status: "FAILED",
+        metrics: metricsJson,
+        ...addUsage(leadUsage, err.usage),
+        error: `synthesis failed: ${err.message}`,
+        completedAt: new Date(),
+      });
+      return { outcome: "failed", totalLeads: metrics.counts.total };
     }
     await finalRun.update({
       status: "COMPLETE",

@@ -14,8 +14,18 @@ export class PackRun {
   constructor(
     readonly db: Db,
     readonly pack: InsightContextPack,
-    readonly signal: AbortSignal,
+    private readonly controller: AbortController,
   ) {}
+
+  /** Aborts when the run is cancelled, found ended, or the worker shuts down; LLM calls in flight abort with it. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** The run learned from the database that it is no longer current: stop its work like a cancellation would. */
+  private markEnded(): void {
+    this.controller.abort("cancelled");
+  }
 
   get id(): string {
     return this.pack.id;
@@ -32,13 +42,19 @@ export class PackRun {
 
   async update(data: Prisma.InsightContextPackUpdateManyMutationInput, tx: Prisma.TransactionClient | Db = this.db) {
     const { count } = await tx.insightContextPack.updateMany({ where: this.current, data });
-    if (count === 0) throw new PackRunEnded(this.pack.id);
+    if (count === 0) this.ended();
   }
 
   /** Still ours? Read between pages, so a cancellation whose message was missed still stops the run. */
   async assertCurrent(): Promise<void> {
     const row = await this.db.insightContextPack.findFirst({ where: this.current, select: { id: true } });
-    if (!row) throw new PackRunEnded(this.pack.id);
+    if (!row) this.ended();
+  }
+
+  /** Stops the run's other work in flight, then unwinds this path. */
+  ended(): never {
+    this.markEnded();
+    throw new PackRunEnded(this.pack.id);
   }
 }
 

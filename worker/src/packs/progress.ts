@@ -1,7 +1,8 @@
 // Progress on the pack row, at a bounded rate: every lead's status lives in its own InsightContextPackLead row, and
 // the pack row gets the aggregate at most once per interval. Counts are recomputed from those rows, never kept in
-// memory, so a resumed run continues from the true figures and progress never goes backwards.
-import { PackRunEnded, type PackRun } from "./pack-run.ts";
+// memory, so a resumed run continues from the true figures and progress never goes backwards. Each write is also
+// the run's check that it is still current.
+import type { PackRun } from "./pack-run.ts";
 
 export interface ProgressWriter {
   /** Called after each lead; writes when the interval has passed. */
@@ -66,5 +67,7 @@ export async function writeProgress(run: PackRun): Promise<void> {
       FROM "InsightContextPackLead" WHERE "packId" = ${run.id}
     ) a
     WHERE p."id" = ${run.id} AND p."generation" = ${run.generation} AND p."status" = 'RUNNING'`;
-  if (count === 0) throw new PackRunEnded(run.id);
+  // Gone or no longer RUNNING: cancelled, deleted or recomputed. This also stops the run when the cancellation
+  // message never arrived, so a missed message costs at most one progress interval of work.
+  if (count === 0) run.ended();
 }

@@ -1,5 +1,6 @@
 // One AbortController per pack running in this process. Cancellation (from the API, through Redis) and shutdown
 // both abort it; the reason tells the pipeline whether to give the job back (shutdown) or drop the work (cancel).
+import { setMaxListeners } from "node:events";
 export type StopReason = "cancelled" | "shutdown";
 
 export class RunningPacks {
@@ -8,6 +9,8 @@ export class RunningPacks {
 
   start(packId: string): AbortController {
     const controller = new AbortController();
+    // Every LLM call in flight (and every retry wait) listens on this one signal.
+    setMaxListeners(0, controller.signal);
     if (this.shuttingDown) controller.abort("shutdown" satisfies StopReason);
     this.running.set(packId, controller);
     return controller;

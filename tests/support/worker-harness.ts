@@ -1,0 +1,58 @@
+// The real worker runtime, in-process, on the harness's queues, with the LLM at its HTTP boundary (a fake
+// OpenAI-compatible server) so the openai client code runs for real.
+import { inject } from "vitest";
+import { createLogger } from "@insights/shared/logger";
+import { createRedis } from "@insights/shared/redis";
+import { createOpenAiProvider } from "@insights/worker/llm/openai-provider";
+import type { LlmProvider } from "@insights/worker/llm/provider";
+import { DEFAULT_TUNING, startWorkers, type WorkerRuntime, type WorkerTuning } from "@insights/worker/runtime/start-workers";
+import type { FakeLlm } from "./fake-llm.ts";
+import type { Harness } from "./harness.ts";
+
+export function fakeLlmProvider(fake: FakeLlm, overrides: { timeoutMs?: number; maxRetries?: number } = {}): LlmProvider {
+  return createOpenAiProvider({
+    apiKey: "test-key",
+    baseURL: fake.baseURL,
+    timeoutMs: overrides.timeoutMs ?? 5000,
+    retry: { maxRetries: overrides.maxRetries ?? 3, baseDelayMs: 10, maxDelayMs: 2000 },
+    malformedRetries: 1,
+  });
+}
+
+export async function startTestWorker(
+  h: Harness,
+  llm: LlmProvider,
+  tuning: Partial<WorkerTuning> = {},
+): Promise<WorkerRuntime> {
+  const connection = createRedis(inject("redisUrl"), { role: "worker-test" });
+  const subscriber = createRedis(inject("redisUrl"), { role: "worker-test-cancel" });
+  const runtime = await startWorkers({
+    db: h.db,
+    connection,
+    subscriber,
+    prefix: h.prefix,
+    llm,
+    logger: createLogger("worker-test", process.env.TEST_LOG_LEVEL ?? "silent"),
+    tuning: { ...DEFAULT_TUNING, progressIntervalMs: 50, ...tuning },
+  });
+  return {
+    async close() {
+      await runtime.close();
+      await Promise.all([connection.quit(), subscriber.quit()]);
+    },
+  };
+}
+
+/** Polls until `check` returns a value (not undefined), or fails with the last value seen. */
+export async function waitFor<T>(
+  check: () => Promise<T | undefined>,
+  { timeoutMs = 15_000, intervalMs = 50, what = "condition" } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
