@@ -1,6 +1,7 @@
 // Builds the Express app without listening, so tests drive exactly what main.ts serves.
 import express, { Router, type Express } from "express";
 import type { Db } from "@insights/shared/db/client";
+import type { JobQueues } from "@insights/shared/jobs/job-queues";
 import type { Logger } from "@insights/shared/logger";
 import { auditRoutes } from "./audit/audit.routes.ts";
 import { authenticate, requireWorkspaceAccess } from "./auth/guards.ts";
@@ -10,6 +11,7 @@ import { assignRequestId } from "./http/request-context.ts";
 import type { JobClient } from "./jobs/job-client.ts";
 import { leadsRoutes } from "./leads/leads.routes.ts";
 import { messagesRoutes } from "./messages/messages.routes.ts";
+import { bullBoardRoutes } from "./ops/bull-board.ts";
 import { opsRoutes, type ReadinessCheck } from "./ops/ops.routes.ts";
 import { packsRoutes } from "./packs/packs.routes.ts";
 import { preferencesRoutes } from "./preferences/preferences.routes.ts";
@@ -21,6 +23,10 @@ export interface AppDeps {
   logger: Logger;
   jwtSecret: string;
   jobs: JobClient;
+  /** For Bull Board. */
+  queues: JobQueues;
+  /** User ids or emails (lowercase) allowed into Bull Board. */
+  opsAdmins: string[];
   /** Each named dependency must answer for /readyz to be ready. */
   readiness: Record<string, ReadinessCheck>;
 }
@@ -35,6 +41,7 @@ export function createApp(deps: AppDeps): Express {
   app.set("trust proxy", "loopback");
   app.use(assignRequestId);
   app.use(opsRoutes(deps.readiness));
+  app.use(bullBoardRoutes(deps));
 
   const workspace = Router({ mergeParams: true });
   workspace.use(requireWorkspaceAccess(deps.db));

@@ -4,6 +4,11 @@ import { baseEnvSchema, loadConfig } from "@insights/shared/config";
 export const apiEnvSchema = baseEnvSchema.extend({
   PORT: z.coerce.number().int().min(1).max(65535).default(3000),
   AUTH_JWT_SECRET: z.string().min(32, "must be at least 32 characters (HS256 needs a strong key)"),
+  /** Who may open Bull Board (/admin/queues): comma-separated user ids or emails. Unset: nobody. */
+  OPS_ADMINS: z
+    .string()
+    .default("")
+    .transform((list) => list.split(",").map((s) => s.trim().toLowerCase()).filter(Boolean)),
 });
 
 export type ApiConfig = z.infer<typeof apiEnvSchema>;

@@ -23,6 +23,8 @@ const app = createApp({
   logger,
   jwtSecret: config.AUTH_JWT_SECRET,
   jobs: createJobClient({ queues, redis, prefix: config.QUEUE_PREFIX, logger }),
+  queues,
+  opsAdmins: config.OPS_ADMINS,
   readiness: { postgres: () => db.$queryRaw`SELECT 1`, redis: () => redis.ping() },
 });
 

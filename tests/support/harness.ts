@@ -10,6 +10,9 @@ import { createApp } from "@insights/api/app";
 import { signToken } from "@insights/api/auth/jwt";
 import { seedWorkspace, type SeededWorkspace } from "@insights/api/cli/seed";
 
+/** The one operator the tests' apps let into Bull Board (a user with this email is created on demand). */
+export const OPS_ADMIN_EMAIL = "ops@example.test";
+
 export const TEST_JWT_SECRET = "test-only-secret-0123456789abcdef0123456789";
 
 export type Role = "owner" | "admin" | "member" | "outsider";
@@ -43,6 +46,8 @@ export function createHarness(): Harness {
     logger,
     jwtSecret: TEST_JWT_SECRET,
     jobs: createJobClient({ queues, redis, prefix, logger }),
+    queues,
+    opsAdmins: [OPS_ADMIN_EMAIL],
     readiness: { postgres: () => db.$queryRaw`SELECT 1`, redis: () => redis.ping() },
   });
   const server = app.listen(0, "127.0.0.1");

@@ -5,11 +5,14 @@ import type { Db } from "@insights/shared/db/client";
 import { AppError } from "../http/app-error.ts";
 import { verifyToken } from "./jwt.ts";
 
+export const bearerTokenOf = (req: Request): string | undefined =>
+  /^Bearer ([^\s]+)$/i.exec(req.get("authorization") ?? "")?.[1];
+
 export function authenticate(secret: string): RequestHandler {
   return async (req, _res, next) => {
-    const match = /^Bearer ([^\s]+)$/i.exec(req.get("authorization") ?? "");
-    if (!match?.[1]) throw new AppError("UNAUTHENTICATED", "send Authorization: Bearer <token>");
-    const userId = await verifyToken(secret, match[1]);
+    const token = bearerTokenOf(req);
+    if (!token) throw new AppError("UNAUTHENTICATED", "send Authorization: Bearer <token>");
+    const userId = await verifyToken(secret, token);
     if (!userId) throw new AppError("UNAUTHENTICATED", "the bearer token is invalid or expired");
     req.userId = userId;
     next();
