@@ -104,6 +104,30 @@ describe("a context pack", () => {
     expect(fake.callsFor("lead_insight")).toBe(expected);
   });
 
+  it("reports progress that only moves forward, stage by stage, while it runs", async () => {
+    const ws = await h.seed({ leads: 30 });
+    fake.latencyMs = 40;
+    const res = await requestPack(ws, await newSession(ws));
+    const stages = ["QUEUED", "SELECTING", "EXTRACTING", "SYNTHESIZING", "DONE"];
+    const seen: Pack["progress"][] = [];
+    await waitFor(
+      async () => {
+        const pack = await getPack(ws, res.body.id);
+        seen.push(pack.progress);
+        return FINAL.includes(pack.status) ? pack : undefined;
+      },
+      { intervalMs: 20 },
+    );
+    expect(seen.some((p) => p.stage === "EXTRACTING" && p.processedLeads > 0 && p.processedLeads < 30)).toBe(true);
+    for (let i = 1; i < seen.length; i++) {
+      const [before, after] = [seen[i - 1]!, seen[i]!];
+      expect(stages.indexOf(after.stage)).toBeGreaterThanOrEqual(stages.indexOf(before.stage));
+      expect(after.processedLeads).toBeGreaterThanOrEqual(before.processedLeads);
+      expect(after.percent).toBeGreaterThanOrEqual(before.percent);
+    }
+    expect(seen.at(-1)).toMatchObject({ stage: "DONE", percent: 100, processedLeads: 30 });
+  });
+
   it("answers polling with an ETag, and If-None-Match with 304 while the pack is unchanged", async () => {
     const ws = await h.seed({ leads: 3 });
     const pack = await waitForPack(ws, (await requestPack(ws, await newSession(ws))).body.id);
