@@ -242,7 +242,7 @@ describe("the lead summary cache", () => {
     const after = await waitForPack(ws, pack.id);
     expect(after.progress.cachedLeads).toBe(0);
     expect(fake.callsFor("lead_insight")).toBe(5);
-    const events = await h.http.get(`${ws.base}/insights/audit-events?packId=${pack.id}`).set(bearer(ws.tokens.admin));
+    const events = await h.http.get(`${ws.base}/insights/audit-events?packId=${pack.id}&action=PACK_RECOMPUTED`).set(bearer(ws.tokens.admin));
     expect(events.body.events).toEqual([expect.objectContaining({ action: "PACK_RECOMPUTED", actor: expect.objectContaining({ id: ws.users.owner.id }), details: expect.objectContaining({ force: true }) })]);
   });
 });

@@ -17,6 +17,7 @@ import { packsRoutes } from "./packs/packs.routes.ts";
 import { preferencesRoutes } from "./preferences/preferences.routes.ts";
 import { sessionsRoutes } from "./sessions/sessions.routes.ts";
 import { settingsRoutes } from "./settings/settings.routes.ts";
+import { usageRoutes } from "./usage/usage.routes.ts";
 
 export interface AppDeps {
   db: Db;
@@ -50,10 +51,11 @@ export function createApp(deps: AppDeps): Express {
     "/insights",
     sessionsRoutes(deps),
     packsRoutes(deps),
-    messagesRoutes(deps.db),
+    messagesRoutes(deps),
     preferencesRoutes(deps.db),
     settingsRoutes(deps.db),
     auditRoutes(deps.db),
+    usageRoutes(deps.db),
   );
 
   const v1 = Router();

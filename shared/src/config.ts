@@ -1,6 +1,7 @@
 // Configuration: each process parses its environment once, at start, with its own zod schema built on this base.
 // process.env is read nowhere else.
 import { existsSync } from "node:fs";
+import path from "node:path";
 import { z } from "zod";
 
 export const baseEnvSchema = z.object({
@@ -14,6 +15,22 @@ export const baseEnvSchema = z.object({
   OPENAI_BASE_URL: z.url().optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
+
+/**
+ * For the developer commands (`npm start`, the CLI): loads `.env`, or on a fresh clone `.env.example`, whose
+ * defaults point at this machine's services. Variables already set win (loadEnvFile never overrides). The
+ * services themselves never fall back to the example file. Returns the file used, or null.
+ */
+export function loadLocalEnv(dir = "."): string | null {
+  for (const file of [".env", ".env.example"]) {
+    const full = path.join(dir, file);
+    if (existsSync(full)) {
+      process.loadEnvFile(full);
+      return file;
+    }
+  }
+  return null;
+}
 
 /**
  * Parses the environment (after loading `.env` from the working directory, if there is one). On a bad or missing

@@ -63,6 +63,7 @@ const DEFAULTS: Record<string, Responder> = {
     };
   },
   pack_synthesis: () => ({ synthesis: "Fake synthesis: the pack was synthesized from lead summaries." }),
+  chat_answer: () => ({ answer: "Fake answer, from the pack.", citedLeadIds: [], suggestedActions: [] }),
 };
 
 export async function startFakeLlm(): Promise<FakeLlm> {

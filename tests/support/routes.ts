@@ -254,6 +254,12 @@ export const ROUTES: RouteCase[] = [
     ],
   },
   {
+    name: "GET usage",
+    method: "get",
+    adminOnly: true,
+    prepare: async (_h, ws) => ({ path: `${ws.base}/insights/usage?from=2026-01-01` }),
+  },
+  {
     name: "GET audit-events",
     method: "get",
     adminOnly: true,

@@ -8,6 +8,8 @@ const int = (min: number, max: number, fallback: number) => z.coerce.number().in
 export const workerEnvSchema = baseEnvSchema.extend({
   /** Pack jobs one worker process runs at once. */
   PACK_CONCURRENCY: int(1, 64, d.packConcurrency),
+  /** Chat replies one worker process answers at once. */
+  REPLY_CONCURRENCY: int(1, 256, d.replyConcurrency),
   /** LLM calls in flight per pack job. */
   LLM_CONCURRENCY: int(1, 256, d.llmConcurrency),
   /** Server-side cap on leads per pack, most recent activity first: it bounds what one pack can cost. */

@@ -40,6 +40,7 @@ const runtime = await startWorkers({
   tuning: {
     ...DEFAULT_TUNING,
     packConcurrency: config.PACK_CONCURRENCY,
+    replyConcurrency: config.REPLY_CONCURRENCY,
     llmConcurrency: config.LLM_CONCURRENCY,
     maxLeadsPerPack: config.PACK_MAX_LEADS,
     progressIntervalMs: config.PROGRESS_INTERVAL_MS,

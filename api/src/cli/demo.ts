@@ -133,8 +133,8 @@ async function waitForReply(api: Api, path: string, replyId: string): Promise<Me
 }
 
 function progressLine({ status, progress: p }: Pack): string {
-  const filled = Math.round(p.percent / 10);
-  const stage = status === "COMPLETE" || status === "RUNNING" || status === "PENDING" ? p.stage : status;
+  const filled = Math.min(10, Math.max(0, Math.round(p.percent / 10)));
+  const stage = status === "FAILED" || status === "CANCELLED" ? status : p.stage;
   return `[${"#".repeat(filled)}${".".repeat(10 - filled)}] ${String(p.percent).padStart(3)}% ${stage} ` +
     `${p.processedLeads}/${p.totalLeads} leads (${p.cachedLeads} cached, ${p.failedLeads} failed)`;
 }

@@ -1,10 +1,11 @@
 // `npm run cli -- <command>`: seed, token, demo. Each prints what the next step needs and nothing else on stdout.
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { loadConfig } from "@insights/shared/config";
+import { loadConfig, loadLocalEnv } from "@insights/shared/config";
 import { createDb, type Db } from "@insights/shared/db/client";
 import { apiEnvSchema } from "../config.ts";
 import { signToken } from "../auth/jwt.ts";
+import { DemoFailure, runDemo } from "./demo.ts";
 import { seedWorkspace } from "./seed.ts";
 
 const USAGE = `usage: npm run cli -- <command>
@@ -12,7 +13,10 @@ const USAGE = `usage: npm run cli -- <command>
   token --user <id|email> [--ttl-hours H]   print a bearer token for a user
   demo                           seed if needed, compute a context pack, show its progress, ask a question`;
 
-const cliEnvSchema = apiEnvSchema.pick({ DATABASE_URL: true, AUTH_JWT_SECRET: true, LOG_LEVEL: true });
+// PORT and API_URL only tell `demo` where the running API is.
+const cliEnvSchema = apiEnvSchema
+  .pick({ DATABASE_URL: true, AUTH_JWT_SECRET: true, LOG_LEVEL: true, PORT: true })
+  .extend({ API_URL: z.url().optional() });
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -26,13 +30,17 @@ async function main(argv: string[]): Promise<void> {
     },
     strict: true,
   });
-  if (command !== "seed" && command !== "token") fail(USAGE);
+  if (command !== "seed" && command !== "token" && command !== "demo") fail(USAGE);
 
+  // Like `npm start`: on a fresh clone the CLI reaches the same database and signs tokens with the same secret as
+  // the API it started.
+  loadLocalEnv();
   const config = loadConfig(cliEnvSchema);
   const db = createDb(config.DATABASE_URL, { maxConnections: 2 });
   try {
     if (command === "seed") await seed(db, config.AUTH_JWT_SECRET, values.leads, values.json);
-    else await token(db, config.AUTH_JWT_SECRET, values.user, values["ttl-hours"]);
+    else if (command === "token") await token(db, config.AUTH_JWT_SECRET, values.user, values["ttl-hours"]);
+    else await runDemo(db, { apiUrl: config.API_URL ?? `http://localhost:${config.PORT}`, secret: config.AUTH_JWT_SECRET });
   } finally {
     await db.$disconnect();
   }
@@ -75,6 +83,11 @@ function fail(message: string): never {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
+  // The demo's failures already say what to do, in one line.
+  if (err instanceof DemoFailure) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
   const text = err instanceof Error ? err.message : String(err);
   process.stderr.write(
     /ECONNREFUSED|connect/i.test(text)

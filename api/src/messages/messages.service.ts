@@ -1,5 +1,7 @@
 import type { Db, InsightChatMessage } from "@insights/shared/db/client";
 import { recordAuditEvent } from "../audit/audit.service.ts";
+import { AppError, notFound } from "../http/app-error.ts";
+import type { JobClient } from "../jobs/job-client.ts";
 import { afterCursor, toPage, type Cursor } from "../http/pagination.ts";
 import type { Caller } from "../http/request-context.ts";
 import { findVisibleSession, findWritableSession } from "../sessions/sessions.service.ts";
@@ -16,9 +18,11 @@ export function toMessageDto(row: MessageRow) {
     content: row.content,
     author: row.author,
     packId: row.packId,
+    replyToId: row.replyToId,
     error: row.error,
     model: row.model,
     suggestions: row.suggestions,
+    citedLeadIds: row.citedLeadIds,
     usage: { llmCalls: row.llmCalls, inputTokens: row.inputTokens, outputTokens: row.outputTokens },
     createdAt: row.createdAt,
     completedAt: row.completedAt,
@@ -43,27 +47,76 @@ export async function listMessages(
   return { messages: result.items.map(toMessageDto), nextCursor: result.nextCursor };
 }
 
-/** Stores the caller's USER message and its audit event in one transaction. */
-export async function createUserMessage(db: Db, caller: Caller, sessionId: string, input: { content: string }) {
+/**
+ * Stores the caller's USER message and, when the session has a COMPLETE pack (or the request names one), a
+ * PENDING ASSISTANT reply that a worker completes from that pack. Both messages and their audit events land in one
+ * transaction; the reply's job is enqueued after it commits (a missed enqueue is picked up by the reconciler).
+ */
+export async function createUserMessage(
+  deps: { db: Db; jobs: JobClient },
+  caller: Caller,
+  sessionId: string,
+  input: { content: string; packId?: string | undefined },
+) {
+  const { db, jobs } = deps;
   await findWritableSession(db, caller, sessionId);
-  const message = await db.$transaction(async (tx) => {
-    const created = await tx.insightChatMessage.create({
+  const pack = await packToAnswerFrom(db, sessionId, input.packId);
+  if (pack) jobs.assertAvailable();
+
+  const { message, reply } = await db.$transaction(async (tx) => {
+    const now = new Date();
+    const message = await tx.insightChatMessage.create({
       data: {
         clientId: caller.workspaceId,
         sessionId,
         role: "USER",
         content: input.content,
         authorId: caller.userId,
-        completedAt: new Date(),
+        createdAt: now,
+        completedAt: now,
+      },
+      include: { author: authorSelect },
+    });
+    await recordAuditEvent(tx, caller, { action: "MESSAGE_CREATED", sessionId, details: { messageId: message.id, role: "USER" } });
+    if (!pack) return { message, reply: null };
+    const reply = await tx.insightChatMessage.create({
+      data: {
+        clientId: caller.workspaceId,
+        sessionId,
+        role: "ASSISTANT",
+        status: "PENDING",
+        content: "",
+        packId: pack.id,
+        replyToId: message.id,
+        // Strictly after the question, so the two always list in order.
+        createdAt: new Date(now.getTime() + 1),
       },
       include: { author: authorSelect },
     });
     await recordAuditEvent(tx, caller, {
       action: "MESSAGE_CREATED",
       sessionId,
-      details: { messageId: created.id, role: "USER" },
+      packId: pack.id,
+      details: { messageId: reply.id, role: "ASSISTANT", replyToId: message.id },
     });
-    return created;
+    return { message, reply };
   });
-  return { message: toMessageDto(message), reply: null };
+  if (reply) await jobs.enqueueCommitted("answerMessage", { messageId: reply.id });
+  return { message: toMessageDto(message), reply: reply ? toMessageDto(reply) : null };
+}
+
+/** The named pack (which must be this session's and COMPLETE), else the session's newest COMPLETE pack, else none. */
+async function packToAnswerFrom(db: Db, sessionId: string, packId: string | undefined) {
+  if (packId) {
+    const pack = await db.insightContextPack.findFirst({ where: { id: packId, sessionId } });
+    if (!pack) throw notFound("pack in this session");
+    if (pack.status !== "COMPLETE") {
+      throw new AppError("CONFLICT", `the pack is ${pack.status}; answers come from COMPLETE packs only`);
+    }
+    return pack;
+  }
+  return db.insightContextPack.findFirst({
+    where: { sessionId, status: "COMPLETE" },
+    orderBy: [{ completedAt: "desc" }, { id: "desc" }],
+  });
 }

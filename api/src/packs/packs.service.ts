@@ -90,7 +90,22 @@ export async function requestPack(deps: PacksDeps, caller: Caller, sessionId: st
     pack = await db.insightContextPack.findUniqueOrThrow({ where: { id: pack.id } });
   }
   if (started) await jobs.enqueueCommitted("buildPack", { packId: pack.id, generation: pack.generation });
+  else if (pack.status === "COMPLETE") await recordPackReuse(db, pack);
   return { created: started, pack: await toPackDto(db, pack) };
+}
+
+/** Books what reusing a COMPLETE pack saved: what computing it cost. */
+async function recordPackReuse(db: Db, pack: InsightContextPack): Promise<void> {
+  if (pack.llmCalls === 0) return;
+  await db.insightLlmUsage.create({
+    data: {
+      clientId: pack.clientId,
+      kind: "PACK_REUSE",
+      packId: pack.id,
+      savedInputTokens: pack.inputTokens,
+      savedOutputTokens: pack.outputTokens,
+    },
+  });
 }
 
 /** Fills what the request left out from the caller's preferences, then checks the campaigns against the cap. */
@@ -173,6 +188,23 @@ export async function recomputePack(deps: PacksDeps, caller: Caller, packId: str
       sessionId: pack.sessionId,
       packId,
       details: { force: input.force, generation: pack.generation + 1, previousStatus: pack.status },
+    });
+    // Everyone in the session sees why the pack's answers may change.
+    const note = await tx.insightChatMessage.create({
+      data: {
+        clientId: caller.workspaceId,
+        sessionId: pack.sessionId,
+        role: "SYSTEM",
+        content: `An admin recomputed the context pack${input.force ? ", re-reading every conversation" : " for conversations that changed"}. Answers use the new pack once it is complete.`,
+        packId,
+        completedAt: new Date(),
+      },
+    });
+    await recordAuditEvent(tx, caller, {
+      action: "MESSAGE_CREATED",
+      sessionId: pack.sessionId,
+      packId,
+      details: { messageId: note.id, role: "SYSTEM" },
     });
     return tx.insightContextPack.findUniqueOrThrow({ where: { id: packId } });
   });

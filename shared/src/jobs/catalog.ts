@@ -37,6 +37,18 @@ export const JOBS = {
       removeOnFail: { age: 7 * 24 * 3600 },
     },
   }),
+  answerMessage: define({
+    queue: "replies",
+    name: "reply.answer",
+    payload: z.object({ messageId: id }),
+    jobId: (p) => `reply-${p.messageId}`,
+    options: {
+      attempts: 3,
+      backoff: { type: "exponential", delay: 2_000 },
+      removeOnComplete: { age: 24 * 3600, count: 1000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    },
+  }),
   reconcile: define({
     queue: "maintenance",
     name: "maintenance.reconcile",
@@ -48,3 +60,8 @@ export const JOBS = {
 
 export type JobKey = keyof typeof JOBS;
 export type JobPayload<K extends JobKey> = z.infer<(typeof JOBS)[K]["payload"]>;
+
+/** The deterministic id of the job for this payload. */
+export function jobIdOf<K extends JobKey>(key: K, payload: JobPayload<K>): string {
+  return (JOBS[key].jobId as (p: JobPayload<K>) => string)(payload);
+}

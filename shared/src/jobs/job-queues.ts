@@ -1,7 +1,7 @@
 // The producer side: one BullMQ Queue per queue name, and the one typed way to add a job.
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { JOBS, type JobKey, type JobPayload } from "./catalog.ts";
+import { JOBS, jobIdOf, type JobKey, type JobPayload } from "./catalog.ts";
 import { QUEUES, type QueueKey } from "./queues.ts";
 
 export type JobQueues = Record<QueueKey, Queue>;
@@ -19,16 +19,14 @@ export async function closeJobQueues(queues: JobQueues): Promise<void> {
 export async function enqueue<K extends JobKey>(queues: JobQueues, key: K, payload: JobPayload<K>): Promise<string> {
   const definition = JOBS[key];
   const data = definition.payload.parse(payload) as JobPayload<K>;
-  const jobId = (definition.jobId as (p: JobPayload<K>) => string)(data);
+  const jobId = jobIdOf(key, data);
   await queues[definition.queue].add(definition.name, data, { ...definition.options, jobId });
   return jobId;
 }
 
 /** Removes a job that has not started yet; an active job is left to notice its cancellation itself. */
 export async function removeQueuedJob<K extends JobKey>(queues: JobQueues, key: K, payload: JobPayload<K>): Promise<void> {
-  const definition = JOBS[key];
-  const jobId = (definition.jobId as (p: JobPayload<K>) => string)(payload);
-  const job = await queues[definition.queue].getJob(jobId);
+  const job = await queues[JOBS[key].queue].getJob(jobIdOf(key, payload));
   if (!job) return;
   const state = await job.getState();
   if (state === "waiting" || state === "delayed" || state === "prioritized") {

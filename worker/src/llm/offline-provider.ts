@@ -2,8 +2,8 @@
 // quotes the lead's own words instead of writing new ones (extractive), so the product runs end to end on a fresh
 // machine. Everything it writes is labelled: provider "offline", model OFFLINE_MODEL, and a marked synthesis.
 import type { ConversationInsightOutcome } from "@insights/shared/db/client";
-import { NO_USAGE, type LeadThread, type LlmProvider, type PackDigest } from "./provider.ts";
-import type { LeadInsight } from "./schemas.ts";
+import { NO_USAGE, type AnswerContext, type LeadThread, type LlmProvider, type PackDigest } from "./provider.ts";
+import type { ChatAnswer, LeadInsight } from "./schemas.ts";
 
 export const OFFLINE_MODEL = "offline-extractive-v1";
 export const OFFLINE_LABEL = "[Offline extractive summary: no LLM was used; set OPENAI_API_KEY for model-written insights]";
@@ -93,11 +93,30 @@ export function synthesizeOffline(digest: PackDigest): string {
   ].join("\n\n");
 }
 
+/** Quotes the pack's figures and the summaries ranked most relevant to the question; suggests no actions. */
+export function answerOffline(context: AnswerContext): ChatAnswer {
+  const m = context.metrics as { counts?: { summarized?: number }; replyRate?: number; positiveRate?: number };
+  const pct = (x: number | undefined) => `${Math.round((x ?? 0) * 100)}%`;
+  const top = context.summaries.slice(0, 5);
+  const leads = top.map((s) => `- ${s.leadName ?? s.leadId} (${s.campaignName ?? "no campaign"}, ${s.outcome}): ${s.summary}`);
+  return {
+    answer: [
+      OFFLINE_LABEL,
+      `You asked: "${clip(context.question, 300)}"`,
+      `In ${context.scopeDescription}: ${m.counts?.summarized ?? 0} conversations, reply rate ${pct(m.replyRate)}, positive rate ${pct(m.positiveRate)}.`,
+      top.length ? `The conversations most related to your question:\n${leads.join("\n")}` : "No conversation summary matches your question.",
+    ].join("\n\n"),
+    citedLeadIds: top.map((s) => s.leadId),
+    suggestedActions: [],
+  };
+}
+
 export function createOfflineProvider(): LlmProvider {
   return {
     name: "offline",
     modelFor: () => OFFLINE_MODEL,
     extractLeadInsight: async (thread) => ({ value: extractOffline(thread), usage: NO_USAGE }),
     synthesizePack: async (digest) => ({ value: synthesizeOffline(digest), usage: NO_USAGE }),
+    answerQuestion: async (context) => ({ value: answerOffline(context), usage: NO_USAGE }),
   };
 }

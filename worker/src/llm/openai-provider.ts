@@ -2,10 +2,10 @@
 import OpenAI from "openai";
 import { zodResponseFormat } from "openai/helpers/zod";
 import type { z } from "zod";
-import { leadInsightMessages, packSynthesisMessages } from "./prompts.ts";
+import { chatAnswerMessages, leadInsightMessages, packSynthesisMessages } from "./prompts.ts";
 import { addUsage, LlmError, NO_USAGE, type Completion, type LlmCallOptions, type LlmProvider, type LlmUsage } from "./provider.ts";
 import { RetriesExhaustedError, describeLlmError, withRetries, type RetryPolicy } from "./retry.ts";
-import { leadInsightSchema, packSynthesisSchema, TASKS } from "./schemas.ts";
+import { chatAnswerSchema, leadInsightSchema, packSynthesisSchema, TASKS } from "./schemas.ts";
 
 export interface OpenAiProviderOptions {
   apiKey: string;
@@ -17,7 +17,7 @@ export interface OpenAiProviderOptions {
   malformedRetries: number;
 }
 
-type ChatMessage = { role: "system" | "user"; content: string };
+type ChatMessage = { role: "system" | "user" | "assistant"; content: string };
 
 export function createOpenAiProvider(options: OpenAiProviderOptions): LlmProvider {
   // The client's own retries are off: ours honour retry-after with a cap and stop at once on cancellation.
@@ -79,6 +79,7 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): LlmProvide
       const { value, usage } = await complete(packSynthesisSchema, TASKS.packSynthesis, packSynthesisMessages(digest), call);
       return { value: value.synthesis, usage };
     },
+    answerQuestion: (context, call) => complete(chatAnswerSchema, TASKS.chatAnswer, chatAnswerMessages(context), call),
   };
 }
 

@@ -1,6 +1,7 @@
 // Prompts, versioned: a cached lead summary is reused only while PROMPT_VERSION (and the thread and model) are
 // unchanged, so bump it whenever a change here should re-extract every thread.
-import type { LeadThread, PackDigest } from "./provider.ts";
+import type { AnswerContext, LeadThread, PackDigest } from "./provider.ts";
+import type { ActionType } from "./schemas.ts";
 
 export const PROMPT_VERSION = "extract-v1";
 
@@ -56,5 +57,44 @@ export function packSynthesisMessages(digest: PackDigest) {
       role: "user" as const,
       content: `Scope: ${digest.scopeDescription}\nMetrics: ${JSON.stringify(digest.metrics)}\nLead summaries:\n${summaries}`,
     },
+  ];
+}
+
+const ACTION_DESCRIPTIONS: Record<ActionType, string> = {
+  CAMPAIGN_CHANGE: "CAMPAIGN_CHANGE: propose a change to a campaign (copy, audience, cadence)",
+  EXPERIMENT_WRITE: "EXPERIMENT_WRITE: propose an A/B experiment to set up",
+  FOLLOWUP_PAUSE: "FOLLOWUP_PAUSE: propose pausing follow-ups for named leads",
+};
+
+export function chatAnswerMessages(context: AnswerContext) {
+  const actions = context.enabledActions.length
+    ? `The workspace allows suggesting these actions, as structured suggestions only (this service executes none):\n${context.enabledActions.map((a) => `- ${ACTION_DESCRIPTIONS[a]}`).join("\n")}\nSuggest an action only when it clearly follows from the context.`
+    : "The workspace allows no actions: suggestedActions must be empty.";
+  const summaries = context.summaries
+    .map(
+      (s) =>
+        `- lead ${s.leadId} (${s.leadName ?? "unnamed"}, ${s.campaignName ?? "no campaign"}) [${s.outcome}]: ${s.summary}` +
+        (s.keyFacts.length ? ` Facts: ${s.keyFacts.join("; ")}.` : "") +
+        (s.objections.length ? ` Objections: ${s.objections.join("; ")}.` : "") +
+        (s.nextStep ? ` Next step: ${s.nextStep}` : ""),
+    )
+    .join("\n");
+  return [
+    {
+      role: "system" as const,
+      content:
+        "You answer a sales team's questions about their outreach conversations. You see a context pack: a " +
+        "synthesis, metrics, and summaries of the most relevant lead conversations (never the raw messages). Answer " +
+        "from that context only; say so when it does not contain the answer. Cite the lead ids you used in " +
+        `citedLeadIds.\n${actions}`,
+    },
+    {
+      role: "user" as const,
+      content:
+        `Scope: ${context.scopeDescription}\n\nSynthesis:\n${context.synthesis}\n\nMetrics: ${JSON.stringify(context.metrics)}\n\n` +
+        `Relevant lead summaries:\n${summaries || "(none)"}`,
+    },
+    ...context.history.map((m) => ({ role: m.role === "USER" ? ("user" as const) : ("assistant" as const), content: m.content })),
+    { role: "user" as const, content: context.question },
   ];
 }

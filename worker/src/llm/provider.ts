@@ -1,4 +1,4 @@
-import type { LeadInsight } from "./schemas.ts";
+import type { ActionType, ChatAnswer, LeadInsight } from "./schemas.ts";
 
 export interface LlmUsage {
   llmCalls: number;
@@ -41,6 +41,30 @@ export interface PackDigest {
   summaries: Array<{ leadName: string | null; campaignName: string | null; outcome: string; summary: string; objections: string[] }>;
 }
 
+/**
+ * What an answer sees: the pack (synthesis and metrics), the lead summaries most relevant to the question, and a
+ * bounded window of the conversation. Never a raw thread.
+ */
+export interface AnswerContext {
+  question: string;
+  scopeDescription: string;
+  synthesis: string;
+  metrics: object;
+  summaries: Array<{
+    leadId: string;
+    leadName: string | null;
+    campaignName: string | null;
+    outcome: string;
+    summary: string;
+    keyFacts: string[];
+    objections: string[];
+    nextStep: string | null;
+  }>;
+  history: Array<{ role: "USER" | "ASSISTANT"; content: string }>;
+  /** Action types whose workspace toggle is on; the only ones an answer may suggest. */
+  enabledActions: ActionType[];
+}
+
 export interface Completion<T> {
   value: T;
   usage: LlmUsage;
@@ -56,6 +80,7 @@ export interface LlmProvider {
   modelFor(requested: string): string;
   extractLeadInsight(thread: LeadThread, options: LlmCallOptions): Promise<Completion<LeadInsight>>;
   synthesizePack(digest: PackDigest, options: LlmCallOptions): Promise<Completion<string>>;
+  answerQuestion(context: AnswerContext, options: LlmCallOptions): Promise<Completion<ChatAnswer>>;
 }
 
 /** An LLM failure a person can read; `usage` counts the calls it cost anyway. */

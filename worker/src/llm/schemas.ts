@@ -18,5 +18,25 @@ export const packSynthesisSchema = z.object({
 });
 export type PackSynthesis = z.infer<typeof packSynthesisSchema>;
 
+/** The actions an answer may suggest, each behind its workspace toggle. This service executes none of them. */
+export const ACTION_TYPES = ["CAMPAIGN_CHANGE", "EXPERIMENT_WRITE", "FOLLOWUP_PAUSE"] as const;
+export type ActionType = (typeof ACTION_TYPES)[number];
+
+export const suggestedActionSchema = z.object({
+  type: z.enum(ACTION_TYPES),
+  title: z.string().min(1).max(200),
+  rationale: z.string().max(1000),
+  campaignId: z.string().max(128).nullable(),
+  leadIds: z.array(z.string().max(128)).max(50),
+});
+export type SuggestedAction = z.infer<typeof suggestedActionSchema>;
+
+export const chatAnswerSchema = z.object({
+  answer: z.string().min(1).max(12_000),
+  citedLeadIds: z.array(z.string().max(128)).max(50),
+  suggestedActions: z.array(suggestedActionSchema).max(5),
+});
+export type ChatAnswer = z.infer<typeof chatAnswerSchema>;
+
 /** Structured-output names; the fake LLM server in the tests tells tasks apart by them. */
-export const TASKS = { leadInsight: "lead_insight", packSynthesis: "pack_synthesis" } as const;
+export const TASKS = { leadInsight: "lead_insight", packSynthesis: "pack_synthesis", chatAnswer: "chat_answer" } as const;

@@ -1,12 +1,14 @@
-// The reconciler: Postgres is the truth, and every PENDING or RUNNING pack must have a live job. The API enqueues
-// after its commit, so a crash or a Redis outage in between leaves a pack without one; this finds such packs and
-// enqueues them (job ids are deterministic, so a pack that has its job is never given a second). It also records
-// the failure of packs whose job failed for good while no worker was there to mark them.
+// The reconciler: Postgres is the truth, and every PENDING or RUNNING pack and every PENDING reply must have a live
+// job. The API enqueues after its commit, so a crash or a Redis outage in between leaves a row without one; this
+// finds such rows and enqueues them (job ids are deterministic, so a row that has its job never gets a second). It
+// also records the failure of rows whose job failed for good while no worker was there to mark them.
 import type { Db } from "@insights/shared/db/client";
-import { JOBS } from "@insights/shared/jobs/catalog";
+import { JOBS, jobIdOf, type JobKey, type JobPayload } from "@insights/shared/jobs/catalog";
 import { enqueue, type JobQueues } from "@insights/shared/jobs/job-queues";
 import type { Logger } from "@insights/shared/logger";
+import { NO_USAGE } from "../llm/provider.ts";
 import { markPackFailed } from "../packs/build-pack.handler.ts";
+import { failReply } from "../replies/answer-message.handler.ts";
 
 export interface ReconcileDeps {
   db: Db;
@@ -25,29 +27,55 @@ export interface ReconcileResult {
 const BATCH = 500;
 
 export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
-  const { db, queues, logger } = deps;
+  const { db, logger } = deps;
   const result: ReconcileResult = { checked: 0, enqueued: 0, markedFailed: 0 };
+  const before = new Date(Date.now() - deps.graceMs);
+
   const packs = await db.insightContextPack.findMany({
-    where: { status: { in: ["PENDING", "RUNNING"] }, updatedAt: { lt: new Date(Date.now() - deps.graceMs) } },
+    where: { status: { in: ["PENDING", "RUNNING"] }, updatedAt: { lt: before } },
     select: { id: true, generation: true },
     orderBy: { updatedAt: "asc" },
     take: BATCH,
   });
   for (const pack of packs) {
-    result.checked++;
     const payload = { packId: pack.id, generation: pack.generation };
-    const job = await queues.packs.getJob(JOBS.buildPack.jobId(payload));
-    const state = job ? await job.getState() : "missing";
-    if (state === "failed") {
-      await markPackFailed(db, payload, `the pack's job failed: ${job?.failedReason ?? "unknown reason"}`);
-      result.markedFailed++;
-    } else if (state === "missing" || state === "completed" || state === "unknown") {
-      // A completed job whose pack is still unfinished ended early (e.g. it ran before the row was visible).
-      if (job && state === "completed") await job.remove();
-      await enqueue(queues, "buildPack", payload);
-      result.enqueued++;
-    }
+    await ensureJob(deps, "buildPack", payload, result, (reason) => markPackFailed(db, payload, `the pack's job failed: ${reason}`));
   }
-  if (result.enqueued || result.markedFailed) logger.info(result, "reconciled packs");
+
+  const replies = await db.insightChatMessage.findMany({
+    where: { role: "ASSISTANT", status: "PENDING", createdAt: { lt: before } },
+    select: { id: true },
+    orderBy: { createdAt: "asc" },
+    take: BATCH,
+  });
+  for (const reply of replies) {
+    await ensureJob(deps, "answerMessage", { messageId: reply.id }, result, (reason) =>
+      failReply(db, reply.id, `could not answer: ${reason}`, NO_USAGE),
+    );
+  }
+
+  if (result.enqueued || result.markedFailed) logger.info(result, "reconciled packs and replies");
   return result;
+}
+
+/** Gives an unfinished row its job back, or records that the job failed for good. */
+async function ensureJob<K extends JobKey>(
+  deps: ReconcileDeps,
+  key: K,
+  payload: JobPayload<K>,
+  result: ReconcileResult,
+  markFailed: (reason: string) => Promise<void>,
+): Promise<void> {
+  result.checked++;
+  const job = await deps.queues[JOBS[key].queue].getJob(jobIdOf(key, payload));
+  const state = job ? await job.getState() : "missing";
+  if (state === "failed") {
+    await markFailed(job?.failedReason ?? "unknown reason");
+    result.markedFailed++;
+  } else if (state === "missing" || state === "completed" || state === "unknown") {
+    // A completed job whose row is still unfinished ended early (e.g. it ran before the row was visible).
+    if (job && state === "completed") await job.remove();
+    await enqueue(deps.queues, key, payload);
+    result.enqueued++;
+  }
 }

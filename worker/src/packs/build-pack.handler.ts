@@ -4,7 +4,7 @@
 import type { Db, Prisma } from "@insights/shared/db/client";
 import type { JobPayload } from "@insights/shared/jobs/catalog";
 import type { Logger } from "@insights/shared/logger";
-import { LlmError, addUsage, type LlmCallOptions, type LlmProvider } from "../llm/provider.ts";
+import { LlmError, addUsage, type LlmCallOptions, type LlmProvider, type LlmUsage } from "../llm/provider.ts";
 import { ReleaseJob, stopReasonOf, type RunningPacks } from "../runtime/cancellations.ts";
 import { extractPendingLeads, markCachedLeads } from "./extract-leads.ts";
 import { PackRun, PackRunEnded, claimPackRun } from "./pack-run.ts";
@@ -83,37 +83,47 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
 
     const leadUsage = { llmCalls: current.llmCalls, inputTokens: current.inputTokens, outputTokens: current.outputTokens };
     let synthesis: string;
-    let usage = leadUsage;
+    let synthesisUsage: LlmUsage;
     try {
-      const result = await synthesize(finalRun, llm, call, metrics);
-      synthesis = result.synthesis;
-      usage = addUsage(leadUsage, result.usage);
+      ({ synthesis, usage: synthesisUsage } = await synthesize(finalRun, llm, call, metrics));
     } catch (err) {
       if (!(err instanceof LlmError)) throw err;
       // The LLM layer already retried; a job retry would only repeat that. The summaries stay cached, so the
       // member's next request (which restarts a FAILED pack) pays only for synthesis.
-      await finalRun.update({
-        status: "FAILED",
-        metrics: metricsJson,
-        ...addUsage(leadUsage, err.usage),
-        error: `synthesis failed: ${err.message}`,
-        completedAt: new Date(),
+      await db.$transaction(async (tx) => {
+        await finalRun.update(
+          {
+            status: "FAILED",
+            metrics: metricsJson,
+            ...addUsage(leadUsage, err.usage),
+            error: `synthesis failed: ${err.message}`,
+            completedAt: new Date(),
+          },
+          tx,
+        );
+        await recordSynthesisUsage(tx, finalRun, err.usage);
       });
       return { outcome: "failed", totalLeads: metrics.counts.total };
     }
-    await finalRun.update({
-      status: "COMPLETE",
-      stage: "DONE",
-      percent: 100,
-      synthesis,
-      metrics: metricsJson,
-      provider: llm.name,
-      model,
-      ...usage,
-      error: metrics.counts.failed > 0 ? `${metrics.counts.failed} lead(s) could not be summarized; see failedLeads` : null,
-      completedAt: new Date(),
+    await db.$transaction(async (tx) => {
+      await finalRun.update(
+        {
+          status: "COMPLETE",
+          stage: "DONE",
+          percent: 100,
+          synthesis,
+          metrics: metricsJson,
+          provider: llm.name,
+          model,
+          ...addUsage(leadUsage, synthesisUsage),
+          error: metrics.counts.failed > 0 ? `${metrics.counts.failed} lead(s) could not be summarized; see failedLeads` : null,
+          completedAt: new Date(),
+        },
+        tx,
+      );
+      await recordSynthesisUsage(tx, finalRun, synthesisUsage);
     });
-    log.info({ totalLeads: metrics.counts.total, failed: metrics.counts.failed, ...usage }, "pack complete");
+    log.info({ totalLeads: metrics.counts.total, failed: metrics.counts.failed, ...addUsage(leadUsage, synthesisUsage) }, "pack complete");
     return { outcome: "complete", totalLeads: metrics.counts.total };
   } catch (err) {
     if (err instanceof PackRunEnded) return { outcome: "skipped", reason: "cancelled, deleted or superseded mid-run" };
@@ -123,6 +133,11 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
   } finally {
     running.finish(pack.id, controller);
   }
+}
+
+async function recordSynthesisUsage(tx: Prisma.TransactionClient, run: PackRun, usage: LlmUsage): Promise<void> {
+  if (usage.llmCalls === 0) return;
+  await tx.insightLlmUsage.create({ data: { clientId: run.pack.clientId, kind: "SYNTHESIS", packId: run.id, ...usage } });
 }
 
 /** Called when the job has used its last attempt: the pack says what failed instead of staying RUNNING. */

@@ -21,16 +21,25 @@ export interface ExtractOptions {
  * Marks every lead whose cached summary is still valid as CACHED, in one statement and without an LLM call.
  * Skipped for a forced recompute, which re-extracts everything.
  */
-export async function markCachedLeads(run: PackRun, model: string): Promise<number> {
-  return run.db.$executeRaw`
-    UPDATE "InsightContextPackLead" pl SET "status" = 'CACHED'
-    FROM "Lead" l, "LeadConversationInsight" i
-    WHERE pl."packId" = ${run.id} AND pl."status" = 'PENDING'
-      AND l."clientId" = pl."clientId" AND l."id" = pl."leadId"
-      AND i."clientId" = pl."clientId" AND i."leadId" = pl."leadId"
-      AND i."threadFingerprint" = l."threadFingerprint"
-      AND i."promptVersion" = ${PROMPT_VERSION}
-      AND i."model" = ${model}`;
+export async function markCachedLeads(run: PackRun, model: string): Promise<void> {
+  // One statement marks the rows and books what they saved (each summary's original cost), so the ledger and the
+  // statuses can never disagree.
+  await run.db.$executeRaw`
+    WITH marked AS (
+      UPDATE "InsightContextPackLead" pl SET "status" = 'CACHED'
+      FROM "Lead" l, "LeadConversationInsight" i
+      WHERE pl."packId" = ${run.id} AND pl."status" = 'PENDING'
+        AND l."clientId" = pl."clientId" AND l."id" = pl."leadId"
+        AND i."clientId" = pl."clientId" AND i."leadId" = pl."leadId"
+        AND i."threadFingerprint" = l."threadFingerprint"
+        AND i."promptVersion" = ${PROMPT_VERSION}
+        AND i."model" = ${model}
+      RETURNING i."inputTokens" AS input_tokens, i."outputTokens" AS output_tokens
+    )
+    INSERT INTO "InsightLlmUsage" ("id", "clientId", "kind", "packId", "savedInputTokens", "savedOutputTokens")
+    SELECT gen_random_uuid()::text, ${run.pack.clientId}, 'CACHE_REUSE', ${run.id},
+           COALESCE(sum(input_tokens), 0), COALESCE(sum(output_tokens), 0)
+    FROM marked HAVING count(*) > 0`;
 }
 
 /** Summarizes every PENDING lead of the run. Returns when none is left, or early when the run's signal aborts. */
@@ -101,10 +110,13 @@ async function extractOne(run: PackRun, thread: PendingThread, options: ExtractO
     // Cancelled or shutting down: leave the lead PENDING for whoever resumes the pack.
     if (run.signal.aborted) return;
     if (!(err instanceof LlmError)) throw err;
-    await run.db.insightContextPackLead.updateMany({
-      where: { packId: run.id, leadId: thread.leadId, status: "PENDING" },
-      data: { status: "FAILED", error: err.message, ...err.usage },
-    });
+    await run.db.$transaction([
+      run.db.insightContextPackLead.updateMany({
+        where: { packId: run.id, leadId: thread.leadId, status: "PENDING" },
+        data: { status: "FAILED", error: err.message, ...err.usage },
+      }),
+      ...recordExtractionUsage(run, err.usage),
+    ]);
     return;
   }
   const model = options.llm.modelFor(options.call.model);
@@ -131,5 +143,12 @@ async function extractOne(run: PackRun, thread: PendingThread, options: ExtractO
       where: { packId: run.id, leadId: thread.leadId, status: "PENDING" },
       data: { status: "EXTRACTED", ...usage },
     }),
+    ...recordExtractionUsage(run, usage),
   ]);
+}
+
+/** The ledger row for one lead's calls (none for the offline provider, which makes no calls). */
+function recordExtractionUsage(run: PackRun, usage: LlmUsage) {
+  if (usage.llmCalls === 0) return [];
+  return [run.db.insightLlmUsage.create({ data: { clientId: run.pack.clientId, kind: "EXTRACTION", packId: run.id, ...usage } })];
 }

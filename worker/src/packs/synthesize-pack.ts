@@ -1,6 +1,6 @@
 // Synthesis: metrics computed in SQL over the run's summarized leads, and one LLM call over those metrics plus a
 // sample of summaries that fits a fixed budget, so the prompt's size does not grow with the workspace.
-import type { ConversationInsightOutcome } from "@insights/shared/db/client";
+import type { ConversationInsightOutcome, InsightContextPack } from "@insights/shared/db/client";
 import type { LlmCallOptions, LlmProvider, LlmUsage, PackDigest } from "../llm/provider.ts";
 import type { LeadInsight } from "../llm/schemas.ts";
 import type { PackRun } from "./pack-run.ts";
@@ -131,8 +131,7 @@ export async function sampleSummaries(run: PackRun): Promise<PackDigest["summari
   return sample;
 }
 
-export function describeScope(run: PackRun): string {
-  const { pack } = run;
+export function describeScope(pack: InsightContextPack): string {
   const day = (d: Date) => d.toISOString().slice(0, 10);
   const campaigns = pack.campaignIds.length ? `campaigns ${pack.campaignIds.join(", ")}` : "all campaigns";
   return `${pack.windowPreset} (${day(pack.windowFrom)} to ${day(pack.windowTo)}), ${campaigns}`;
@@ -144,7 +143,7 @@ export async function synthesize(
   call: Omit<LlmCallOptions, "signal">,
   metrics: PackMetrics,
 ): Promise<{ synthesis: string; usage: LlmUsage }> {
-  const digest: PackDigest = { scopeDescription: describeScope(run), metrics, summaries: await sampleSummaries(run) };
+  const digest: PackDigest = { scopeDescription: describeScope(run.pack), metrics, summaries: await sampleSummaries(run) };
   const { value, usage } = await llm.synthesizePack(digest, { ...call, signal: run.signal });
   return { synthesis: value, usage };
 }

@@ -1,4 +1,5 @@
 // Everything a worker process runs, built from its clients: tests start exactly this in-process.
+import { setMaxListeners } from "node:events";
 import type { Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Db } from "@insights/shared/db/client";
@@ -9,11 +10,13 @@ import type { Logger } from "@insights/shared/logger";
 import type { LlmProvider } from "../llm/provider.ts";
 import { reconcile } from "../maintenance/reconcile.handler.ts";
 import { buildPack, markPackFailed } from "../packs/build-pack.handler.ts";
+import { answerMessage, failReply } from "../replies/answer-message.handler.ts";
 import { RunningPacks } from "./cancellations.ts";
 import { startQueueWorker } from "./queue-worker.ts";
 
 export interface WorkerTuning {
   packConcurrency: number;
+  replyConcurrency: number;
   llmConcurrency: number;
   maxLeadsPerPack: number;
   progressIntervalMs: number;
@@ -25,6 +28,7 @@ export interface WorkerTuning {
 
 export const DEFAULT_TUNING: WorkerTuning = {
   packConcurrency: 2,
+  replyConcurrency: 4,
   llmConcurrency: 8,
   maxLeadsPerPack: 10_000,
   progressIntervalMs: 1000,
@@ -54,6 +58,9 @@ export interface WorkerRuntime {
 export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRuntime> {
   const { db, logger, tuning } = deps;
   const running = new RunningPacks();
+  // Aborts in-flight answers at shutdown, so their jobs go back to the queue instead of holding it up.
+  const shutdown = new AbortController();
+  setMaxListeners(0, shutdown.signal);
   const queues = createJobQueues(deps.connection, deps.prefix);
   await subscribePackCancellations(deps.subscriber, deps.prefix, (packId) => running.cancel(packId));
 
@@ -84,6 +91,16 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
         if (key === "buildPack") await markPackFailed(db, payload as { packId: string; generation: number }, reason);
       },
     }),
+    startQueueWorker("replies", {
+      ...common,
+      concurrency: tuning.replyConcurrency,
+      handlers: { answerMessage: (payload) => answerMessage({ db, llm: deps.llm, logger, shutdown: shutdown.signal }, payload) },
+      onFinalFailure: async (key, payload, reason) => {
+        if (key === "answerMessage") {
+          await failReply(db, (payload as { messageId: string }).messageId, `could not answer: ${reason}`, { llmCalls: 0, inputTokens: 0, outputTokens: 0 });
+        }
+      },
+    }),
     startQueueWorker("maintenance", {
       ...common,
       concurrency: 1,
@@ -102,6 +119,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   return {
     async close() {
       running.shutdown();
+      shutdown.abort("shutdown");
       await Promise.all(workers.map((w) => w.close()));
       await closeJobQueues(queues);
       await deps.subscriber.unsubscribe().catch(() => undefined);

@@ -1,0 +1,14 @@
+import { z } from "zod";
+
+const DAY_MS = 24 * 3600_000;
+const instant = z.union([z.iso.datetime({ offset: true }), z.iso.date()]).pipe(z.coerce.date());
+
+/** Defaults to the last 30 days; at most a year per request. */
+export const usageQuery = z
+  .object({ from: instant.optional(), to: instant.optional() })
+  .transform(({ from, to }) => {
+    const end = to ?? new Date();
+    return { from: from ?? new Date(end.getTime() - 30 * DAY_MS), to: end };
+  })
+  .refine((q) => q.from < q.to, { message: "from must be before to", path: ["from"] })
+  .refine((q) => q.to.getTime() - q.from.getTime() <= 366 * DAY_MS, { message: "covers at most 366 days", path: ["to"] });

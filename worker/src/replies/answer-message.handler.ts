@@ -1,0 +1,101 @@
+// reply.answer: completes a PENDING ASSISTANT reply from its pack. The reply ends COMPLETE with its usage, or
+// FAILED with a reason a person can read; either way the session stays usable and the member can ask again.
+import type { Db, Prisma } from "@insights/shared/db/client";
+import type { JobPayload } from "@insights/shared/jobs/catalog";
+import type { Logger } from "@insights/shared/logger";
+import { LlmError, NO_USAGE, type LlmCallOptions, type LlmProvider, type LlmUsage } from "../llm/provider.ts";
+import { ReleaseJob } from "../runtime/cancellations.ts";
+import { buildAnswerContext } from "./answer-context.ts";
+
+export interface AnswerDeps {
+  db: Db;
+  llm: LlmProvider;
+  logger: Logger;
+  /** Aborts at shutdown: the job goes back to the queue and the reply stays PENDING for the next worker. */
+  shutdown: AbortSignal;
+}
+
+export type AnswerResult = { outcome: "complete" | "failed" } | { outcome: "skipped"; reason: string };
+
+export async function answerMessage(deps: AnswerDeps, payload: JobPayload<"answerMessage">): Promise<AnswerResult> {
+  const { db, llm } = deps;
+  const reply = await db.insightChatMessage.findUnique({ where: { id: payload.messageId }, include: { replyTo: true } });
+  if (!reply || reply.role !== "ASSISTANT" || reply.status !== "PENDING") {
+    return { outcome: "skipped", reason: "the reply is gone or already answered" };
+  }
+  const pack = reply.packId ? await db.insightContextPack.findUnique({ where: { id: reply.packId } }) : null;
+  if (!pack || pack.status !== "COMPLETE") {
+    await failReply(db, reply.id, "the context pack this answer was to use was deleted or is being recomputed; ask again", NO_USAGE);
+    return { outcome: "failed" };
+  }
+  if (!reply.replyTo) {
+    await failReply(db, reply.id, "the question this reply answers was deleted", NO_USAGE);
+    return { outcome: "failed" };
+  }
+
+  const settings = await db.workspaceSettings.findUnique({ where: { clientId: reply.clientId } });
+  const call: LlmCallOptions = {
+    model: settings?.insightsChatModel ?? "gpt-5-mini",
+    reasoningEffort: (settings?.insightsChatReasoningEffort ?? "medium") as LlmCallOptions["reasoningEffort"],
+    signal: deps.shutdown,
+  };
+  const context = await buildAnswerContext(db, reply, reply.replyTo.content, pack, settings);
+  try {
+    const { value, usage } = await llm.answerQuestion(context, call);
+    // Suggestions are filtered here too, not only asked for in the prompt: a toggle that is off is never crossed.
+    const allowed = new Set(context.enabledActions);
+    const suggestions = value.suggestedActions.filter((a) => allowed.has(a.type));
+    const dropped = value.suggestedActions.length - suggestions.length;
+    if (dropped > 0) deps.logger.warn({ messageId: reply.id, dropped }, "dropped suggestions for actions that are off");
+    const knownLeads = new Set(context.summaries.map((s) => s.leadId));
+    await db.$transaction(async (tx) => {
+      const { count } = await tx.insightChatMessage.updateMany({
+        where: { id: reply.id, status: "PENDING" },
+        data: {
+          status: "COMPLETE",
+          content: value.answer,
+          suggestions,
+          citedLeadIds: value.citedLeadIds.filter((id) => knownLeads.has(id)),
+          model: llm.modelFor(call.model),
+          ...usage,
+          completedAt: new Date(),
+        },
+      });
+      if (count === 1) await recordAnswerUsage(tx, reply.clientId, reply.packId, reply.id, usage);
+    });
+    return { outcome: "complete" };
+  } catch (err) {
+    if (deps.shutdown.aborted) throw new ReleaseJob(`reply ${reply.id} released at shutdown`);
+    if (!(err instanceof LlmError)) throw err;
+    await failReply(db, reply.id, `could not answer: ${err.message}`, err.usage, { clientId: reply.clientId, packId: reply.packId });
+    return { outcome: "failed" };
+  }
+}
+
+/** Marks a PENDING reply FAILED; also used after the job's last attempt failed for other reasons. */
+export async function failReply(
+  db: Db,
+  messageId: string,
+  reason: string,
+  usage: LlmUsage,
+  ledger?: { clientId: string; packId: string | null },
+): Promise<void> {
+  await db.$transaction(async (tx) => {
+    const { count } = await tx.insightChatMessage.updateMany({
+      where: { id: messageId, status: "PENDING" },
+      data: { status: "FAILED", content: "", error: reason, ...usage, completedAt: new Date() },
+    });
+    if (count === 1 && ledger) await recordAnswerUsage(tx, ledger.clientId, ledger.packId, messageId, usage);
+  });
+}
+
+async function recordAnswerUsage(
+  tx: Prisma.TransactionClient,
+  clientId: string,
+  packId: string | null,
+  messageId: string,
+  usage: LlmUsage,
+): Promise<void> {
+  if (usage.llmCalls === 0) return;
+  await tx.insightLlmUsage.create({ data: { clientId, kind: "ANSWER", packId, messageId, ...usage } });
+}
