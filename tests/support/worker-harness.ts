@@ -5,17 +5,22 @@ import { createLogger } from "@insights/shared/logger";
 import { createRedis } from "@insights/shared/redis";
 import { createOpenAiProvider } from "@insights/worker/llm/openai-provider";
 import type { LlmProvider } from "@insights/worker/llm/provider";
+import { unlimited, type RateLimiter } from "@insights/worker/llm/rate-limit";
 import { DEFAULT_TUNING, startWorkers, type WorkerRuntime, type WorkerTuning } from "@insights/worker/runtime/start-workers";
 import type { FakeLlm } from "./fake-llm.ts";
 import type { Harness } from "./harness.ts";
 
-export function fakeLlmProvider(fake: FakeLlm, overrides: { timeoutMs?: number; maxRetries?: number } = {}): LlmProvider {
+export function fakeLlmProvider(
+  fake: FakeLlm,
+  overrides: { timeoutMs?: number; maxRetries?: number; rateLimiter?: RateLimiter } = {},
+): LlmProvider {
   return createOpenAiProvider({
     apiKey: "test-key",
     baseURL: fake.baseURL,
     timeoutMs: overrides.timeoutMs ?? 5000,
     retry: { maxRetries: overrides.maxRetries ?? 3, baseDelayMs: 10, maxDelayMs: 2000 },
     malformedRetries: 1,
+    rateLimiter: overrides.rateLimiter ?? unlimited,
   });
 }
 

@@ -14,6 +14,8 @@ export const workerEnvSchema = baseEnvSchema.extend({
   LLM_CONCURRENCY: int(1, 256, d.llmConcurrency),
   /** Server-side cap on leads per pack, most recent activity first: it bounds what one pack can cost. */
   PACK_MAX_LEADS: int(1, 1_000_000, d.maxLeadsPerPack),
+  /** Deployment-wide cap on LLM requests per minute, shared by every worker through Redis. 0: no cap. */
+  LLM_MAX_REQUESTS_PER_MINUTE: int(0, 1_000_000, 0),
   LLM_TIMEOUT_MS: int(1000, 600_000, 60_000),
   LLM_MAX_RETRIES: int(0, 20, 4),
   LLM_RETRY_BASE_MS: int(1, 60_000, 500),

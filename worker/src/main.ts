@@ -5,6 +5,7 @@ import { createRedis } from "@insights/shared/redis";
 import { loadWorkerConfig } from "./config.ts";
 import { createOfflineProvider } from "./llm/offline-provider.ts";
 import { createOpenAiProvider } from "./llm/openai-provider.ts";
+import { createRedisRateLimiter, unlimited } from "./llm/rate-limit.ts";
 import { DEFAULT_TUNING, startWorkers } from "./runtime/start-workers.ts";
 
 const config = loadWorkerConfig();
@@ -23,6 +24,9 @@ const llm = config.OPENAI_API_KEY
       timeoutMs: config.LLM_TIMEOUT_MS,
       retry: { maxRetries: config.LLM_MAX_RETRIES, baseDelayMs: config.LLM_RETRY_BASE_MS, maxDelayMs: config.LLM_RETRY_MAX_DELAY_MS },
       malformedRetries: config.LLM_MALFORMED_RETRIES,
+      rateLimiter: config.LLM_MAX_REQUESTS_PER_MINUTE
+        ? createRedisRateLimiter({ redis: connection, prefix: config.QUEUE_PREFIX, requestsPerMinute: config.LLM_MAX_REQUESTS_PER_MINUTE, logger })
+        : unlimited,
     })
   : createOfflineProvider();
 logger.info(

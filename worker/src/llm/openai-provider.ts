@@ -4,6 +4,7 @@ import { zodResponseFormat } from "openai/helpers/zod";
 import type { z } from "zod";
 import { chatAnswerMessages, leadInsightMessages, packSynthesisMessages } from "./prompts.ts";
 import { addUsage, LlmError, NO_USAGE, type Completion, type LlmCallOptions, type LlmProvider, type LlmUsage } from "./provider.ts";
+import type { RateLimiter } from "./rate-limit.ts";
 import { RetriesExhaustedError, describeLlmError, withRetries, type RetryPolicy } from "./retry.ts";
 import { chatAnswerSchema, leadInsightSchema, packSynthesisSchema, TASKS } from "./schemas.ts";
 
@@ -15,6 +16,8 @@ export interface OpenAiProviderOptions {
   retry: RetryPolicy;
   /** Extra attempts when the answer does not match its schema. */
   malformedRetries: number;
+  /** Spaces every HTTP request (retries included) under the deployment's rate. */
+  rateLimiter: RateLimiter;
 }
 
 type ChatMessage = { role: "system" | "user" | "assistant"; content: string };
@@ -40,8 +43,9 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): LlmProvide
       let completion: OpenAI.Chat.Completions.ChatCompletion;
       try {
         completion = await withRetries(
-          () =>
-            client.chat.completions.create(
+          async () => {
+            await options.rateLimiter.acquire(call.signal);
+            return client.chat.completions.create(
               {
                 model: call.model,
                 messages,
@@ -49,7 +53,8 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): LlmProvide
                 reasoning_effort: call.reasoningEffort,
               },
               { signal: call.signal },
-            ),
+            );
+          },
           options.retry,
           call.signal,
         );

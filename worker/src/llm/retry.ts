@@ -2,6 +2,7 @@
 // retry-after (or retry-after-ms) wins over our backoff, up to a cap, so a rate-limited deployment slows down
 // exactly as much as the provider asks. Every wait is abortable: cancelling a pack never waits out a backoff.
 import { APIConnectionError, APIError, APIUserAbortError } from "openai";
+import { abortableSleep } from "./rate-limit.ts";
 
 export interface RetryPolicy {
   /** Retries after the first attempt. */
@@ -55,7 +56,7 @@ export async function withRetries<T>(call: () => Promise<T>, policy: RetryPolicy
       if (attempt >= policy.maxRetries) {
         throw new RetriesExhaustedError(`${describeLlmError(err)} (gave up after ${attempt + 1} attempts)`, attempt + 1);
       }
-      await sleep(backoffMs(attempt, policy, err), signal);
+      await abortableSleep(backoffMs(attempt, policy, err), signal);
     }
   }
 }
@@ -67,19 +68,4 @@ export function describeLlmError(err: unknown): string {
     return `the LLM server answered ${err.status}: ${err.message.slice(0, 200)}`;
   }
   return err instanceof Error ? err.message : String(err);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }

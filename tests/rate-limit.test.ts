@@ -1,0 +1,36 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { inject } from "vitest";
+import { createLogger } from "@insights/shared/logger";
+import { createRedis } from "@insights/shared/redis";
+import { createRedisRateLimiter } from "@insights/worker/llm/rate-limit";
+
+const redis = [createRedis(inject("redisUrl"), { role: "rate-test-1" }), createRedis(inject("redisUrl"), { role: "rate-test-2" })];
+afterAll(() => Promise.all(redis.map((r) => r.quit())));
+
+describe("the deployment-wide LLM rate limit", () => {
+  it("spaces calls from two workers sharing Redis as one stream at the configured rate", async () => {
+    const prefix = `${inject("queuePrefix")}-rate-${Math.random().toString(36).slice(2, 8)}`;
+    const logger = createLogger("rate-test", "silent");
+    // Two workers (two connections), 600 requests a minute between them: one start every 100 ms.
+    const limiters = redis.map((r) => createRedisRateLimiter({ redis: r, prefix, requestsPerMinute: 600, logger }));
+    const signal = new AbortController().signal;
+    const starts: number[] = [];
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) => limiters[i % 2]!.acquire(signal).then(() => starts.push(Date.now()))),
+    );
+    starts.sort((a, b) => a - b);
+    const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
+    // Timers may fire a little late, never early: each start is at least one spacing after the one before.
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(95);
+  });
+
+  it("gives up waiting as soon as the call is cancelled", async () => {
+    const prefix = `${inject("queuePrefix")}-rate-${Math.random().toString(36).slice(2, 8)}`;
+    const limiter = createRedisRateLimiter({ redis: redis[0]!, prefix, requestsPerMinute: 1, logger: createLogger("rate-test", "silent") });
+    const controller = new AbortController();
+    await limiter.acquire(controller.signal); // takes the only slot this minute
+    const waiting = limiter.acquire(controller.signal);
+    controller.abort("cancelled");
+    await expect(waiting).rejects.toBe("cancelled");
+  });
+});
