@@ -24,6 +24,8 @@ export interface AppDeps {
   logger: Logger;
   jwtSecret: string;
   jobs: JobClient;
+  /** How long a deleted session stays restorable. */
+  sessionRetentionDays: number;
   /** For Bull Board. */
   queues: JobQueues;
   /** User ids or emails (lowercase) allowed into Bull Board. */

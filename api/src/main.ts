@@ -25,6 +25,7 @@ const app = createApp({
   jobs: createJobClient({ queues, redis, prefix: config.QUEUE_PREFIX, logger }),
   queues,
   opsAdmins: config.OPS_ADMINS,
+  sessionRetentionDays: config.SESSION_RETENTION_DAYS,
   readiness: { postgres: () => db.$queryRaw`SELECT 1`, redis: () => redis.ping() },
 });
 

@@ -13,6 +13,8 @@ export const baseEnvSchema = z.object({
   OPENAI_API_KEY: z.string().min(1).optional(),
   /** Any OpenAI-compatible server. */
   OPENAI_BASE_URL: z.url().optional(),
+  /** How long a soft-deleted session can be restored; after that the worker purges its messages and packs. */
+  SESSION_RETENTION_DAYS: z.coerce.number().positive().max(3650).default(30),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

@@ -48,6 +48,7 @@ export function createHarness(): Harness {
     jobs: createJobClient({ queues, redis, prefix, logger }),
     queues,
     opsAdmins: [OPS_ADMIN_EMAIL],
+    sessionRetentionDays: 30,
     readiness: { postgres: () => db.$queryRaw`SELECT 1`, redis: () => redis.ping() },
   });
   const server = app.listen(0, "127.0.0.1");

@@ -23,7 +23,15 @@ export const workerEnvSchema = baseEnvSchema.extend({
   LLM_MALFORMED_RETRIES: int(0, 5, 1),
   /** Minimum time between progress writes to a pack row. */
   PROGRESS_INTERVAL_MS: int(50, 60_000, d.progressIntervalMs),
-  RECONCILE_INTERVAL_MS: int(1000, 3_600_000, d.reconcileIntervalMs),
+  RECONCILE_INTERVAL_MS: int(100, 3_600_000, d.reconcileIntervalMs),
+  /** Rows younger than this are not reconciled (their job is being enqueued right now). */
+  RECONCILE_GRACE_MS: int(0, 3_600_000, d.reconcileGraceMs),
+  /**
+   * How long a job's lock lasts without renewal. A worker that dies (SIGKILL, lost machine) holds its job this long
+   * before another worker takes it over; lower means faster recovery, but a worker whose event loop stalls longer
+   * than this loses its job to another one.
+   */
+  JOB_LOCK_MS: int(1000, 600_000, d.lockDurationMs),
 });
 
 export type WorkerConfig = z.infer<typeof workerEnvSchema>;

@@ -8,7 +8,7 @@ import { parseBody, parseParams, parseQuery } from "../http/validate.ts";
 import { createSessionBody, listSessionsQuery, renameSessionBody } from "./sessions.schema.ts";
 import * as sessions from "./sessions.service.ts";
 
-export function sessionsRoutes({ db, jobs }: { db: Db; jobs: JobClient }): Router {
+export function sessionsRoutes({ db, jobs, sessionRetentionDays }: { db: Db; jobs: JobClient; sessionRetentionDays: number }): Router {
   const router = Router({ mergeParams: true });
 
   router.post("/sessions", async (req, res) => {
@@ -39,7 +39,7 @@ export function sessionsRoutes({ db, jobs }: { db: Db; jobs: JobClient }): Route
 
   router.post("/sessions/:sessionId/restore", requireWorkspaceAdminAccess, async (req, res) => {
     const { sessionId } = parseParams(sessionParams, req);
-    res.json(await sessions.restoreSession(db, callerOf(req), sessionId));
+    res.json(await sessions.restoreSession(db, callerOf(req), sessionId, sessionRetentionDays));
   });
 
   return router;

@@ -105,8 +105,14 @@ export async function deleteSession(db: Db, jobs: JobClient, caller: Caller, ses
   return toSessionDto(session);
 }
 
-export async function restoreSession(db: Db, caller: Caller, sessionId: string) {
+const DAY_MS = 24 * 3600_000;
+
+/** Admin: undo a soft delete, within the retention period (after it, the worker purges the session). */
+export async function restoreSession(db: Db, caller: Caller, sessionId: string, retentionDays: number) {
   const existing = await findVisibleSession(db, caller, sessionId);
+  if (existing.deletedAt && existing.deletedAt.getTime() < Date.now() - retentionDays * DAY_MS) {
+    throw new AppError("CONFLICT", `the restore period of ${retentionDays} days has ended; the session is being purged`);
+  }
   const session = await db.$transaction(async (tx) => {
     const { count } = await tx.insightChatSession.updateMany({
       where: { id: sessionId, clientId: caller.workspaceId, deletedAt: { not: null } },

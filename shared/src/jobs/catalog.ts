@@ -49,6 +49,13 @@ export const JOBS = {
       removeOnFail: { age: 7 * 24 * 3600 },
     },
   }),
+  purgeExpiredSessions: define({
+    queue: "maintenance",
+    name: "maintenance.purge-expired-sessions",
+    payload: z.object({}),
+    jobId: () => "purge-expired-sessions",
+    options: { attempts: 3, backoff: { type: "exponential", delay: 60_000 }, removeOnComplete: true, removeOnFail: { count: 100 } },
+  }),
   reconcile: define({
     queue: "maintenance",
     name: "maintenance.reconcile",

@@ -55,6 +55,8 @@ export function startQueueWorker(queue: QueueKey, options: QueueWorkerOptions): 
       prefix: options.prefix,
       concurrency: options.concurrency,
       lockDuration: options.lockDurationMs ?? 30_000,
+      // Look for jobs whose worker died as often as a lock can expire, so recovery takes about one lock period.
+      stalledInterval: options.lockDurationMs ?? 30_000,
       maxStalledCount: 2,
     },
   );

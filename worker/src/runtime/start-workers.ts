@@ -4,10 +4,10 @@ import type { Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Db } from "@insights/shared/db/client";
 import { subscribePackCancellations } from "@insights/shared/jobs/cancellation";
-import { JOBS } from "@insights/shared/jobs/catalog";
 import { closeJobQueues, createJobQueues, enqueue } from "@insights/shared/jobs/job-queues";
 import type { Logger } from "@insights/shared/logger";
 import type { LlmProvider } from "../llm/provider.ts";
+import { purgeExpiredSessions } from "../maintenance/purge-sessions.handler.ts";
 import { reconcile } from "../maintenance/reconcile.handler.ts";
 import { buildPack, markPackFailed } from "../packs/build-pack.handler.ts";
 import { answerMessage, failReply } from "../replies/answer-message.handler.ts";
@@ -15,6 +15,8 @@ import { RunningPacks } from "./cancellations.ts";
 import { startQueueWorker } from "./queue-worker.ts";
 
 export interface WorkerTuning {
+  sessionRetentionDays: number;
+  retentionSweepIntervalMs: number;
   packConcurrency: number;
   replyConcurrency: number;
   llmConcurrency: number;
@@ -27,6 +29,8 @@ export interface WorkerTuning {
 }
 
 export const DEFAULT_TUNING: WorkerTuning = {
+  sessionRetentionDays: 30,
+  retentionSweepIntervalMs: 3600_000,
   packConcurrency: 2,
   replyConcurrency: 4,
   llmConcurrency: 8,
@@ -104,20 +108,27 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     startQueueWorker("maintenance", {
       ...common,
       concurrency: 1,
-      handlers: { reconcile: () => reconcile({ db, queues, logger, graceMs: tuning.reconcileGraceMs }) },
+      handlers: {
+        reconcile: () => reconcile({ db, queues, logger, graceMs: tuning.reconcileGraceMs }),
+        purgeExpiredSessions: () => purgeExpiredSessions({ db, logger, retentionDays: tuning.sessionRetentionDays }),
+      },
     }),
   ];
 
-  // Reconcile once at start (work left behind while no worker ran), then on a schedule shared by all workers.
-  await enqueue(queues, "reconcile", {});
-  await queues.maintenance.upsertJobScheduler(
-    "reconcile-schedule",
-    { every: tuning.reconcileIntervalMs },
-    { name: JOBS.reconcile.name, data: {}, opts: { removeOnComplete: true, removeOnFail: { count: 100 } } },
-  );
+  // Maintenance runs at start (work left behind while no worker ran), then periodically. The timers live in each
+  // worker process rather than in a Redis-stored schedule, so they survive Redis losing its data (a restart without
+  // persistence); each job's fixed id makes the workers' ticks collapse into one pending run.
+  const schedule = (key: "reconcile" | "purgeExpiredSessions") => () =>
+    enqueue(queues, key, {}).catch((err: unknown) => logger.warn({ err, job: key }, "could not schedule maintenance"));
+  const timers = [
+    setInterval(schedule("reconcile"), tuning.reconcileIntervalMs),
+    setInterval(schedule("purgeExpiredSessions"), tuning.retentionSweepIntervalMs),
+  ];
+  await Promise.all([schedule("reconcile")(), schedule("purgeExpiredSessions")()]);
 
   return {
     async close() {
+      timers.forEach(clearInterval);
       running.shutdown();
       shutdown.abort("shutdown");
       await Promise.all(workers.map((w) => w.close()));
