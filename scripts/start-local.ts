@@ -86,7 +86,8 @@ let stopping = false;
 let failed = false;
 
 function run(name: string, script: string): void {
-  const child = spawn(path.join(root, "node_modules/.bin/tsx"), [script], {
+  // `node --import tsx`, not the tsx CLI: one process per service, so a signal reaches the service itself.
+  const child = spawn(process.execPath, ["--import", "tsx", script], {
     cwd: root,
     env: process.env,
     stdio: ["ignore", "pipe", "pipe"],
