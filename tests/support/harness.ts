@@ -2,11 +2,12 @@
 import request from "supertest";
 import { inject } from "vitest";
 import { createDb, type Db } from "@insights/shared/db/client";
-import { createLogger } from "@insights/shared/logger";
+import { createLogger, type Logger } from "@insights/shared/logger";
 import { closeJobQueues, createJobQueues, type JobQueues } from "@insights/shared/jobs/job-queues";
 import { createRedis } from "@insights/shared/redis";
 import { createJobClient } from "@insights/api/jobs/job-client";
 import { createApp } from "@insights/api/app";
+import type { RateLimitOptions } from "@insights/api/http/rate-limit";
 import { signToken } from "@insights/api/auth/jwt";
 import { seedWorkspace, type SeededWorkspace } from "@insights/api/cli/seed";
 
@@ -35,10 +36,23 @@ export interface Harness {
   close: () => Promise<void>;
 }
 
-export function createHarness(): Harness {
-  const db = createDb(inject("databaseUrl"), { maxConnections: 5 });
-  const logger = createLogger("api-test", "silent");
-  const redis = createRedis(inject("redisUrl"), { role: "api-test", failFast: true });
+export interface HarnessOptions {
+  /** Per-user rate limits; by default far above anything a test sends, so only their own tests meet them. */
+  rateLimit?: Partial<RateLimitOptions>;
+  /** The app's logger; silent by default. */
+  logger?: Logger;
+  /** Another PostgreSQL or Redis than the run's shared ones (the outage tests run their own). */
+  databaseUrl?: string;
+  redisUrl?: string;
+  /** When set, GET /metrics requires it as a bearer token. */
+  metricsToken?: string;
+}
+
+export function createHarness(options: HarnessOptions = {}): Harness {
+  const db = createDb(options.databaseUrl ?? inject("databaseUrl"), { maxConnections: 5 });
+  const logger = options.logger ?? createLogger("api-test", "silent");
+  const redis = createRedis(options.redisUrl ?? inject("redisUrl"), { role: "api-test", failFast: true });
+  redis.on("error", () => undefined); // outage tests stop Redis on purpose; readiness reports it
   const prefix = `${inject("queuePrefix")}-${Math.random().toString(36).slice(2, 8)}`;
   const queues = createJobQueues(redis, prefix);
   const app = createApp({
@@ -50,6 +64,8 @@ export function createHarness(): Harness {
     opsAdmins: [OPS_ADMIN_EMAIL],
     sessionRetentionDays: 30,
     readiness: { postgres: () => db.$queryRaw`SELECT 1`, redis: () => redis.ping() },
+    rateLimit: { redis, prefix, readsPerWindow: 100_000, writesPerWindow: 100_000, ...options.rateLimit },
+    metricsToken: options.metricsToken,
   });
   const server = app.listen(0, "127.0.0.1");
   return {

@@ -53,7 +53,14 @@ export function startService(which: "api" | "worker", env: Record<string, string
   const cwd = mkdtempSync(path.join(tmpdir(), `insights-${which}-`));
   const child = spawn(process.execPath, ["--import", TSX_LOADER, path.join(ROOT, which, "src/main.ts")], {
     cwd,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", LOG_LEVEL: "info", ...env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/tmp",
+      LOG_LEVEL: "info",
+      // Several workers share this host in a test: no metrics port to fight over, and a short stop.
+      ...(which === "worker" ? { METRICS_PORT: "0", SHUTDOWN_TIMEOUT_MS: "3000" } : {}),
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   return supervise(child);

@@ -32,6 +32,12 @@ export const workerEnvSchema = baseEnvSchema.extend({
    * than this loses its job to another one.
    */
   JOB_LOCK_MS: int(1000, 600_000, d.lockDurationMs),
+  /** The worker's own HTTP server: /metrics, /healthz, /readyz. 0: none. Several workers on one host need one port each. */
+  METRICS_PORT: int(0, 65_535, 9464),
+  /** How long a stopping worker may take to hand its jobs back before it exits regardless. */
+  SHUTDOWN_TIMEOUT_MS: int(100, 600_000, 15_000),
+  /** When set, /metrics requires `Authorization: Bearer <METRICS_TOKEN>` (as on the API); the probes stay open. */
+  METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
 });
 
 export type WorkerConfig = z.infer<typeof workerEnvSchema>;

@@ -6,6 +6,8 @@ import { loadWorkerConfig } from "./config.ts";
 import { createOfflineProvider } from "./llm/offline-provider.ts";
 import { createOpenAiProvider } from "./llm/openai-provider.ts";
 import { createRedisRateLimiter, unlimited } from "./llm/rate-limit.ts";
+import { startMetricsServer, type MetricsServer } from "./runtime/metrics-server.ts";
+import { createWorkerMetrics } from "./runtime/metrics.ts";
 import { DEFAULT_TUNING, startWorkers } from "./runtime/start-workers.ts";
 
 const config = loadWorkerConfig();
@@ -17,6 +19,7 @@ for (const redis of [connection, subscriber]) {
   redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
 }
 
+const metrics = createWorkerMetrics();
 const llm = config.OPENAI_API_KEY
   ? createOpenAiProvider({
       apiKey: config.OPENAI_API_KEY,
@@ -27,6 +30,7 @@ const llm = config.OPENAI_API_KEY
       rateLimiter: config.LLM_MAX_REQUESTS_PER_MINUTE
         ? createRedisRateLimiter({ redis: connection, prefix: config.QUEUE_PREFIX, requestsPerMinute: config.LLM_MAX_REQUESTS_PER_MINUTE, logger })
         : unlimited,
+      metrics: metrics.llm,
     })
   : createOfflineProvider();
 logger.info(
@@ -41,6 +45,7 @@ const runtime = await startWorkers({
   prefix: config.QUEUE_PREFIX,
   llm,
   logger,
+  metrics,
   tuning: {
     ...DEFAULT_TUNING,
     packConcurrency: config.PACK_CONCURRENCY,
@@ -56,12 +61,43 @@ const runtime = await startWorkers({
 });
 logger.info({ prefix: config.QUEUE_PREFIX }, "worker started");
 
+// Metrics are not worth stopping job processing for: a port clash (two workers on one host without their own
+// METRICS_PORT) is logged as an error and the worker runs on without them.
+let metricsServer: MetricsServer | null = null;
+if (config.METRICS_PORT > 0) {
+  try {
+    metricsServer = await startMetricsServer({
+      port: config.METRICS_PORT,
+      registry: metrics.registry,
+      readiness: { postgres: () => db.$queryRaw`SELECT 1`, redis: () => connection.ping() },
+      token: config.METRICS_TOKEN,
+      logger,
+    });
+    logger.info({ port: metricsServer.port }, `metrics, /healthz and /readyz on port ${metricsServer.port}`);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    logger.error(
+      { err },
+      code === "EADDRINUSE"
+        ? `METRICS_PORT ${config.METRICS_PORT} is in use: give each worker on this host its own METRICS_PORT (or 0); running without metrics`
+        : "could not start the metrics server; running without metrics",
+    );
+  }
+}
+
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, "stopping: releasing running packs back to the queue");
+  // Releasing jobs needs Redis. If it is down, closing could wait forever; exit anyway after the grace period: the
+  // jobs' locks expire and another worker resumes them.
+  setTimeout(() => {
+    logger.error({ graceMs: config.SHUTDOWN_TIMEOUT_MS }, "shutdown did not finish in time; exiting without it");
+    process.exit(1);
+  }, config.SHUTDOWN_TIMEOUT_MS).unref();
   await runtime.close();
+  await metricsServer?.close();
   await db.$disconnect();
   await Promise.allSettled([connection.quit(), subscriber.quit()]);
   logger.info("stopped");

@@ -44,16 +44,27 @@ function toAppError(err: unknown): AppError {
   return new AppError("INTERNAL", "internal error; quote the requestId when reporting it");
 }
 
-const UNAVAILABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "57P01", "57P03"]);
+// Prisma's codes for "the database is not there" (unreachable, timed out, connection closed, pool exhausted), the
+// driver adapter's error kinds for the same, and the socket errors under them.
+const UNAVAILABLE_PRISMA_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024"]);
+const UNAVAILABLE_ADAPTER_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections"]);
+const UNAVAILABLE_SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "57P01", "57P03"]);
+
+type MaybeDbError = {
+  code?: unknown;
+  kind?: unknown;
+  cause?: unknown;
+  meta?: { driverAdapterError?: { cause?: { kind?: unknown } } };
+};
 
 function isDatabaseUnavailable(err: unknown): boolean {
-  for (let e = err as { code?: string; cause?: unknown; name?: string } | undefined, depth = 0; e && depth < 5; depth++) {
-    if (typeof e.code === "string" && UNAVAILABLE_CODES.has(e.code)) return true;
-    if (e.name === "DriverAdapterError" || e.name === "PrismaClientInitializationError") {
-      const text = String((e as { message?: string }).message ?? "");
-      if (/ECONNREFUSED|connect|terminat/i.test(text)) return true;
+  for (let e = err as MaybeDbError | undefined, depth = 0; e && typeof e === "object" && depth < 5; depth++) {
+    if (typeof e.code === "string" && (UNAVAILABLE_PRISMA_CODES.has(e.code) || UNAVAILABLE_SOCKET_CODES.has(e.code))) {
+      return true;
     }
-    e = e.cause as typeof e;
+    const kind = e.meta?.driverAdapterError?.cause?.kind ?? e.kind;
+    if (typeof kind === "string" && UNAVAILABLE_ADAPTER_KINDS.has(kind)) return true;
+    e = e.cause as MaybeDbError | undefined;
   }
   return false;
 }

@@ -7,7 +7,13 @@ import { QUEUES, type QueueKey } from "./queues.ts";
 export type JobQueues = Record<QueueKey, Queue>;
 
 export function createJobQueues(connection: Redis, prefix: string): JobQueues {
-  const make = (key: QueueKey) => new Queue(QUEUES[key], { connection, prefix });
+  const make = (key: QueueKey) => {
+    const queue = new Queue(QUEUES[key], { connection, prefix });
+    // Connection errors are the shared connection's, reported by its owner (and by /readyz); unheard, BullMQ
+    // would print each reconnect attempt to stderr once per queue.
+    queue.on("error", () => undefined);
+    return queue;
+  };
   return { packs: make("packs"), replies: make("replies"), maintenance: make("maintenance") };
 }
 
