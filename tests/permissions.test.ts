@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createHmac, randomUUID } from "node:crypto";
 import { SignJWT } from "jose";
+import { signToken } from "@insights/api/auth/jwt";
 import { bearer, createHarness, TEST_JWT_SECRET, type TestWorkspace } from "./support/harness.ts";
 import { ROUTES } from "./support/routes.ts";
 
@@ -104,6 +106,74 @@ describe("bearer tokens", () => {
       const res = await h.http.get(path()).set("Authorization", header);
       expect(res.status, header).toBe(401);
     }
+  });
+
+  /** A compact HS256 JWS over any header and payload, signed with `secret` (jose refuses to sign the odd ones). */
+  const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  function signRaw(header: object, payload: object, secret = TEST_JWT_SECRET): string {
+    const input = `${b64(header)}.${b64(payload)}`;
+    return `${input}.${createHmac("sha256", secret).update(input).digest("base64url")}`;
+  }
+  const claims = () => ({ sub: userId(), exp: Math.floor(Date.now() / 1000) + 3600 });
+
+  it("accepts the hand-signed control token the header tricks below start from", async () => {
+    const res = await h.http.get(path()).set(bearer(signRaw({ alg: "HS256", typ: "JWT" }, claims())));
+    expect(res.status).toBe(200);
+  });
+
+  it("answers a valid token for a user that does not exist 404, exactly as an outsider gets", async () => {
+    const ghost = await signToken(TEST_JWT_SECRET, randomUUID());
+    const res = await h.http.get(path()).set(bearer(ghost));
+    const outsider = await h.http.get(path()).set(bearer(ws.tokens.outsider));
+    expect(res.status).toBe(404);
+    expect(res.body.error).toMatchObject({ code: "NOT_FOUND", message: outsider.body.error.message });
+  });
+
+  it("refuses a token that is not valid yet (nbf in the future)", async () => {
+    const early = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(userId())
+      .setNotBefore(Math.floor(Date.now() / 1000) + 600)
+      .setExpirationTime("2h")
+      .sign(key);
+    const res = await h.http.get(path()).set(bearer(early));
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe("UNAUTHENTICATED");
+  });
+
+  it("refuses a correctly signed token with a critical header extension it does not know", async () => {
+    const token = signRaw({ alg: "HS256", typ: "JWT", crit: ["x-tenant"], "x-tenant": "other" }, claims());
+    expect((await h.http.get(path()).set(bearer(token))).status).toBe(401);
+  });
+
+  it("refuses a correctly signed token whose payload is declared unencoded (b64: false)", async () => {
+    const token = signRaw({ alg: "HS256", b64: false, crit: ["b64"] }, claims());
+    expect((await h.http.get(path()).set(bearer(token))).status).toBe(401);
+  });
+
+  it("refuses a token that brings its own key in its header (jwk) and is signed with it", async () => {
+    const attackerKey = "attacker-secret-attacker-secret-attacker";
+    const jwk = { kty: "oct", k: Buffer.from(attackerKey).toString("base64url") };
+    const token = signRaw({ alg: "HS256", jwk, kid: "../../dev/null" }, claims(), attackerKey);
+    expect((await h.http.get(path()).set(bearer(token))).status).toBe(401);
+  });
+
+  it("refuses a token whose algorithm is spelled in another case", async () => {
+    const token = signRaw({ alg: "hs256", typ: "JWT" }, claims());
+    expect((await h.http.get(path()).set(bearer(token))).status).toBe(401);
+  });
+
+  it("refuses a correctly signed token whose sub is missing, empty or not a string", async () => {
+    const exp = Math.floor(Date.now() / 1000) + 3600;
+    for (const payload of [{ exp }, { sub: "", exp }, { sub: 42, exp }, { sub: [userId()], exp }]) {
+      const res = await h.http.get(path()).set(bearer(signRaw({ alg: "HS256" }, payload)));
+      expect(res.status, JSON.stringify(payload)).toBe(401);
+    }
+  });
+
+  it("refuses a correctly signed token whose exp is not a number", async () => {
+    const token = signRaw({ alg: "HS256" }, { sub: userId(), exp: "9999999999" });
+    expect((await h.http.get(path()).set(bearer(token))).status).toBe(401);
   });
 });
 

@@ -7,11 +7,15 @@ import { auditRoutes } from "./audit/audit.routes.ts";
 import { authenticate, requireWorkspaceAccess } from "./auth/guards.ts";
 import { campaignsRoutes } from "./campaigns/campaigns.routes.ts";
 import { errorHandler, routeNotFound } from "./http/error-handler.ts";
+import { rateLimitPerUser, type RateLimitOptions } from "./http/rate-limit.ts";
 import { assignRequestId } from "./http/request-context.ts";
+import { logRequests } from "./http/request-log.ts";
 import type { JobClient } from "./jobs/job-client.ts";
 import { leadsRoutes } from "./leads/leads.routes.ts";
 import { messagesRoutes } from "./messages/messages.routes.ts";
 import { bullBoardRoutes } from "./ops/bull-board.ts";
+import { createApiMetrics, metricsRoutes } from "./ops/metrics.ts";
+import { openApiRoutes } from "./ops/openapi.ts";
 import { opsRoutes, type ReadinessCheck } from "./ops/ops.routes.ts";
 import { packsRoutes } from "./packs/packs.routes.ts";
 import { preferencesRoutes } from "./preferences/preferences.routes.ts";
@@ -32,6 +36,10 @@ export interface AppDeps {
   opsAdmins: string[];
   /** Each named dependency must answer for /readyz to be ready. */
   readiness: Record<string, ReadinessCheck>;
+  /** When set, GET /metrics requires `Authorization: Bearer <metricsToken>`; unset, it is open (no tenant data). */
+  metricsToken?: string | undefined;
+  /** Per-user read and write budgets for /v1, counted in Redis. */
+  rateLimit: RateLimitOptions;
 }
 
 /** Bulk ingestion carries whole threads; every other body is small. */
@@ -43,7 +51,11 @@ export function createApp(deps: AppDeps): Express {
   app.disable("x-powered-by");
   app.set("trust proxy", "loopback");
   app.use(assignRequestId);
+  // Per app, not per process: tests build several apps, each with its own registry.
+  const metrics = createApiMetrics({ db: deps.db, queues: deps.queues });
+  app.use(logRequests(deps.logger), metrics.observeRequests);
   app.use(opsRoutes(deps.readiness));
+  app.use(metricsRoutes(metrics, deps.metricsToken), openApiRoutes());
   app.use(bullBoardRoutes(deps));
 
   const workspace = Router({ mergeParams: true });
@@ -62,6 +74,8 @@ export function createApp(deps: AppDeps): Express {
 
   const v1 = Router();
   v1.use(authenticate(deps.jwtSecret));
+  // Before body parsing: a caller over budget costs one Redis round trip, not a 10mb parse.
+  v1.use(rateLimitPerUser(deps.rateLimit, deps.logger));
   // The larger limit applies to ingestion only; body-parser skips bodies that are already parsed.
   v1.use("/workspaces/:workspaceId/leads/batch", express.json({ limit: INGESTION_BODY_LIMIT }));
   v1.use(express.json({ limit: BODY_LIMIT }));

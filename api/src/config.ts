@@ -9,6 +9,11 @@ export const apiEnvSchema = baseEnvSchema.extend({
     .string()
     .default("")
     .transform((list) => list.split(",").map((s) => s.trim().toLowerCase()).filter(Boolean)),
+  /** Per-user budgets on /v1, per minute: reads are GET/HEAD, writes POST/PUT/PATCH/DELETE. 0: no limit. */
+  RATE_LIMIT_READS_PER_MINUTE: z.coerce.number().int().min(0).default(600),
+  RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(0).default(120),
+  /** When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`; unset, /metrics is open (no tenant data). */
+  METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
 });
 
 export type ApiConfig = z.infer<typeof apiEnvSchema>;

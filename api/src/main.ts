@@ -27,6 +27,13 @@ const app = createApp({
   opsAdmins: config.OPS_ADMINS,
   sessionRetentionDays: config.SESSION_RETENTION_DAYS,
   readiness: { postgres: () => db.$queryRaw`SELECT 1`, redis: () => redis.ping() },
+  metricsToken: config.METRICS_TOKEN,
+  rateLimit: {
+    redis,
+    prefix: config.QUEUE_PREFIX,
+    readsPerWindow: config.RATE_LIMIT_READS_PER_MINUTE,
+    writesPerWindow: config.RATE_LIMIT_WRITES_PER_MINUTE,
+  },
 });
 
 const server: Server = app.listen(config.PORT, () => {

@@ -2,6 +2,7 @@
 import OpenAI from "openai";
 import { zodResponseFormat } from "openai/helpers/zod";
 import type { z } from "zod";
+import { observeLlmCall, type LlmMetrics } from "../runtime/metrics.ts";
 import { chatAnswerMessages, leadInsightMessages, packSynthesisMessages } from "./prompts.ts";
 import { addUsage, LlmError, NO_USAGE, type Completion, type LlmCallOptions, type LlmProvider, type LlmUsage } from "./provider.ts";
 import type { RateLimiter } from "./rate-limit.ts";
@@ -18,6 +19,8 @@ export interface OpenAiProviderOptions {
   malformedRetries: number;
   /** Spaces every HTTP request (retries included) under the deployment's rate. */
   rateLimiter: RateLimiter;
+  /** Latency, tokens and errors of every HTTP request, by task. */
+  metrics?: LlmMetrics | undefined;
 }
 
 type ChatMessage = { role: "system" | "user" | "assistant"; content: string };
@@ -45,14 +48,16 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): LlmProvide
         completion = await withRetries(
           async () => {
             await options.rateLimiter.acquire(call.signal);
-            return client.chat.completions.create(
-              {
-                model: call.model,
-                messages,
-                response_format: zodResponseFormat(schema, task),
-                reasoning_effort: call.reasoningEffort,
-              },
-              { signal: call.signal },
+            return observeLlmCall(options.metrics, task, () =>
+              client.chat.completions.create(
+                {
+                  model: call.model,
+                  messages,
+                  response_format: zodResponseFormat(schema, task),
+                  reasoning_effort: call.reasoningEffort,
+                },
+                { signal: call.signal },
+              ),
             );
           },
           options.retry,
@@ -67,10 +72,13 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): LlmProvide
         inputTokens: completion.usage?.prompt_tokens ?? 0,
         outputTokens: completion.usage?.completion_tokens ?? 0,
       });
+      options.metrics?.tokens.inc({ task, direction: "input" }, completion.usage?.prompt_tokens ?? 0);
+      options.metrics?.tokens.inc({ task, direction: "output" }, completion.usage?.completion_tokens ?? 0);
       const content = completion.choices[0]?.message?.content ?? "";
       const parsed = parseJson(content);
       const result = parsed === undefined ? undefined : schema.safeParse(parsed);
       if (result?.success) return { value: result.data, usage };
+      options.metrics?.errors.inc({ task, kind: "malformed" });
       problem = result ? result.error.issues.map((i) => `${i.path.join(".") || "answer"}: ${i.message}`).join("; ") : "not JSON";
     }
     throw new LlmError(`the model's answer did not match the expected shape ${options.malformedRetries + 1} times (${problem})`, usage);

@@ -12,7 +12,8 @@ export interface ExtractOptions {
   llm: LlmProvider;
   call: Omit<LlmCallOptions, "signal">;
   concurrency: number;
-  /** Leads read from Postgres per query; only one page (plus the calls in flight) is held in memory. */
+  /** Leads read from Postgres per query; only two pages (this one and the next, read ahead) plus the calls in flight
+   * are held in memory. */
   pageSize: number;
   progress: ProgressWriter;
 }
@@ -44,11 +45,12 @@ export async function markCachedLeads(run: PackRun, model: string): Promise<void
 
 /** Summarizes every PENDING lead of the run. Returns when none is left, or early when the run's signal aborts. */
 export async function extractPendingLeads(run: PackRun, options: ExtractOptions): Promise<void> {
+  const results = createResultWriter(run, options);
   await forEachConcurrently(
     pendingThreads(run, options.pageSize),
     options.concurrency,
     async (thread) => {
-      await extractOne(run, thread, options);
+      await extractOne(run, thread, options, results);
       options.progress.tick();
     },
     run.signal,
@@ -60,25 +62,37 @@ interface PendingThread extends LeadThread {
   fingerprint: string;
 }
 
-/** Pages through the run's PENDING leads in selection order, loading each page's threads in two queries. */
+/**
+ * Pages through the run's PENDING leads in selection order, loading each page's threads in two queries. The next
+ * page is read while the current one is being summarized (positions only grow, so it cannot overlap this one), so
+ * the lanes never stand idle waiting on Postgres between pages; at most two pages are held in memory.
+ */
 async function* pendingThreads(run: PackRun, pageSize: number): AsyncGenerator<PendingThread> {
-  let after = 0;
-  for (;;) {
-    await run.assertCurrent();
-    const page = await run.db.insightContextPackLead.findMany({
-      where: { packId: run.id, status: "PENDING", position: { gt: after } },
-      orderBy: { position: "asc" },
-      take: pageSize,
-      select: { leadId: true, position: true },
-    });
-    if (page.length === 0) return;
-    after = page.at(-1)!.position;
-    const leads = await loadThreads(run.db, run.pack.clientId, page.map((p) => p.leadId));
-    for (const { leadId } of page) {
-      const lead = leads.get(leadId);
-      if (lead) yield lead;
+  let next = loadPage(run, 0, pageSize);
+  try {
+    for (;;) {
+      const page = await next;
+      if (page.leads.length === 0 && page.lastPosition === null) return;
+      next = loadPage(run, page.lastPosition ?? 0, pageSize);
+      yield* page.leads;
     }
+  } finally {
+    // Stopped early (cancelled, failed): the read ahead is not wanted, and its failure must not go unhandled.
+    next.catch(() => undefined);
   }
+}
+
+async function loadPage(run: PackRun, after: number, pageSize: number): Promise<{ leads: PendingThread[]; lastPosition: number | null }> {
+  await run.assertCurrent();
+  const page = await run.db.insightContextPackLead.findMany({
+    where: { packId: run.id, status: "PENDING", position: { gt: after } },
+    orderBy: { position: "asc" },
+    take: pageSize,
+    select: { leadId: true, position: true },
+  });
+  if (page.length === 0) return { leads: [], lastPosition: null };
+  const leads = await loadThreads(run.db, run.pack.clientId, page.map((p) => p.leadId));
+  return { leads: page.flatMap(({ leadId }) => leads.get(leadId) ?? []), lastPosition: page.at(-1)!.position };
 }
 
 async function loadThreads(db: Db, clientId: string, leadIds: string[]): Promise<Map<string, PendingThread>> {
@@ -100,7 +114,7 @@ async function loadThreads(db: Db, clientId: string, leadIds: string[]): Promise
   );
 }
 
-async function extractOne(run: PackRun, thread: PendingThread, options: ExtractOptions): Promise<void> {
+async function extractOne(run: PackRun, thread: PendingThread, options: ExtractOptions, results: ResultWriter): Promise<void> {
   if (run.signal.aborted) return;
   let insight: LeadInsight;
   let usage: LlmUsage;
@@ -110,45 +124,113 @@ async function extractOne(run: PackRun, thread: PendingThread, options: ExtractO
     // Cancelled or shutting down: leave the lead PENDING for whoever resumes the pack.
     if (run.signal.aborted) return;
     if (!(err instanceof LlmError)) throw err;
-    await run.db.$transaction([
-      run.db.insightContextPackLead.updateMany({
-        where: { packId: run.id, leadId: thread.leadId, status: "PENDING" },
-        data: { status: "FAILED", error: err.message, ...err.usage },
-      }),
-      ...recordExtractionUsage(run, err.usage),
-    ]);
+    await results.write({ leadId: thread.leadId, status: "FAILED", error: err.message, usage: err.usage });
     return;
   }
-  const model = options.llm.modelFor(options.call.model);
-  const key = { clientId: run.pack.clientId, leadId: thread.leadId };
-  const cached = {
-    outcome: insight.outcome,
-    summary: insight,
-    threadFingerprint: thread.fingerprint,
-    promptVersion: PROMPT_VERSION,
-    model,
-    provider: options.llm.name,
-    inputTokens: usage.inputTokens,
-    outputTokens: usage.outputTokens,
-  };
-  // The summary and the lead's status land together: a crash after the LLM call loses that one call, never a
-  // stored summary, and a resumed run never summarizes the lead again.
-  await run.db.$transaction([
-    run.db.leadConversationInsight.upsert({
-      where: { clientId_leadId: key },
-      create: { ...key, ...cached },
-      update: cached,
-    }),
-    run.db.insightContextPackLead.updateMany({
-      where: { packId: run.id, leadId: thread.leadId, status: "PENDING" },
-      data: { status: "EXTRACTED", ...usage },
-    }),
-    ...recordExtractionUsage(run, usage),
-  ]);
+  await results.write({ leadId: thread.leadId, status: "EXTRACTED", insight, fingerprint: thread.fingerprint, usage });
 }
 
-/** The ledger row for one lead's calls (none for the offline provider, which makes no calls). */
-function recordExtractionUsage(run: PackRun, usage: LlmUsage) {
-  if (usage.llmCalls === 0) return [];
-  return [run.db.insightLlmUsage.create({ data: { clientId: run.pack.clientId, kind: "EXTRACTION", packId: run.id, ...usage } })];
+type LeadResult =
+  | { leadId: string; status: "EXTRACTED"; insight: LeadInsight; fingerprint: string; usage: LlmUsage }
+  | { leadId: string; status: "FAILED"; error: string; usage: LlmUsage };
+
+interface ResultWriter {
+  /** Resolves once the result is committed; rejects if its batch's statement failed. */
+  write(result: LeadResult): Promise<void>;
+}
+
+/**
+ * Group commit: results that arrive while a write is in flight go out together in the next one, so a pack pays one
+ * statement per batch instead of a transaction per lead, and a slow LLM still sees each result written at once.
+ * Each lead's task waits for its own result's commit before it takes the next lead, so a crash loses at most the
+ * calls in flight (never a result whose lead then moved on), exactly as with one transaction per lead.
+ */
+function createResultWriter(run: PackRun, options: ExtractOptions): ResultWriter {
+  const model = options.llm.modelFor(options.call.model);
+  let queued: Array<{ result: LeadResult; resolve: () => void; reject: (err: unknown) => void }> = [];
+  let writing = false;
+  const drain = async () => {
+    while (queued.length > 0) {
+      const batch = queued;
+      queued = [];
+      try {
+        await writeResults(run, batch.map((b) => b.result), model, options.llm.name);
+        for (const b of batch) b.resolve();
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+      }
+    }
+    writing = false;
+  };
+  return {
+    write(result) {
+      return new Promise((resolve, reject) => {
+        queued.push({ result, resolve, reject });
+        if (writing) return;
+        writing = true;
+        // One turn of the event loop lets results that finished together share the first write too.
+        setImmediate(() => void drain());
+      });
+    },
+  };
+}
+
+/**
+ * One statement for a batch of results, so each lead's summary, its status and its ledger row land together: a
+ * crash after the LLM call loses that call, never a stored summary, and a resumed run never summarizes the lead
+ * again. Per lead it does what the per-lead transaction did: upsert the cached summary, move the lead's status off
+ * PENDING (only if it still is), and book one EXTRACTION ledger row when the lead cost calls (none for the offline
+ * provider, which makes no calls). Timestamps travel as ISO strings cast to timestamp(3), as Prisma stores them.
+ */
+async function writeResults(run: PackRun, results: LeadResult[], model: string, provider: string): Promise<void> {
+  const now = new Date().toISOString();
+  const extracted = (r: LeadResult) => (r.status === "EXTRACTED" ? r : null);
+  await run.db.$executeRaw`
+    WITH input AS (
+      SELECT * FROM unnest(
+        ${results.map((r) => r.leadId)}::text[],
+        ${results.map((r) => r.status)}::text[],
+        ${results.map((r) => (r.status === "FAILED" ? r.error : null))}::text[],
+        ${results.map((r) => extracted(r)?.insight.outcome ?? null)}::text[],
+        ${results.map((r) => { const e = extracted(r); return e ? JSON.stringify(e.insight) : null; })}::text[],
+        ${results.map((r) => extracted(r)?.fingerprint ?? null)}::text[],
+        ${results.map((r) => r.usage.llmCalls)}::int[],
+        ${results.map((r) => r.usage.inputTokens)}::int[],
+        ${results.map((r) => r.usage.outputTokens)}::int[]
+      ) AS t(lead_id, status, error, outcome, summary, fingerprint, llm_calls, input_tokens, output_tokens)
+    ),
+    summaries AS (
+      INSERT INTO "LeadConversationInsight" ("clientId", "leadId", "outcome", "summary", "threadFingerprint",
+                                             "promptVersion", "model", "provider", "inputTokens", "outputTokens",
+                                             "createdAt", "updatedAt")
+      SELECT ${run.pack.clientId}, lead_id, outcome::"ConversationInsightOutcome", summary::jsonb, fingerprint,
+             ${PROMPT_VERSION}, ${model}, ${provider}, input_tokens, output_tokens,
+             ${now}::timestamp(3), ${now}::timestamp(3)
+      FROM input WHERE status = 'EXTRACTED'
+      ON CONFLICT ("clientId", "leadId") DO UPDATE SET
+        "outcome" = EXCLUDED."outcome",
+        "summary" = EXCLUDED."summary",
+        "threadFingerprint" = EXCLUDED."threadFingerprint",
+        "promptVersion" = EXCLUDED."promptVersion",
+        "model" = EXCLUDED."model",
+        "provider" = EXCLUDED."provider",
+        "inputTokens" = EXCLUDED."inputTokens",
+        "outputTokens" = EXCLUDED."outputTokens",
+        "updatedAt" = EXCLUDED."updatedAt"
+    ),
+    ledger AS (
+      INSERT INTO "InsightLlmUsage" ("id", "clientId", "kind", "packId", "llmCalls", "inputTokens", "outputTokens", "createdAt")
+      SELECT gen_random_uuid()::text, ${run.pack.clientId}, 'EXTRACTION', ${run.id}, llm_calls, input_tokens, output_tokens,
+             ${now}::timestamp(3)
+      FROM input WHERE llm_calls > 0
+    )
+    UPDATE "InsightContextPackLead" pl SET
+      "status" = i.status::"PackLeadStatus",
+      "error" = COALESCE(i.error, pl."error"),
+      "llmCalls" = i.llm_calls,
+      "inputTokens" = i.input_tokens,
+      "outputTokens" = i.output_tokens
+    FROM input i
+    WHERE pl."packId" = ${run.id} AND pl."leadId" = ANY(${results.map((r) => r.leadId)}::text[])
+      AND pl."leadId" = i.lead_id AND pl."status"::text = 'PENDING'`;
 }

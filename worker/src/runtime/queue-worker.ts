@@ -6,8 +6,10 @@ import { JOBS, type JobKey, type JobPayload } from "@insights/shared/jobs/catalo
 import { QUEUES, type QueueKey } from "@insights/shared/jobs/queues";
 import type { Logger } from "@insights/shared/logger";
 import { ReleaseJob } from "./cancellations.ts";
+import type { WorkerMetrics } from "./metrics.ts";
 
-export type JobHandlers = { [K in JobKey]?: (payload: JobPayload<K>, job: Job) => Promise<unknown> };
+/** `log` is the job's child logger (jobId, job, attempt): handlers log through it so every line names its job. */
+export type JobHandlers = { [K in JobKey]?: (payload: JobPayload<K>, job: Job, log: Logger) => Promise<unknown> };
 
 export interface QueueWorkerOptions {
   connection: Redis;
@@ -19,37 +21,40 @@ export interface QueueWorkerOptions {
   onFinalFailure?: <K extends JobKey>(key: K, payload: JobPayload<K>, reason: string) => Promise<void>;
   /** How long a job's lock lasts without renewal; a crashed worker's job is retried after about this long. */
   lockDurationMs?: number;
+  /** Times every job's attempt by job name and outcome. */
+  metrics?: WorkerMetrics | undefined;
 }
 
 export function startQueueWorker(queue: QueueKey, options: QueueWorkerOptions): Worker {
   const keyByName = new Map<string, JobKey>(
     (Object.keys(JOBS) as JobKey[]).filter((k) => JOBS[k].queue === queue).map((k) => [JOBS[k].name, k]),
   );
+  const processJob = async (job: Job, token: string | undefined) => {
+    const key = keyByName.get(job.name);
+    if (!key) throw new UnrecoverableError(`no handler for job "${job.name}" on ${QUEUES[queue]}`);
+    const parsed = JOBS[key].payload.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`payload of ${job.name} is invalid: ${parsed.error.message}`);
+    const handler = options.handlers[key] as ((p: unknown, j: Job, l: Logger) => Promise<unknown>) | undefined;
+    if (!handler) throw new UnrecoverableError(`this worker has no handler for ${job.name}`);
+    const log = options.logger.child({ jobId: job.id, job: job.name, attempt: job.attemptsMade + 1 });
+    try {
+      const result = await handler(parsed.data, job, log);
+      log.debug({ result }, "job done");
+      return result;
+    } catch (err) {
+      if (err instanceof ReleaseJob && token) {
+        // Back to the queue now, without using an attempt: another worker (or this one, restarted) resumes it.
+        await job.moveToDelayed(Date.now(), token);
+        log.info("job released at shutdown");
+        throw new DelayedError();
+      }
+      log.warn({ err }, "job attempt failed");
+      throw err;
+    }
+  };
   const worker = new Worker(
     QUEUES[queue],
-    async (job, token) => {
-      const key = keyByName.get(job.name);
-      if (!key) throw new UnrecoverableError(`no handler for job "${job.name}" on ${QUEUES[queue]}`);
-      const parsed = JOBS[key].payload.safeParse(job.data);
-      if (!parsed.success) throw new UnrecoverableError(`payload of ${job.name} is invalid: ${parsed.error.message}`);
-      const handler = options.handlers[key] as ((p: unknown, j: Job) => Promise<unknown>) | undefined;
-      if (!handler) throw new UnrecoverableError(`this worker has no handler for ${job.name}`);
-      const log = options.logger.child({ jobId: job.id, job: job.name, attempt: job.attemptsMade + 1 });
-      try {
-        const result = await handler(parsed.data, job);
-        log.debug({ result }, "job done");
-        return result;
-      } catch (err) {
-        if (err instanceof ReleaseJob && token) {
-          // Back to the queue now, without using an attempt: another worker (or this one, restarted) resumes it.
-          await job.moveToDelayed(Date.now(), token);
-          log.info("job released at shutdown");
-          throw new DelayedError();
-        }
-        log.warn({ err }, "job attempt failed");
-        throw err;
-      }
-    },
+    options.metrics ? timed(options.metrics, QUEUES[queue], keyByName, processJob) : processJob,
     {
       connection: options.connection,
       prefix: options.prefix,
@@ -71,4 +76,24 @@ export function startQueueWorker(queue: QueueKey, options: QueueWorkerOptions): 
   });
   worker.on("error", (err) => options.logger.error({ err }, "worker error"));
   return worker;
+}
+
+/** Observes each attempt's duration; a DelayedError is a job handed back at shutdown, not a failure. */
+function timed(
+  metrics: WorkerMetrics,
+  queue: string,
+  known: Map<string, JobKey>,
+  processJob: (job: Job, token: string | undefined) => Promise<unknown>,
+) {
+  return async (job: Job, token: string | undefined) => {
+    const end = metrics.jobDuration.startTimer({ queue, job: known.has(job.name) ? job.name : "unknown" });
+    try {
+      const result = await processJob(job, token);
+      end({ outcome: "completed" });
+      return result;
+    } catch (err) {
+      end({ outcome: err instanceof DelayedError ? "released" : "failed" });
+      throw err;
+    }
+  };
 }

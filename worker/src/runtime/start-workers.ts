@@ -12,6 +12,7 @@ import { reconcile } from "../maintenance/reconcile.handler.ts";
 import { buildPack, markPackFailed } from "../packs/build-pack.handler.ts";
 import { answerMessage, failReply } from "../replies/answer-message.handler.ts";
 import { RunningPacks } from "./cancellations.ts";
+import type { WorkerMetrics } from "./metrics.ts";
 import { startQueueWorker } from "./queue-worker.ts";
 
 export interface WorkerTuning {
@@ -52,6 +53,8 @@ export interface WorkerRuntimeDeps {
   llm: LlmProvider;
   logger: Logger;
   tuning: WorkerTuning;
+  /** Job durations by job and outcome (the LLM provider takes the LLM half itself). */
+  metrics?: WorkerMetrics | undefined;
 }
 
 export interface WorkerRuntime {
@@ -68,18 +71,18 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   const queues = createJobQueues(deps.connection, deps.prefix);
   await subscribePackCancellations(deps.subscriber, deps.prefix, (packId) => running.cancel(packId));
 
-  const common = { connection: deps.connection, prefix: deps.prefix, logger, lockDurationMs: tuning.lockDurationMs };
+  const common = { connection: deps.connection, prefix: deps.prefix, logger, lockDurationMs: tuning.lockDurationMs, metrics: deps.metrics };
   const workers: Worker[] = [
     startQueueWorker("packs", {
       ...common,
       concurrency: tuning.packConcurrency,
       handlers: {
-        buildPack: (payload) =>
+        buildPack: (payload, _job, log) =>
           buildPack(
             {
               db,
               llm: deps.llm,
-              logger,
+              logger: log,
               running,
               tuning: {
                 maxLeadsPerPack: tuning.maxLeadsPerPack,
@@ -98,7 +101,9 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     startQueueWorker("replies", {
       ...common,
       concurrency: tuning.replyConcurrency,
-      handlers: { answerMessage: (payload) => answerMessage({ db, llm: deps.llm, logger, shutdown: shutdown.signal }, payload) },
+      handlers: {
+        answerMessage: (payload, _job, log) => answerMessage({ db, llm: deps.llm, logger: log, shutdown: shutdown.signal }, payload),
+      },
       onFinalFailure: async (key, payload, reason) => {
         if (key === "answerMessage") {
           await failReply(db, (payload as { messageId: string }).messageId, `could not answer: ${reason}`, { llmCalls: 0, inputTokens: 0, outputTokens: 0 });

@@ -1,0 +1,92 @@
+// Per-user request budgets, shared by every API process through Redis. Each user has two fixed windows, one for
+// reads and one for writes (writes cost the database and the queues far more, so their budget is smaller). A window
+// opens with the user's first request in it, so users' windows do not all reset at the same instant.
+// Without Redis the budgets cannot be shared: requests are served (fail open) and a warning is logged, because a
+// limiter outage must not take the API down with it.
+import type { RequestHandler } from "express";
+import type { Redis } from "ioredis";
+import type { Logger } from "@insights/shared/logger";
+import { AppError } from "./app-error.ts";
+
+export interface RateLimitOptions {
+  redis: Redis;
+  /** The deployment's QUEUE_PREFIX; the counters live under it. */
+  prefix: string;
+  /** Reads (GET, HEAD, OPTIONS) one user may make per window; 0 turns the read budget off. */
+  readsPerWindow: number;
+  /** Writes (POST, PUT, PATCH, DELETE) one user may make per window; 0 turns the write budget off. */
+  writesPerWindow: number;
+  /** Length of a window; one minute unless a test shortens it. */
+  windowMs?: number;
+}
+
+export const RATE_LIMIT_WINDOW_MS = 60_000;
+
+// KEYS[1]: the user's counter for one kind. ARGV[1]: the window (ms). Returns {requests so far, ms until the window
+// closes}. One script, so counting and opening the window are one step for every API process. A key left without
+// an expiry (PTTL -1) gets one, so no counter can outlive its window forever.
+const COUNT_REQUEST = `
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}`;
+
+const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+/** A Redis that answers slower than this counts as down: the request goes ahead rather than wait. */
+const REDIS_TIMEOUT_MS = 250;
+/** One warning per outage-minute is enough; one per request would flood the log while Redis is down. */
+const WARN_INTERVAL_MS = 60_000;
+
+/** Runs after `authenticate`: the budget is the caller's, whichever workspace they call. */
+export function rateLimitPerUser(options: RateLimitOptions, logger: Logger): RequestHandler {
+  const windowMs = options.windowMs ?? RATE_LIMIT_WINDOW_MS;
+  let lastWarnedAt = 0;
+
+  return async (req, res, next) => {
+    const kind = READ_METHODS.has(req.method) ? "reads" : "writes";
+    const limit = kind === "reads" ? options.readsPerWindow : options.writesPerWindow;
+    if (limit <= 0 || !req.userId) return next();
+
+    let count: number;
+    let resetMs: number;
+    try {
+      [count, resetMs] = await countRequest(options, `${options.prefix}:rate:${kind}:${req.userId}`, windowMs);
+    } catch (err) {
+      if (Date.now() - lastWarnedAt >= WARN_INTERVAL_MS) {
+        lastWarnedAt = Date.now();
+        logger.warn({ err }, "rate limiter unavailable (Redis); serving requests without per-user limits");
+      }
+      return next();
+    }
+
+    const resetSeconds = Math.max(1, Math.ceil(resetMs / 1000));
+    res.setHeader("RateLimit-Limit", String(limit));
+    res.setHeader("RateLimit-Remaining", String(Math.max(0, limit - count)));
+    res.setHeader("RateLimit-Reset", String(resetSeconds));
+    if (count > limit) {
+      res.setHeader("Retry-After", String(resetSeconds));
+      throw new AppError("RATE_LIMITED", `more than ${limit} ${kind} in ${windowMs / 1000}s; retry in ${resetSeconds}s`, {
+        retryAfterSeconds: resetSeconds,
+      });
+    }
+    next();
+  };
+}
+
+async function countRequest(options: RateLimitOptions, key: string, windowMs: number): Promise<[number, number]> {
+  // A client that is not connected would queue the command (or, fail-fast, refuse it): either way, don't wait.
+  if (options.redis.status !== "ready") throw new Error(`redis is ${options.redis.status}`);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`redis did not answer in ${REDIS_TIMEOUT_MS} ms`)), REDIS_TIMEOUT_MS);
+  });
+  try {
+    const reply = (await Promise.race([options.redis.eval(COUNT_REQUEST, 1, key, windowMs), timeout])) as [number, number];
+    return [Number(reply[0]), Number(reply[1])];
+  } finally {
+    clearTimeout(timer);
+  }
+}
