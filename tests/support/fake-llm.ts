@@ -34,6 +34,8 @@ export interface FakeLlm {
   script(task: string, ...replies: ScriptedReply[]): void;
   /** Replace the default answer for a task. */
   respond(task: string, responder: Responder): void;
+  /** Decide per request whether it fails (checked before scripts): return a reply to use, or undefined to go on. */
+  intercept: ((request: RecordedRequest) => ScriptedReply | undefined) | null;
   latencyMs: number;
   reset(): void;
   close(): Promise<void>;
@@ -74,6 +76,7 @@ export async function startFakeLlm(): Promise<FakeLlm> {
     baseURL: "",
     requests: [],
     latencyMs: 0,
+    intercept: null,
     callsFor: (task) => fake.requests.filter((r) => r.task === task).length,
     script: (task, ...replies) => scripts.set(task, [...(scripts.get(task) ?? []), ...replies]),
     respond: (task, responder) => responders.set(task, responder),
@@ -82,6 +85,7 @@ export async function startFakeLlm(): Promise<FakeLlm> {
       scripts.clear();
       responders.clear();
       fake.latencyMs = 0;
+      fake.intercept = null;
     },
     close: () =>
       new Promise((resolve) => {
@@ -98,7 +102,7 @@ export async function startFakeLlm(): Promise<FakeLlm> {
     fake.requests.push(recorded);
     if (fake.latencyMs > 0) await new Promise((r) => setTimeout(r, fake.latencyMs));
 
-    const scripted = scripts.get(task)?.shift();
+    const scripted = fake.intercept?.(recorded) ?? scripts.get(task)?.shift();
     if (scripted && "hang" in scripted) {
       // Never answers: the client's timeout or abort must end the call.
       await new Promise<void>((release) => {

@@ -249,6 +249,17 @@ async function isStale(db: Db, pack: InsightContextPack): Promise<boolean> {
   return changed !== null;
 }
 
+/** Which leads failed and why, for a person to read (the first few; `failedLeads` has the count). */
+const FAILURE_SAMPLE = 10;
+async function failureSample(db: Db, packId: string) {
+  return db.insightContextPackLead.findMany({
+    where: { packId, status: "FAILED" },
+    orderBy: { position: "asc" },
+    take: FAILURE_SAMPLE,
+    select: { leadId: true, error: true },
+  });
+}
+
 export async function toPackDto(db: Db, pack: InsightContextPack) {
   return {
     id: pack.id,
@@ -276,6 +287,7 @@ export async function toPackDto(db: Db, pack: InsightContextPack) {
     generation: pack.generation,
     stale: await isStale(db, pack),
     error: pack.error,
+    failures: pack.failedLeads > 0 ? await failureSample(db, pack.id) : [],
     createdAt: pack.createdAt,
     startedAt: pack.startedAt,
     completedAt: pack.completedAt,
