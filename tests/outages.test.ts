@@ -6,6 +6,7 @@ import { signToken } from "@insights/api/auth/jwt";
 import { seedWorkspace } from "@insights/api/cli/seed";
 import { createDb } from "@insights/shared/db/client";
 import { deployMigrations } from "../prisma/tools/schema-engine.ts";
+import { createIsolatedDatabase } from "./support/database.ts";
 import { bearer, createHarness, TEST_JWT_SECRET, type Harness, type TestWorkspace } from "./support/harness.ts";
 import { freePort, PrivatePostgres, PrivateRedis, startService, waitForOutput, type ServiceProcess } from "./support/processes.ts";
 import { waitFor } from "./support/worker-harness.ts";
@@ -33,10 +34,13 @@ describe("with Redis down", () => {
     const redis = new PrivateRedis(await freePort());
     await redis.start();
     cleanups.push(() => redis.stop());
-    const h = createHarness({ redisUrl: redis.url });
+    // Its worker reconciles eagerly, so it gets a database of its own (see support/database.ts).
+    const database = await createIsolatedDatabase();
+    cleanups.push(() => database.drop());
+    const h = createHarness({ redisUrl: redis.url, databaseUrl: database.url });
     cleanups.push(() => h.close());
     const ws = await h.seed({ leads: 5 });
-    const workerEnv = { DATABASE_URL: inject("databaseUrl"), REDIS_URL: redis.url, QUEUE_PREFIX: h.prefix };
+    const workerEnv = { DATABASE_URL: database.url, REDIS_URL: redis.url, QUEUE_PREFIX: h.prefix };
     let worker = startWorker(workerEnv);
     await waitForOutput(worker, /worker started/);
 

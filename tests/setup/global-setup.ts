@@ -1,10 +1,9 @@
 // One database and one BullMQ prefix per test run, created here and removed at the end. Shared Redis is never
 // flushed: only keys under this run's prefix are deleted.
 import { randomBytes } from "node:crypto";
-import pg from "pg";
 import { Redis } from "ioredis";
 import type { TestProject } from "vitest/node";
-import { deployMigrations } from "../../prisma/tools/schema-engine.ts";
+import { deployMigrations, dropDatabase } from "../../prisma/tools/schema-engine.ts";
 import { startTestServices } from "./services.ts";
 
 declare module "vitest" {
@@ -38,16 +37,6 @@ export function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${database}`;
   return parsed.toString();
-}
-
-async function dropDatabase(serverUrl: string, database: string): Promise<void> {
-  const client = new pg.Client({ connectionString: withDatabase(serverUrl, "postgres") });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
 }
 
 async function deleteKeys(redisUrl: string, pattern: string): Promise<void> {
