@@ -110,6 +110,8 @@ export const ROUTES: RouteCase[] = [
       { body: { title: "" }, field: "body.title" },
       { body: { title: "x".repeat(201) }, field: "body.title" },
       { body: { title: 7 }, field: "body.title" },
+      // A `__proto__` key arrives as an own key of the parsed body; the strict schema refuses it like any other.
+      { body: JSON.parse('{"title": "x", "__proto__": {"isAdmin": true}}'), field: "body" },
     ],
   },
   {
@@ -185,6 +187,9 @@ export const ROUTES: RouteCase[] = [
       { body: { campaignIds: ["a", "b", "c"], campaignCap: 2 }, field: "body.campaignIds" },
       { body: { campaignCap: 0 }, field: "body.campaignCap" },
       { body: { scope: {} }, field: "body" },
+      { body: { campaignCap: "5" }, field: "body.campaignCap" },
+      { body: { campaignCap: 1e308 }, field: "body.campaignCap" },
+      { body: { window: [{ preset: "LAST_7_DAYS" }] }, field: "body.window" },
     ],
   },
   {
@@ -233,6 +238,7 @@ export const ROUTES: RouteCase[] = [
       { body: { windowPreset: "CUSTOM", campaignCap: 5 }, field: "body.customFrom" },
       { body: { windowPreset: "CUSTOM", customFrom: "2026-02-01", customTo: "2026-01-01", campaignCap: 5 }, field: "body.customTo" },
       { body: { windowPreset: "CUSTOM", customFrom: "soon", customTo: "2026-01-01", campaignCap: 5 }, field: "body.customFrom" },
+      { body: JSON.parse('{"windowPreset": "LAST_7_DAYS", "campaignCap": 5, "constructor": {"prototype": {"x": 1}}}'), field: "body" },
     ],
   },
   {
@@ -251,6 +257,7 @@ export const ROUTES: RouteCase[] = [
       { body: { insightsChatReasoningEffort: "extreme" }, field: "body.insightsChatReasoningEffort" },
       { body: { insightsChatEnableCampaignChanges: "yes" }, field: "body.insightsChatEnableCampaignChanges" },
       { body: { insightsChatModel: "" }, field: "body.insightsChatModel" },
+      { body: JSON.parse('{"__proto__": {"insightsChatEnableCampaignChanges": true}}'), field: "body" },
     ],
   },
   {

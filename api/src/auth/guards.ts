@@ -3,6 +3,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import type { Db } from "@insights/shared/db/client";
 import { AppError } from "../http/app-error.ts";
+import { id } from "../http/common.schema.ts";
 import { verifyToken } from "./jwt.ts";
 
 export const bearerTokenOf = (req: Request): string | undefined =>
@@ -22,16 +23,18 @@ export function authenticate(secret: string): RequestHandler {
 /** Loads the caller's membership in `:workspaceId`. */
 export function requireWorkspaceAccess(db: Db): RequestHandler {
   return async (req, _res, next) => {
-    const workspaceId = req.params.workspaceId;
+    // An id that cannot exist is answered like any workspace the caller is not in.
+    const parsed = id.safeParse(req.params.workspaceId);
+    const workspaceId = parsed.success ? parsed.data : null;
     const membership =
-      req.userId && typeof workspaceId === "string"
+      req.userId && workspaceId
         ? await db.workspaceMembership.findUnique({
             where: { clientId_userId: { clientId: workspaceId, userId: req.userId } },
             select: { role: true },
           })
         : null;
     if (!membership) throw new AppError("NOT_FOUND", "workspace not found");
-    req.membership = { workspaceId: workspaceId as string, role: membership.role };
+    req.membership = { workspaceId: workspaceId!, role: membership.role };
     next();
   };
 }

@@ -1,14 +1,11 @@
 import { Router } from "express";
-import { z } from "zod";
 import type { Db } from "@insights/shared/db/client";
 import { requireWorkspaceAdminAccess } from "../auth/guards.ts";
 import { recordAuditEvent } from "../audit/audit.service.ts";
-import { id } from "../http/common.schema.ts";
 import { callerOf } from "../http/request-context.ts";
 import { parseBody, parseParams } from "../http/validate.ts";
+import { campaignParams, putCampaignBody } from "./campaigns.schema.ts";
 
-const campaignParams = z.object({ campaignId: id });
-const putCampaignBody = z.strictObject({ name: z.string().trim().min(1, "must not be empty").max(200) });
 
 /** Ingestion: the host application pushes its campaigns. Upsert by the host's id. */
 export function campaignsRoutes(db: Db): Router {

@@ -27,16 +27,21 @@ export const routeNotFound: RequestHandler = (req) => {
 
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
-  // body-parser marks its own failures with `type` and `status`.
-  const parserError = err as { type?: string; status?: number; limit?: number };
-  if (parserError?.type === "entity.too.large") {
-    return new AppError("PAYLOAD_TOO_LARGE", `request body is larger than ${parserError.limit} bytes`);
+  // body-parser and Express's router mark their own failures with `type` and/or an HTTP `status`.
+  const httpError = err as { type?: string; status?: number; limit?: number; expose?: boolean; message?: string };
+  if (httpError?.type === "entity.too.large") {
+    return new AppError("PAYLOAD_TOO_LARGE", `request body is larger than ${httpError.limit} bytes`);
   }
-  if (parserError?.type === "entity.parse.failed") {
+  if (httpError?.type === "entity.parse.failed") {
     return validationFailed([{ path: "body", message: "is not valid JSON" }]);
   }
-  if (parserError?.type === "encoding.unsupported" || parserError?.type === "charset.unsupported") {
+  if (httpError?.type === "encoding.unsupported" || httpError?.type === "charset.unsupported") {
     return validationFailed([{ path: "body", message: "has an unsupported encoding" }]);
+  }
+  if (typeof httpError?.status === "number" && httpError.status >= 400 && httpError.status < 500) {
+    // e.g. a body whose Content-Encoding lies, or a path with malformed percent-encoding.
+    const where = httpError.type ? "body" : "path";
+    return validationFailed([{ path: where, message: `could not be read (${httpError.expose ? httpError.message : "malformed"})` }]);
   }
   if (isDatabaseUnavailable(err)) {
     return new AppError("UNAVAILABLE", "the database is unavailable; retry shortly");

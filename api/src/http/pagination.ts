@@ -1,12 +1,13 @@
 // Keyset pagination over (createdAt, id): stable under concurrent inserts, unlike offsets.
 import { z } from "zod";
+import { id, isoDateTime } from "./common.schema.ts";
 
 export interface Cursor {
   createdAt: Date;
   id: string;
 }
 
-const cursorPayload = z.object({ t: z.iso.datetime(), id: z.string().min(1).max(64) });
+const cursorPayload = z.object({ t: isoDateTime, id });
 
 export const pageQuery = {
   cursor: z
@@ -15,7 +16,7 @@ export const pageQuery = {
     .transform((value, ctx): Cursor => {
       try {
         const { t, id } = cursorPayload.parse(JSON.parse(Buffer.from(value, "base64url").toString("utf8")));
-        return { createdAt: new Date(t), id };
+        return { createdAt: t, id };
       } catch {
         ctx.addIssue({ code: "custom", message: "is not a cursor this API returned" });
         return z.NEVER;

@@ -46,8 +46,8 @@ export function rateLimitPerUser(options: RateLimitOptions, logger: Logger): Req
   let lastWarnedAt = 0;
 
   return async (req, res, next) => {
-    const kind = READ_METHODS.has(req.method) ? "reads" : "writes";
-    const limit = kind === "reads" ? options.readsPerWindow : options.writesPerWindow;
+    const kind = READ_METHODS.has(req.method) ? "read" : "write";
+    const limit = kind === "read" ? options.readsPerWindow : options.writesPerWindow;
     if (limit <= 0 || !req.userId) return next();
 
     let count: number;
@@ -68,7 +68,7 @@ export function rateLimitPerUser(options: RateLimitOptions, logger: Logger): Req
     res.setHeader("RateLimit-Reset", String(resetSeconds));
     if (count > limit) {
       res.setHeader("Retry-After", String(resetSeconds));
-      throw new AppError("RATE_LIMITED", `more than ${limit} ${kind} in ${windowMs / 1000}s; retry in ${resetSeconds}s`, {
+      throw new AppError("RATE_LIMITED", `more than ${limit} ${kind}s in ${windowMs / 1000}s; retry in ${resetSeconds}s`, {
         retryAfterSeconds: resetSeconds,
       });
     }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { MessageDirection } from "@insights/shared/db/client";
-import { id } from "../http/common.schema.ts";
+import { id, isoDateTime, text } from "../http/common.schema.ts";
 
 /** Per call; the host sends a large workspace in batches. */
 export const MAX_LEADS_PER_BATCH = 500;
@@ -9,15 +9,15 @@ export const MAX_MESSAGES_PER_LEAD = 1000;
 const threadMessage = z.strictObject({
   id,
   direction: z.enum(MessageDirection),
-  body: z.string().max(20_000),
-  sentAt: z.iso.datetime({ offset: true }).pipe(z.coerce.date()),
+  body: text.max(20_000),
+  sentAt: isoDateTime,
 });
 
 const lead = z
   .strictObject({
     id,
-    name: z.string().max(200).nullish(),
-    email: z.string().max(320).nullish(),
+    name: text.max(200).nullish(),
+    email: text.max(320).nullish(),
     campaignId: id.nullish(),
     messages: z.array(threadMessage).max(MAX_MESSAGES_PER_LEAD),
   })

@@ -1,9 +1,9 @@
 import { z } from "zod";
-import { id } from "../http/common.schema.ts";
+import { id, text } from "../http/common.schema.ts";
 import { pageQuery } from "../http/pagination.ts";
 
 export const createMessageBody = z.strictObject({
-  content: z.string().trim().min(1, "must not be empty").max(8000),
+  content: text.trim().min(1, "must not be empty").max(8000),
   /** Answer from this pack instead of the session's newest COMPLETE one. */
   packId: id.optional(),
 });

@@ -5,8 +5,9 @@ import { Router } from "express";
 import { z } from "zod";
 import { listAuditEventsQuery } from "../audit/audit.schema.ts";
 import { errorStatus, type ErrorCode } from "../http/app-error.ts";
-import { id, packParams, sessionParams, workspaceParams } from "../http/common.schema.ts";
+import { packParams, sessionParams, workspaceParams } from "../http/common.schema.ts";
 import { leadParams, leadsBatchBody } from "../leads/leads.schema.ts";
+import { campaignParams, putCampaignBody } from "../campaigns/campaigns.schema.ts";
 import { createMessageBody, listMessagesQuery } from "../messages/messages.schema.ts";
 import { recomputePackBody, requestPackBody } from "../packs/packs.schema.ts";
 import { putPreferencesBody } from "../preferences/preferences.schema.ts";
@@ -56,10 +57,7 @@ const INSIGHTS = `${WS}/insights`;
 const sessionPath = workspaceParams.extend(sessionParams.shape);
 const packPath = workspaceParams.extend(packParams.shape);
 const leadPath = workspaceParams.extend(leadParams.shape);
-// campaigns.routes.ts keeps these two schemas private; they are repeated here, byte for byte, until they move to a
-// campaigns.schema.ts that both can import.
-const campaignPath = workspaceParams.extend({ campaignId: id });
-const putCampaignBody = z.strictObject({ name: z.string().trim().min(1, "must not be empty").max(200) });
+const campaignPath = workspaceParams.extend(campaignParams.shape);
 
 /** Every route the app serves. Bull Board's own pages and API under /admin/queues are listed as the one entry. */
 export const API_ROUTES: RouteSpec[] = [

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isoDateOrDateTime } from "../http/common.schema.ts";
 import { InsightsWindowPreset } from "@insights/shared/db/client";
 
 /** Server-side bound on campaigns per scope: it bounds the work one pack can ask for. */
@@ -9,8 +10,8 @@ export const campaignCap = z.number().int().min(1).max(MAX_CAMPAIGN_CAP);
 export const putPreferencesBody = z
   .strictObject({
     windowPreset: z.enum(InsightsWindowPreset),
-    customFrom: z.iso.datetime({ offset: true }).or(z.iso.date()).pipe(z.coerce.date()).nullish(),
-    customTo: z.iso.datetime({ offset: true }).or(z.iso.date()).pipe(z.coerce.date()).nullish(),
+    customFrom: isoDateOrDateTime.nullish(),
+    customTo: isoDateOrDateTime.nullish(),
     campaignCap,
   })
   .superRefine((value, ctx) => {

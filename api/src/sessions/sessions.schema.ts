@@ -1,7 +1,8 @@
 import { z } from "zod";
+import { text } from "../http/common.schema.ts";
 import { pageQuery } from "../http/pagination.ts";
 
-const title = z.string().trim().min(1, "must not be empty").max(200);
+const title = text.trim().min(1, "must not be empty").max(200);
 
 export const createSessionBody = z.strictObject({ title: title.optional() });
 export const renameSessionBody = z.strictObject({ title });

@@ -1,7 +1,8 @@
 import { z } from "zod";
+import { isoDateOrDateTime } from "../http/common.schema.ts";
 
 const DAY_MS = 24 * 3600_000;
-const instant = z.union([z.iso.datetime({ offset: true }), z.iso.date()]).pipe(z.coerce.date());
+const instant = isoDateOrDateTime;
 
 /** Defaults to the last 30 days; at most a year per request. */
 export const usageQuery = z

@@ -114,8 +114,9 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       ...common,
       concurrency: 1,
       handlers: {
-        reconcile: () => reconcile({ db, queues, logger, graceMs: tuning.reconcileGraceMs }),
-        purgeExpiredSessions: () => purgeExpiredSessions({ db, logger, retentionDays: tuning.sessionRetentionDays }),
+        reconcile: (_payload, _job, log) => reconcile({ db, queues, logger: log, graceMs: tuning.reconcileGraceMs }),
+        purgeExpiredSessions: (_payload, _job, log) =>
+          purgeExpiredSessions({ db, logger: log, retentionDays: tuning.sessionRetentionDays }),
       },
     }),
   ];
