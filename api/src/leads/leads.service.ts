@@ -58,21 +58,26 @@ export async function ingestLeads(db: Db, caller: Caller, leads: LeadInput[]) {
           "updatedAt" = EXCLUDED."updatedAt"`;
 
       if (changed.length > 0) {
-        await tx.leadMessage.deleteMany({
-          where: { clientId: caller.workspaceId, leadId: { in: changed.map((p) => p.lead.id) } },
-        });
-        await tx.leadMessage.createMany({
-          data: changed.flatMap((p) =>
-            p.lead.messages.map((m) => ({
-              clientId: caller.workspaceId,
-              leadId: p.lead.id,
-              id: m.id,
-              direction: m.direction,
-              body: m.body,
-              sentAt: m.sentAt,
-            })),
-          ),
-        });
+        // Only a lead that already existed can have an old thread to remove (a new one has none).
+        const replaced = changed.filter((p) => known.has(p.lead.id)).map((p) => p.lead.id);
+        if (replaced.length > 0) {
+          await tx.leadMessage.deleteMany({ where: { clientId: caller.workspaceId, leadId: { in: replaced } } });
+        }
+        // One statement with one array per column, like the leads above: a multi-row VALUES list would carry six
+        // parameters per message (thousands per batch) through the client's query builder.
+        const messages = changed.flatMap((p) => p.lead.messages.map((m) => ({ leadId: p.lead.id, m })));
+        if (messages.length > 0) {
+          await tx.$executeRaw`
+            INSERT INTO "LeadMessage" ("clientId", "leadId", "id", "direction", "body", "sentAt")
+            SELECT ${caller.workspaceId}, t.lead_id, t.id, t.direction::"MessageDirection", t.body, t.sent_at
+            FROM unnest(
+              ${messages.map(({ leadId }) => leadId)}::text[],
+              ${messages.map(({ m }) => m.id)}::text[],
+              ${messages.map(({ m }) => m.direction)}::text[],
+              ${messages.map(({ m }) => m.body)}::text[],
+              ${messages.map(({ m }) => m.sentAt.toISOString())}::timestamp(3)[]
+            ) AS t(lead_id, id, direction, body, sent_at)`;
+        }
       }
 
       const summary = {

@@ -68,17 +68,19 @@ interface PendingThread extends LeadThread {
  * the lanes never stand idle waiting on Postgres between pages; at most two pages are held in memory.
  */
 async function* pendingThreads(run: PackRun, pageSize: number): AsyncGenerator<PendingThread> {
-  let next = loadPage(run, 0, pageSize);
-  try {
-    for (;;) {
-      const page = await next;
-      if (page.leads.length === 0 && page.lastPosition === null) return;
-      next = loadPage(run, page.lastPosition ?? 0, pageSize);
-      yield* page.leads;
-    }
-  } finally {
-    // Stopped early (cancelled, failed): the read ahead is not wanted, and its failure must not go unhandled.
-    next.catch(() => undefined);
+  const readPage = (after: number) => {
+    const page = loadPage(run, after, pageSize);
+    // Awaited only when the lanes reach it (or never, if the run stops first): until then a failure, such as the
+    // run found no longer current, must not count as an unhandled rejection. The await below still throws it.
+    page.catch(() => undefined);
+    return page;
+  };
+  let next = readPage(0);
+  for (;;) {
+    const page = await next;
+    if (page.lastPosition === null) return;
+    next = readPage(page.lastPosition);
+    yield* page.leads;
   }
 }
 

@@ -1,0 +1,36 @@
+// The real API app in a process of its own, on the benchmark's database and queue prefix (from the environment),
+// for the polling figure: the same shape of process as the hello-world it is compared with.
+import type { AddressInfo } from "node:net";
+import { createApp } from "@insights/api/app";
+import { createJobClient } from "@insights/api/jobs/job-client";
+import { createDb } from "@insights/shared/db/client";
+import { createJobQueues } from "@insights/shared/jobs/job-queues";
+import { createLogger } from "@insights/shared/logger";
+import { createRedis } from "@insights/shared/redis";
+
+const env = (name: string) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+};
+const [DATABASE_URL, REDIS_URL, QUEUE_PREFIX, AUTH_JWT_SECRET] = ["DATABASE_URL", "REDIS_URL", "QUEUE_PREFIX", "AUTH_JWT_SECRET"].map(env) as [string, string, string, string];
+const logger = createLogger("bench-api", "silent");
+// The pool size api/src/main.ts gets by default.
+const db = createDb(DATABASE_URL);
+const redis = createRedis(REDIS_URL, { role: "bench-api", failFast: true });
+await new Promise((resolve) => redis.once("ready", resolve));
+const queues = createJobQueues(redis, QUEUE_PREFIX);
+const app = createApp({
+  db,
+  logger,
+  jwtSecret: AUTH_JWT_SECRET,
+  jobs: createJobClient({ queues, redis, prefix: QUEUE_PREFIX, logger }),
+  queues,
+  opsAdmins: [],
+  sessionRetentionDays: 30,
+  readiness: {},
+  // On, as in production, with a budget no benchmark reaches: its Redis round trip is part of every request.
+  rateLimit: { redis, prefix: QUEUE_PREFIX, readsPerWindow: 1_000_000_000, writesPerWindow: 1_000_000_000 },
+});
+const server = app.listen(0, "127.0.0.1", () => process.send!({ port: (server.address() as AddressInfo).port }));
+process.on("disconnect", () => process.exit(0));

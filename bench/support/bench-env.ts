@@ -1,0 +1,124 @@
+// One benchmark run's private world: its own database (created, migrated, dropped) and its own BullMQ prefix on the
+// shared Redis (only its keys are deleted). The API is the real app, in this process, on a loopback port.
+import { randomBytes } from "node:crypto";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Redis } from "ioredis";
+import { createApp } from "@insights/api/app";
+import { signToken } from "@insights/api/auth/jwt";
+import { seedWorkspace, type SeededWorkspace } from "@insights/api/cli/seed";
+import { createJobClient } from "@insights/api/jobs/job-client";
+import { createDb, type Db } from "@insights/shared/db/client";
+import { closeJobQueues, createJobQueues } from "@insights/shared/jobs/job-queues";
+import { createLogger } from "@insights/shared/logger";
+import { createRedis } from "@insights/shared/redis";
+import { dropDatabase, deployMigrations } from "../../prisma/tools/schema-engine.ts";
+
+export const BENCH_JWT_SECRET = "bench-only-secret-0123456789abcdef0123456789";
+const LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres";
+const LOCAL_REDIS = "redis://127.0.0.1:6379";
+
+export interface BenchEnv {
+  runId: string;
+  databaseUrl: string;
+  redisUrl: string;
+  /** This run's BullMQ prefix; every queue the run makes lives under it. */
+  prefix: string;
+  db: Db;
+  close(): Promise<void>;
+}
+
+export async function createBenchEnv(): Promise<BenchEnv> {
+  const runId = `${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+  const serverUrl = process.env.DATABASE_URL ?? LOCAL_POSTGRES;
+  const databaseName = `insights_bench_${runId}`;
+  const url = new URL(serverUrl);
+  url.pathname = `/${databaseName}`;
+  const databaseUrl = url.toString();
+  const redisUrl = process.env.REDIS_URL ?? LOCAL_REDIS;
+  const prefix = `insights-bench-${runId}`;
+  await deployMigrations(databaseUrl);
+  const db = createDb(databaseUrl, { maxConnections: 20 });
+  return {
+    runId,
+    databaseUrl,
+    redisUrl,
+    prefix,
+    db,
+    async close() {
+      await db.$disconnect();
+      await dropDatabase(serverUrl, databaseName);
+      await deleteKeys(redisUrl, `${prefix}*`);
+    },
+  };
+}
+
+async function deleteKeys(redisUrl: string, pattern: string): Promise<void> {
+  const redis = new Redis(redisUrl);
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+      if (keys.length > 0) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export interface BenchApi {
+  baseUrl: string;
+  close(): Promise<void>;
+}
+
+/** The real Express app on this run's database and a given queue prefix, listening on a loopback port. */
+export async function startApi(env: BenchEnv, prefix = env.prefix): Promise<BenchApi> {
+  const logger = createLogger("bench-api", "silent");
+  const redis = createRedis(env.redisUrl, { role: "bench-api", failFast: true });
+  await new Promise((resolve) => redis.once("ready", resolve));
+  const queues = createJobQueues(redis, prefix);
+  const app = createApp({
+    db: env.db,
+    logger,
+    jwtSecret: BENCH_JWT_SECRET,
+    jobs: createJobClient({ queues, redis, prefix, logger }),
+    queues,
+    opsAdmins: [],
+    sessionRetentionDays: 30,
+    readiness: {},
+    // On, as in production, but far above what a benchmark sends: its Redis round trip is part of every request.
+    rateLimit: { redis, prefix, readsPerWindow: 1_000_000_000, writesPerWindow: 1_000_000_000 },
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, "127.0.0.1", () => resolve(s));
+  });
+  return {
+    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await closeJobQueues(queues);
+      await redis.quit();
+    },
+  };
+}
+
+export interface BenchWorkspace extends SeededWorkspace {
+  /** `/v1/workspaces/:id` */
+  base: string;
+  tokens: { owner: string; member: string };
+}
+
+/** A workspace with `leads` leads, ingested through the same service the ingestion route calls. */
+export async function seedBenchWorkspace(env: BenchEnv, leads: number): Promise<BenchWorkspace> {
+  const seeded = await seedWorkspace(env.db, { leads });
+  return {
+    ...seeded,
+    base: `/v1/workspaces/${seeded.workspaceId}`,
+    tokens: {
+      owner: await signToken(BENCH_JWT_SECRET, seeded.users.owner.id),
+      member: await signToken(BENCH_JWT_SECRET, seeded.users.member.id),
+    },
+  };
+}
