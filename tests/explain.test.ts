@@ -5,7 +5,6 @@
 import pg from "pg";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inject } from "vitest";
 import { listAuditEvents } from "@insights/api/audit/audit.service";
 import type { Caller } from "@insights/api/http/request-context";
 import { listMessages } from "@insights/api/messages/messages.service";
@@ -15,11 +14,11 @@ import { getUsage } from "@insights/api/usage/usage.service";
 import { PrismaClient, type InsightContextPack, type Prisma } from "@insights/shared/db/client";
 import { PackRun } from "@insights/worker/packs/pack-run";
 import { selectLeads } from "@insights/worker/packs/select-leads";
-import { deployMigrations, dropDatabase } from "../prisma/tools/schema-engine.ts";
+import { loadThreads } from "@insights/worker/packs/extract-leads";
+import { createIsolatedDatabase } from "./support/database.ts";
 import { createHarness, type Harness, type TestWorkspace } from "./support/harness.ts";
 
-const databaseName = `explain_test_${Math.random().toString(36).slice(2, 10)}`;
-const databaseUrl = Object.assign(new URL(inject("databaseUrl")), { pathname: `/${databaseName}` }).href;
+let database: Awaited<ReturnType<typeof createIsolatedDatabase>>;
 const DAY_MS = 24 * 3600_000;
 
 /** Tables that grow with use; a Seq Scan on any of them in a hot query is a finding. */
@@ -51,16 +50,16 @@ let pageLeadIds: string[] = [];
 const report: Array<{ query: string; indexes: string }> = [];
 
 beforeAll(async () => {
-  await deployMigrations(databaseUrl);
-  h = createHarness({ databaseUrl });
+  database = await createIsolatedDatabase();
+  h = createHarness({ databaseUrl: database.url });
   ws = await h.seed({ leads: 3000 });
   caller = { workspaceId: ws.workspaceId, userId: ws.users.owner.id, isAdmin: true };
-  db = new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl }), log: [{ emit: "event", level: "query" }] });
+  db = new PrismaClient({ adapter: new PrismaPg({ connectionString: database.url }), log: [{ emit: "event", level: "query" }] });
   // $on is typed from the client's own options; this file's client is typed as the plain one the services take.
   (db as unknown as { $on(event: "query", listener: (e: { query: string; params: string }) => void): void }).$on("query", (e) =>
     recording?.push({ query: e.query, params: JSON.parse(e.params) as unknown[] }),
   );
-  sql = new pg.Client({ connectionString: databaseUrl });
+  sql = new pg.Client({ connectionString: database.url });
   await sql.connect();
   await fillHistory();
   await sql.query("ANALYZE");
@@ -71,7 +70,7 @@ afterAll(async () => {
   await sql?.end();
   await db?.$disconnect();
   await h?.close();
-  await dropDatabase(inject("databaseUrl"), databaseName);
+  await database?.drop();
 });
 
 /**
@@ -179,19 +178,6 @@ async function expectIndexed(name: string, statement: CapturedQuery, table: stri
 }
 
 /** The Prisma call of extract-leads.ts' loadThreads, as it is written there. */
-function loadThreadsAsExtractLeadsDoes(leadIds: string[]) {
-  return db.lead.findMany({
-    where: { clientId: ws.workspaceId, id: { in: leadIds } },
-    select: {
-      id: true,
-      name: true,
-      threadFingerprint: true,
-      campaign: { select: { name: true } },
-      messages: { orderBy: [{ sentAt: "asc" }, { id: "asc" }], select: { direction: true, body: true, sentAt: true } },
-    },
-  });
-}
-
 async function packOf(id: string, data: Prisma.InsightContextPackUpdateInput = {}): Promise<InsightContextPack> {
   return db.insightContextPack.update({ where: { id }, data });
 }
@@ -277,29 +263,10 @@ describe("the hot queries use indexes", () => {
     });
     await expectIndexed("pack leads PENDING page", statementOn(page, "InsightContextPackLead"), "InsightContextPackLead");
     expect(pageLeadIds).toHaveLength(200);
-    const threads = await capture(() => loadThreadsAsExtractLeadsDoes(pageLeadIds));
+    // The page's threads, loaded exactly as the pipeline loads them: leads and their messages, each by index.
+    const threads = await capture(() => loadThreads(db, ws.workspaceId, pageLeadIds));
     await expectIndexed("threads of a page: leads", statementOn(threads, "Lead", /FROM "public"\."Lead"/), "Lead");
-  });
-
-  // A finding, kept visible: loadThreads' nested `messages` include makes Prisma load the composite relation with
-  // `"clientId" IN (<the same id 200 times>) AND "leadId" IN (<200 ids>)`. PostgreSQL 15 costs an index scan on
-  // (clientId, leadId, sentAt) as one probe per pair of array elements (40,000), so it reads LeadMessage by Seq Scan,
-  // which grows with every tenant's messages. The index exists; the query shape is the problem. When extract-leads.ts
-  // loads messages as the next test does (one clientId, a list of leadIds), this test starts failing: make it an it().
-  it.fails("loads that page's messages through an index (fails today: Seq Scan on LeadMessage)", async () => {
-    const threads = await capture(() => loadThreadsAsExtractLeadsDoes(pageLeadIds));
-    await expectIndexed("threads of a page: messages (nested include)", statementOn(threads, "LeadMessage"), "LeadMessage");
-  });
-
-  it("loads a page's messages through an index when asked by one workspace and its lead ids", async () => {
-    const messages = await capture(() =>
-      db.leadMessage.findMany({
-        where: { clientId: ws.workspaceId, leadId: { in: pageLeadIds } },
-        orderBy: [{ leadId: "asc" }, { sentAt: "asc" }, { id: "asc" }],
-        select: { leadId: true, direction: true, body: true, sentAt: true },
-      }),
-    );
-    await expectIndexed("threads of a page: messages (one clientId)", statementOn(messages, "LeadMessage"), "LeadMessage");
+    await expectIndexed("threads of a page: messages", statementOn(threads, "LeadMessage"), "LeadMessage");
   });
 
   it("checks a COMPLETE pack for staleness, relative and custom windows", async () => {

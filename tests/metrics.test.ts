@@ -16,13 +16,12 @@ import { unlimited } from "@insights/worker/llm/rate-limit";
 import { startMetricsServer } from "@insights/worker/runtime/metrics-server";
 import { createWorkerMetrics, type WorkerMetrics } from "@insights/worker/runtime/metrics";
 import { DEFAULT_TUNING, startWorkers, type WorkerRuntime } from "@insights/worker/runtime/start-workers";
-import { deployMigrations, dropDatabase } from "../prisma/tools/schema-engine.ts";
+import { createIsolatedDatabase } from "./support/database.ts";
 import { startFakeLlm, USAGE, type FakeLlm } from "./support/fake-llm.ts";
 import { bearer, createHarness, type Harness, type TestWorkspace } from "./support/harness.ts";
 import { waitFor } from "./support/worker-harness.ts";
 
-const databaseName = `metrics_test_${Math.random().toString(36).slice(2, 10)}`;
-const databaseUrl = Object.assign(new URL(inject("databaseUrl")), { pathname: `/${databaseName}` }).href;
+let database: Awaited<ReturnType<typeof createIsolatedDatabase>>;
 const METRICS_TOKEN = "metrics-token-0123456789";
 
 const logLines: Array<Record<string, unknown>> = [];
@@ -35,8 +34,8 @@ let fake: FakeLlm;
 const cleanups: Array<() => Promise<unknown>> = [];
 
 beforeAll(async () => {
-  await deployMigrations(databaseUrl);
-  h = createHarness({ databaseUrl, logger: captureLogger("api-test") });
+  database = await createIsolatedDatabase();
+  h = createHarness({ databaseUrl: database.url, logger: captureLogger("api-test") });
   cleanups.push(() => h.close());
   fake = await startFakeLlm();
   cleanups.push(() => fake.close());
@@ -45,7 +44,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-  await dropDatabase(inject("databaseUrl"), databaseName);
+  await database?.drop();
 });
 
 /** The value of one sample in Prometheus text: the sum over series whose labels include `labels`. */
@@ -198,7 +197,7 @@ describe("API /metrics", () => {
   });
 
   it("requires the bearer token when METRICS_TOKEN is set", async () => {
-    const guarded = createHarness({ databaseUrl, metricsToken: METRICS_TOKEN });
+    const guarded = createHarness({ databaseUrl: database.url, metricsToken: METRICS_TOKEN });
     await guarded.seed(); // waits for its Redis connection, so close() can quit it
     try {
       const anonymous = await guarded.http.get("/metrics");

@@ -97,23 +97,28 @@ async function loadPage(run: PackRun, after: number, pageSize: number): Promise<
   return { leads: page.flatMap(({ leadId }) => leads.get(leadId) ?? []), lastPosition: page.at(-1)!.position };
 }
 
-async function loadThreads(db: Db, clientId: string, leadIds: string[]): Promise<Map<string, PendingThread>> {
-  const rows = await db.lead.findMany({
-    where: { clientId, id: { in: leadIds } },
-    select: {
-      id: true,
-      name: true,
-      threadFingerprint: true,
-      campaign: { select: { name: true } },
-      messages: { orderBy: [{ sentAt: "asc" }, { id: "asc" }], select: { direction: true, body: true, sentAt: true } },
-    },
-  });
-  return new Map(
-    rows.map((r) => [
-      r.id,
-      { leadId: r.id, leadName: r.name, campaignName: r.campaign?.name ?? null, messages: r.messages, fingerprint: r.threadFingerprint },
+export async function loadThreads(db: Db, clientId: string, leadIds: string[]): Promise<Map<string, PendingThread>> {
+  // Messages are read in their own query: as a nested include, Prisma repeats clientId once per lead
+  // ("clientId" IN (x, x, x, ...)), a shape PostgreSQL plans as a sequential scan of every tenant's messages.
+  const [leads, messages] = await Promise.all([
+    db.lead.findMany({
+      where: { clientId, id: { in: leadIds } },
+      select: { id: true, name: true, threadFingerprint: true, campaign: { select: { name: true } } },
+    }),
+    db.leadMessage.findMany({
+      where: { clientId, leadId: { in: leadIds } },
+      orderBy: [{ leadId: "asc" }, { sentAt: "asc" }, { id: "asc" }],
+      select: { leadId: true, direction: true, body: true, sentAt: true },
+    }),
+  ]);
+  const threads = new Map<string, PendingThread>(
+    leads.map((l) => [
+      l.id,
+      { leadId: l.id, leadName: l.name, campaignName: l.campaign?.name ?? null, messages: [], fingerprint: l.threadFingerprint },
     ]),
   );
+  for (const { leadId, ...message } of messages) threads.get(leadId)?.messages.push(message);
+  return threads;
 }
 
 async function extractOne(run: PackRun, thread: PendingThread, options: ExtractOptions, results: ResultWriter): Promise<void> {
