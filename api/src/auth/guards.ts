@@ -5,6 +5,7 @@ import type { Db } from "@insights/shared/db/client";
 import { AppError } from "../http/app-error.ts";
 import { id } from "../http/common.schema.ts";
 import { verifyToken } from "./jwt.ts";
+import { cachedMembershipLookup } from "./membership-cache.ts";
 
 export const bearerTokenOf = (req: Request): string | undefined =>
   /^Bearer ([^\s]+)$/i.exec(req.get("authorization") ?? "")?.[1];
@@ -22,24 +23,16 @@ export function authenticate(secret: string): RequestHandler {
 
 /** Loads the caller's membership in `:workspaceId`. */
 export function requireWorkspaceAccess(db: Db): RequestHandler {
+  const roleOf = cachedMembershipLookup(db);
   return async (req, _res, next) => {
     // An id that cannot exist is answered like any workspace the caller is not in.
     const parsed = id.safeParse(req.params.workspaceId);
-    const workspaceId = parsed.success ? parsed.data : null;
-    const membership =
-      req.userId && workspaceId
-        ? await db.workspaceMembership.findUnique({
-            where: { clientId_userId: { clientId: workspaceId, userId: req.userId } },
-            select: { role: true },
-          })
-        : null;
-    if (!membership) throw new AppError("NOT_FOUND", "workspace not found");
-    req.membership = { workspaceId: workspaceId!, role: membership.role };
+    const role = parsed.success && req.userId ? await roleOf(parsed.data, req.userId) : null;
+    if (!parsed.success || !role) throw new AppError("NOT_FOUND", "workspace not found");
+    req.membership = { workspaceId: parsed.data, role };
     next();
   };
 }
-
-
 
 /** Runs after `requireWorkspaceAccess`; refuses members. */
 export const requireWorkspaceAdminAccess: RequestHandler = (req: Request, _res: Response, next: NextFunction) => {

@@ -34,12 +34,21 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): LlmProvide
     maxRetries: 0,
   });
 
+  // Built once per task: converting a zod schema to JSON Schema costs more CPU than the rest of a call's own work.
+  const formats = new Map<string, ReturnType<typeof zodResponseFormat>>();
+  const formatFor = (schema: z.ZodType, task: string) => {
+    let format = formats.get(task);
+    if (!format) formats.set(task, (format = zodResponseFormat(schema, task)));
+    return format;
+  };
+
   async function complete<S extends z.ZodType>(
     schema: S,
     task: string,
     messages: ChatMessage[],
     call: LlmCallOptions,
   ): Promise<Completion<z.infer<S>>> {
+    const responseFormat = formatFor(schema, task);
     let usage: LlmUsage = NO_USAGE;
     let problem = "";
     for (let attempt = 0; attempt <= options.malformedRetries; attempt++) {
@@ -53,7 +62,7 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): LlmProvide
                 {
                   model: call.model,
                   messages,
-                  response_format: zodResponseFormat(schema, task),
+                  response_format: responseFormat,
                   reasoning_effort: call.reasoningEffort,
                 },
                 { signal: call.signal },
