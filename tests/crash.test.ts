@@ -5,7 +5,7 @@ import { inject } from "vitest";
 import { bearer, createHarness, type TestWorkspace } from "./support/harness.ts";
 import { startFakeLlm, type FakeLlm } from "./support/fake-llm.ts";
 import { startService, waitForOutput, type ServiceProcess } from "./support/processes.ts";
-import { waitFor } from "./support/worker-harness.ts";
+import { SHARED_DATABASE_SAFE, waitFor } from "./support/worker-harness.ts";
 
 const h = createHarness();
 let fake: FakeLlm;
@@ -37,6 +37,9 @@ async function startWorker(): Promise<ServiceProcess> {
     PROGRESS_INTERVAL_MS: "50",
     JOB_LOCK_MS: String(LOCK_MS),
     RECONCILE_INTERVAL_MS: "500",
+    // The run's database is shared with other test files: leave their unfinished rows alone (worker-harness.ts).
+    RECONCILE_GRACE_MS: String(SHARED_DATABASE_SAFE.reconcileGraceMs),
+    SESSION_RETENTION_DAYS: "3650",
   });
   workers.push(worker);
   await waitForOutput(worker, /worker started/);

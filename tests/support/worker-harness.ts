@@ -10,6 +10,13 @@ import { DEFAULT_TUNING, startWorkers, type WorkerRuntime, type WorkerTuning } f
 import type { FakeLlm } from "./fake-llm.ts";
 import type { Harness } from "./harness.ts";
 
+/**
+ * Test files share the run's database, and a worker's maintenance acts on every row in its database: a reconciler
+ * would adopt other files' unfinished packs into its own queue, and the retention sweep would purge other files'
+ * sessions. So test workers leave both alone unless a test opts in, on a database of its own (support/database.ts).
+ */
+export const SHARED_DATABASE_SAFE = { reconcileGraceMs: 3_600_000, sessionRetentionDays: 36_500 } as const;
+
 export function fakeLlmProvider(
   fake: FakeLlm,
   overrides: { timeoutMs?: number; maxRetries?: number; rateLimiter?: RateLimiter } = {},
@@ -38,7 +45,7 @@ export async function startTestWorker(
     prefix: h.prefix,
     llm,
     logger: createLogger("worker-test", process.env.TEST_LOG_LEVEL ?? "silent"),
-    tuning: { ...DEFAULT_TUNING, progressIntervalMs: 50, ...tuning },
+    tuning: { ...DEFAULT_TUNING, ...SHARED_DATABASE_SAFE, progressIntervalMs: 50, ...tuning },
   });
   return {
     async close() {
