@@ -5,8 +5,11 @@ import type { ConversationInsightOutcome } from "@insights/shared/db/client";
 import { NO_USAGE, type AnswerContext, type LeadThread, type LlmProvider, type PackDigest } from "./provider.ts";
 import type { ChatAnswer, LeadInsight } from "./schemas.ts";
 
-export const OFFLINE_MODEL = "offline-extractive-v1";
+/** Part of the summary cache's key, like a model name: bump it when the offline output changes. */
+export const OFFLINE_MODEL = "offline-extractive-v2";
 export const OFFLINE_LABEL = "[Offline extractive summary: no LLM was used; set OPENAI_API_KEY for model-written insights]";
+/** The short form on each lead summary (its row also says provider "offline"), so quoted summaries stay readable. */
+const OFFLINE_TAG = "[offline]";
 
 /** First match wins, so the strongest signal is listed first. */
 const OUTCOME_RULES: Array<[ConversationInsightOutcome, RegExp]> = [
@@ -41,8 +44,8 @@ export function extractOffline(thread: LeadThread): LeadInsight {
     sentiment: POSITIVE.includes(outcome) ? "positive" : NEGATIVE.includes(outcome) ? "negative" : "neutral",
     summary: clip(
       lastInbound
-        ? `${OFFLINE_LABEL} Lead replied ${inbound.length} time(s); latest: "${lastInbound}"`
-        : `${OFFLINE_LABEL} ${thread.messages.length} outreach message(s), no reply from the lead.`,
+        ? `${OFFLINE_TAG} Lead replied ${inbound.length} time(s); latest: "${lastInbound}"`
+        : `${OFFLINE_TAG} ${thread.messages.length} outreach message(s), no reply from the lead.`,
       1000,
     ),
     keyFacts: sentences.filter((s) => FACT.test(s)).slice(0, 5).map((s) => clip(s, 300)),
