@@ -2,10 +2,13 @@
 // `npm run start:worker` would, against this run's database and a queue prefix of this file's own.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
+import { createLogger } from "@insights/shared/logger";
+import { buildPack } from "@insights/worker/packs/build-pack.handler";
+import { RunningPacks } from "@insights/worker/runtime/cancellations";
 import { bearer, createHarness, type TestWorkspace } from "./support/harness.ts";
 import { startFakeLlm, type FakeLlm } from "./support/fake-llm.ts";
 import { startService, waitForOutput, type ServiceProcess } from "./support/processes.ts";
-import { SHARED_DATABASE_SAFE, waitFor } from "./support/worker-harness.ts";
+import { fakeLlmProvider, SHARED_DATABASE_SAFE, waitFor } from "./support/worker-harness.ts";
 
 const h = createHarness();
 let fake: FakeLlm;
@@ -175,5 +178,46 @@ describe("several workers on the same queues", () => {
       expect([...calls.values()].every((n) => n === 1)).toBe(true);
       expect(await h.db.insightLlmUsage.count({ where: { packId: packs[i], kind: "SYNTHESIS" } })).toBe(1);
     }
+  });
+});
+
+describe("a worker that lost its pack to another (its lock expired while it was stalled, not dead)", () => {
+  it("stops at its next write, so the two never keep summarizing the same leads", async () => {
+    const ws = await seed(40);
+    fake.latencyMs = 100;
+    const session = await h.http.post(`${ws.base}/insights/sessions`).set(bearer(ws.tokens.member)).send({});
+    // The pack row as the API commits it; the two runs below stand in for the two workers BullMQ handed its job to.
+    const pack = await h.db.insightContextPack.create({
+      data: {
+        clientId: ws.workspaceId,
+        sessionId: session.body.id,
+        scopeKey: "v1;window=LAST_90_DAYS;campaigns=*;cap=10",
+        windowPreset: "LAST_90_DAYS",
+        windowFrom: new Date(Date.now() - 90 * 24 * 3600_000),
+        windowTo: new Date(),
+        campaignIds: [],
+        campaignCap: 10,
+        requestedById: ws.users.member.id,
+      },
+    });
+    const deps = () => ({
+      db: h.db,
+      llm: fakeLlmProvider(fake),
+      logger: createLogger("takeover-test", "silent"),
+      running: new RunningPacks(),
+      tuning: { maxLeadsPerPack: 1000, llmConcurrency: 4, progressIntervalMs: 50, pageSize: 200 },
+    });
+    const payload = { packId: pack.id, generation: 1 };
+    const first = buildPack(deps(), payload);
+    await waitFor(async () => (fake.callsFor("lead_insight") >= 8 ? true : undefined), { what: "the first run to be extracting" });
+    const second = buildPack(deps(), payload);
+
+    expect(await first).toMatchObject({ outcome: "skipped" });
+    expect(await second).toMatchObject({ outcome: "complete", totalLeads: 40 });
+    // Without the takeover the first run would have gone on through the same pending leads (~70 calls in all).
+    expect(fake.callsFor("lead_insight")).toBeLessThanOrEqual(40 + 8);
+    expect(fake.callsFor("pack_synthesis")).toBe(1);
+    const done = await h.db.insightContextPack.findUniqueOrThrow({ where: { id: pack.id } });
+    expect(done).toMatchObject({ status: "COMPLETE", processedLeads: 40, failedLeads: 0 });
   });
 });

@@ -63,7 +63,9 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
       await run.update({ stage: "SYNTHESIZING" });
     }
 
-    const current = await db.insightContextPack.findUniqueOrThrow({ where: { id: pack.id } });
+    // Re-read for the totals extraction wrote, but only as long as the run is still this job's.
+    const current = await db.insightContextPack.findFirst({ where: run.current });
+    if (!current) return run.ended();
     const finalRun = new PackRun(db, current, controller);
     const metrics = await computeMetrics(finalRun, llm.name);
     const metricsJson = metrics as unknown as Prisma.InputJsonObject; // plain JSON data by construction

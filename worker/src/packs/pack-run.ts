@@ -1,9 +1,10 @@
-// One run of one pack: (packId, generation). Every write is conditional on the row still being this run and still
-// RUNNING, so a run that was cancelled, deleted or superseded by a recompute finds out at its next write and stops,
-// instead of overwriting a newer state.
+// One run of one pack: (packId, generation, runToken). Every write is conditional on the row still being this run
+// and still RUNNING, so a run that was cancelled, deleted, superseded by a recompute or taken over by another worker
+// finds out at its next write and stops, instead of overwriting a newer state or duplicating work.
+import { randomUUID } from "node:crypto";
 import type { Db, InsightContextPack, Prisma } from "@insights/shared/db/client";
 
-/** Thrown when the pack is no longer this run's to write: cancelled, deleted or superseded. Not an error. */
+/** Thrown when the pack is no longer this run's to write: cancelled, deleted, superseded or taken over. Not an error. */
 export class PackRunEnded extends Error {
   constructor(readonly packId: string) {
     super(`pack ${packId}: this run was cancelled, deleted or superseded`);
@@ -37,7 +38,7 @@ export class PackRun {
 
   /** The `where` that makes a write this run's. */
   get current() {
-    return { id: this.pack.id, generation: this.pack.generation, status: "RUNNING" as const };
+    return { id: this.pack.id, generation: this.pack.generation, status: "RUNNING" as const, runToken: this.pack.runToken };
   }
 
   async update(data: Prisma.InsightContextPackUpdateManyMutationInput, tx: Prisma.TransactionClient | Db = this.db) {
@@ -59,13 +60,19 @@ export class PackRun {
 }
 
 /**
- * Takes the pack for this job: PENDING → RUNNING, or resumes a RUNNING pack of the same generation (a job retried
- * after a crash or a shutdown). Null when the job is not for the pack's current run.
+ * Takes the pack for this job: PENDING → RUNNING, or takes over a RUNNING pack of the same generation (a job
+ * retried after a crash, a shutdown or a stalled worker). Either way the run gets a new token, so a previous owner
+ * that is still alive finds the pack no longer its own at its next write and stops: two workers never keep working
+ * on one pack. Null when the job is not for the pack's current run.
  */
 export async function claimPackRun(db: Db, packId: string, generation: number): Promise<InsightContextPack | null> {
-  await db.insightContextPack.updateMany({
+  const runToken = randomUUID();
+  const started = await db.insightContextPack.updateMany({
     where: { id: packId, generation, status: "PENDING" },
-    data: { status: "RUNNING", startedAt: new Date() },
+    data: { status: "RUNNING", startedAt: new Date(), runToken },
   });
-  return db.insightContextPack.findFirst({ where: { id: packId, generation, status: "RUNNING" } });
+  if (started.count === 0) {
+    await db.insightContextPack.updateMany({ where: { id: packId, generation, status: "RUNNING" }, data: { runToken } });
+  }
+  return db.insightContextPack.findFirst({ where: { id: packId, generation, status: "RUNNING", runToken } });
 }

@@ -66,8 +66,9 @@ export async function writeProgress(run: PackRun): Promise<void> {
              COALESCE(sum("outputTokens"), 0)::int AS output_tokens
       FROM "InsightContextPackLead" WHERE "packId" = ${run.id}
     ) a
-    WHERE p."id" = ${run.id} AND p."generation" = ${run.generation} AND p."status" = 'RUNNING'`;
-  // Gone or no longer RUNNING: cancelled, deleted or recomputed. This also stops the run when the cancellation
-  // message never arrived, so a missed message costs at most one progress interval of work.
+    WHERE p."id" = ${run.id} AND p."generation" = ${run.generation} AND p."status" = 'RUNNING'
+      AND p."runToken" = ${run.pack.runToken}`;
+  // Gone, no longer RUNNING, or taken over by another worker's run. This also stops the run when a cancellation
+  // message never arrived, so a missed message (or a lost job lock) costs at most one progress interval of work.
   if (count === 0) run.ended();
 }

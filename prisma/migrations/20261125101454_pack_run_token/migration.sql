@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "InsightContextPack" ADD COLUMN     "runToken" TEXT;
