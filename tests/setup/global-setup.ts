@@ -21,7 +21,12 @@ export default async function setup(project: TestProject) {
   const databaseUrl = withDatabase(services.postgresUrl, databaseName);
   const queuePrefix = `insights-test-${runId}`;
 
-  await deployMigrations(databaseUrl);
+  await assertRedisAnswers(services.redisUrl);
+  await deployMigrations(databaseUrl).catch((err: unknown) => {
+    throw new Error(
+      `tests need PostgreSQL at ${redact(services.postgresUrl)} (${firstLine(err)}): start it (see README, "Test it") or set DATABASE_URL`,
+    );
+  });
   project.provide("databaseUrl", databaseUrl);
   project.provide("redisUrl", services.redisUrl);
   project.provide("queuePrefix", queuePrefix);
@@ -32,6 +37,22 @@ export default async function setup(project: TestProject) {
     await services.stop();
   };
 }
+
+async function assertRedisAnswers(url: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on("error", () => undefined);
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (err) {
+    throw new Error(`tests need Redis at ${redact(url)} (${firstLine(err)}): start it (see README, "Test it") or set REDIS_URL`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+const firstLine = (err: unknown) => String(err instanceof Error ? err.message : err).split("\n")[0];
+const redact = (url: string) => url.replace(/\/\/([^:@/]+):[^@/]+@/, "//$1:***@");
 
 export function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);
