@@ -141,3 +141,30 @@ describe("GET /openapi.json", () => {
     expect(ROUTES).toHaveLength(workspaceRoutes.length);
   });
 });
+
+describe("response schemas", () => {
+  type ObjectSchema = { properties: Record<string, ObjectSchema>; required?: string[]; anyOf?: ObjectSchema[]; type?: string; format?: string };
+  const schemaOf = (operationId: string, status: string) => {
+    const op = operations().find((o) => o.operationId === operationId)!;
+    return (op.responses[status] as { content: Record<string, { schema: ObjectSchema }> }).content["application/json"]!.schema;
+  };
+
+  it("describe exactly the fields a session, a message and a pack come back with", async () => {
+    const session = await h.http.post(`${ws.base}/insights/sessions`).set("Authorization", `Bearer ${ws.tokens.member}`).send({});
+    const posted = await h.http
+      .post(`${ws.base}/insights/sessions/${session.body.id}/messages`)
+      .set("Authorization", `Bearer ${ws.tokens.member}`)
+      .send({ content: "hello" });
+    const pack = await h.http
+      .post(`${ws.base}/insights/sessions/${session.body.id}/packs`)
+      .set("Authorization", `Bearer ${ws.tokens.member}`)
+      .send({});
+    const keys = (o: object) => Object.keys(o).sort();
+    expect(keys(schemaOf("createSession", "201").properties)).toEqual(keys(session.body));
+    expect(keys(schemaOf("createMessage", "201").properties.message!.properties)).toEqual(keys(posted.body.message));
+    const packSchema = schemaOf("requestPack", "202");
+    expect(keys(packSchema.properties)).toEqual(keys(pack.body));
+    expect(keys(packSchema.properties.progress!.properties)).toEqual(keys(pack.body.progress));
+    expect(packSchema.properties.createdAt).toEqual({ type: "string", format: "date-time" });
+  });
+});

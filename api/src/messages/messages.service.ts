@@ -1,5 +1,6 @@
 import type { Db, InsightChatMessage } from "@insights/shared/db/client";
 import { recordAuditEvent } from "../audit/audit.service.ts";
+import type { MessageResponse } from "./messages.schema.ts";
 import { AppError, notFound } from "../http/app-error.ts";
 import type { JobClient } from "../jobs/job-client.ts";
 import { afterCursor, toPage, type Cursor } from "../http/pagination.ts";
@@ -9,7 +10,7 @@ import { findVisibleSession, findWritableSession } from "../sessions/sessions.se
 const authorSelect = { select: { id: true, email: true, name: true } } as const;
 type MessageRow = InsightChatMessage & { author: { id: string; email: string; name: string | null } | null };
 
-export function toMessageDto(row: MessageRow) {
+export function toMessageDto(row: MessageRow): MessageResponse {
   return {
     id: row.id,
     sessionId: row.sessionId,

@@ -8,10 +8,10 @@ import { errorStatus, type ErrorCode } from "../http/app-error.ts";
 import { packParams, sessionParams, workspaceParams } from "../http/common.schema.ts";
 import { leadParams, leadsBatchBody } from "../leads/leads.schema.ts";
 import { campaignParams, putCampaignBody } from "../campaigns/campaigns.schema.ts";
-import { createMessageBody, listMessagesQuery } from "../messages/messages.schema.ts";
-import { recomputePackBody, requestPackBody } from "../packs/packs.schema.ts";
+import { createMessageBody, listMessagesQuery, messageResponse } from "../messages/messages.schema.ts";
+import { packResponse, recomputePackBody, requestPackBody } from "../packs/packs.schema.ts";
 import { putPreferencesBody } from "../preferences/preferences.schema.ts";
-import { createSessionBody, listSessionsQuery, renameSessionBody } from "../sessions/sessions.schema.ts";
+import { createSessionBody, listSessionsQuery, renameSessionBody, sessionResponse } from "../sessions/sessions.schema.ts";
 import { patchSettingsBody } from "../settings/settings.schema.ts";
 import { usageQuery } from "../usage/usage.schema.ts";
 
@@ -42,6 +42,8 @@ export interface RouteSpec {
   body?: z.ZodType;
   /** The success status. */
   status: number;
+  /** The success body's schema; routes without one are described as a JSON object. */
+  response?: z.ZodType;
   /** Content type of the success body, when it is not JSON. */
   produces?: string;
   /** Error codes this route answers beyond those its auth and inputs imply. */
@@ -51,6 +53,12 @@ export interface RouteSpec {
 }
 
 const WS = "/v1/workspaces/{workspaceId}";
+
+// Response bodies that wrap the resources' own schemas.
+const sessionPage = z.object({ sessions: z.array(sessionResponse), nextCursor: z.string().nullable() });
+const messagePage = z.object({ messages: z.array(messageResponse), nextCursor: z.string().nullable() });
+const createdMessages = z.object({ message: messageResponse, reply: messageResponse.nullable() });
+const packList = z.object({ packs: z.array(packResponse) });
 const INSIGHTS = `${WS}/insights`;
 
 // Path parameters, as the routers parse them (workspace routers merge the workspace's params into their own).
@@ -147,6 +155,7 @@ export const API_ROUTES: RouteSpec[] = [
     method: "post",
     path: `${INSIGHTS}/sessions`,
     operationId: "createSession",
+    response: sessionResponse,
     summary: "Open an insights session",
     tag: "insights",
     auth: "bearer",
@@ -158,6 +167,7 @@ export const API_ROUTES: RouteSpec[] = [
     method: "get",
     path: `${INSIGHTS}/sessions`,
     operationId: "listSessions",
+    response: sessionPage,
     summary: "Sessions, newest first (admins may include deleted ones)",
     tag: "insights",
     auth: "bearer",
@@ -169,6 +179,7 @@ export const API_ROUTES: RouteSpec[] = [
     method: "get",
     path: `${INSIGHTS}/sessions/{sessionId}`,
     operationId: "getSession",
+    response: sessionResponse,
     summary: "One session",
     tag: "insights",
     auth: "bearer",
@@ -179,6 +190,7 @@ export const API_ROUTES: RouteSpec[] = [
     method: "patch",
     path: `${INSIGHTS}/sessions/{sessionId}`,
     operationId: "renameSession",
+    response: sessionResponse,
     summary: "Rename a session",
     tag: "insights",
     auth: "bearer",
@@ -191,6 +203,7 @@ export const API_ROUTES: RouteSpec[] = [
     method: "delete",
     path: `${INSIGHTS}/sessions/{sessionId}`,
     operationId: "deleteSession",
+    response: sessionResponse,
     summary: "Soft-delete a session and cancel its running packs",
     tag: "insights",
     auth: "bearer",
@@ -203,6 +216,7 @@ export const API_ROUTES: RouteSpec[] = [
     method: "post",
     path: `${INSIGHTS}/sessions/{sessionId}/restore`,
     operationId: "restoreSession",
+    response: sessionResponse,
     summary: "Restore a soft-deleted session",
     tag: "insights",
     auth: "bearer",
@@ -217,6 +231,7 @@ export const API_ROUTES: RouteSpec[] = [
     method: "get",
     path: `${INSIGHTS}/sessions/{sessionId}/messages`,
     operationId: "listMessages",
+    response: messagePage,
     summary: "A session's messages, oldest first",
     tag: "insights",
     auth: "bearer",
@@ -228,6 +243,7 @@ export const API_ROUTES: RouteSpec[] = [
     method: "post",
     path: `${INSIGHTS}/sessions/{sessionId}/messages`,
     operationId: "createMessage",
+    response: createdMessages,
     summary: "Ask a question; a worker answers it from the session's COMPLETE pack",
     tag: "insights",
     auth: "bearer",
@@ -242,6 +258,7 @@ export const API_ROUTES: RouteSpec[] = [
     method: "post",
     path: `${INSIGHTS}/sessions/{sessionId}/packs`,
     operationId: "requestPack",
+    response: packResponse,
     summary: "Request a context pack (202 new or restarted, 200 the existing pack of that scope)",
     tag: "insights",
     auth: "bearer",
@@ -255,6 +272,7 @@ export const API_ROUTES: RouteSpec[] = [
     method: "get",
     path: `${INSIGHTS}/sessions/{sessionId}/packs`,
     operationId: "listPacks",
+    response: packList,
     summary: "A session's packs, newest first",
     tag: "insights",
     auth: "bearer",
@@ -265,6 +283,7 @@ export const API_ROUTES: RouteSpec[] = [
     method: "get",
     path: `${INSIGHTS}/packs/{packId}`,
     operationId: "getPack",
+    response: packResponse,
     summary: "One pack with its progress (ETag; If-None-Match answers 304)",
     tag: "insights",
     auth: "bearer",
@@ -276,6 +295,7 @@ export const API_ROUTES: RouteSpec[] = [
     method: "post",
     path: `${INSIGHTS}/packs/{packId}/recompute`,
     operationId: "recomputePack",
+    response: packResponse,
     summary: "Recompute a finished pack (only changed threads unless force)",
     tag: "insights",
     auth: "bearer",
@@ -401,10 +421,23 @@ function parametersOf(schema: z.ZodType, where: "path" | "query") {
 
 const errorRef = { $ref: "#/components/responses/Error" };
 
+/** Response schemas describe what the API sends (`io: "output"`); Date fields travel as ISO date-time strings. */
+function outputSchema(schema: z.ZodType): JsonSchema {
+  const { $schema: _dialect, ...json } = z.toJSONSchema(schema, {
+    io: "output",
+    unrepresentable: "any",
+    override: (ctx) => {
+      if (ctx.zodSchema._zod.def.type === "date") Object.assign(ctx.jsonSchema, { type: "string", format: "date-time" });
+    },
+  }) as JsonSchema;
+  return json;
+}
+
 function successResponse(route: RouteSpec) {
   if (route.status === 303) return { description: "Redirect", headers: { Location: { schema: { type: "string" } } } };
   const type = route.produces ?? "application/json";
-  return { description: "Success", content: { [type]: { schema: { type: type === "application/json" ? "object" : "string" } } } };
+  const schema = route.response ? outputSchema(route.response) : { type: type === "application/json" ? "object" : "string" };
+  return { description: "Success", content: { [type]: { schema } } };
 }
 
 function responsesOf(route: RouteSpec) {

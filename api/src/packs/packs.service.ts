@@ -9,6 +9,7 @@ import {
   type ScopeWindow,
 } from "@insights/shared/scope/scope";
 import { recordAuditEvent } from "../audit/audit.service.ts";
+import type { PackResponse } from "./packs.schema.ts";
 import { AppError, notFound, validationFailed } from "../http/app-error.ts";
 import type { Caller } from "../http/request-context.ts";
 import type { JobClient } from "../jobs/job-client.ts";
@@ -260,7 +261,7 @@ async function failureSample(db: Db, packId: string) {
   });
 }
 
-export async function toPackDto(db: Db, pack: InsightContextPack) {
+export async function toPackDto(db: Db, pack: InsightContextPack): Promise<PackResponse> {
   return {
     id: pack.id,
     sessionId: pack.sessionId,

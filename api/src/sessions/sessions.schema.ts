@@ -11,3 +11,16 @@ export const listSessionsQuery = z.object({
   includeDeleted: z.enum(["true", "false"]).transform((v) => v === "true").default(false),
   ...pageQuery,
 });
+
+/** A session as the API returns it (and as /openapi.json describes it). */
+export const sessionResponse = z.object({
+  id: z.string(),
+  workspaceId: z.string(),
+  title: z.string(),
+  createdById: z.string(),
+  createdAt: z.date(),
+  updatedAt: z.date(),
+  deletedAt: z.date().nullable(),
+  deletedById: z.string().nullable(),
+});
+export type SessionResponse = z.output<typeof sessionResponse>;

@@ -3,9 +3,10 @@ import { AppError, notFound } from "../http/app-error.ts";
 import { afterCursor, toPage, type Cursor } from "../http/pagination.ts";
 import type { Caller } from "../http/request-context.ts";
 import { recordAuditEvent } from "../audit/audit.service.ts";
+import type { SessionResponse } from "./sessions.schema.ts";
 import type { JobClient } from "../jobs/job-client.ts";
 
-export function toSessionDto(row: InsightChatSession) {
+export function toSessionDto(row: InsightChatSession): SessionResponse {
   return {
     id: row.id,
     workspaceId: row.clientId,
