@@ -9,3 +9,17 @@ export const listAuditEventsQuery = z.object({
   action: z.enum(InsightChatAuditAction).optional(),
   ...pageQuery,
 });
+
+export const auditEventResponse = z.object({
+  id: z.string(),
+  workspaceId: z.string(),
+  action: z.enum(InsightChatAuditAction),
+  /** USER actors carry who they are; the SYSTEM actor (e.g. the retention purge) only its type. */
+  actor: z.object({ type: z.enum(["USER", "SYSTEM"]), id: z.string().optional(), email: z.string().optional(), name: z.string().nullable().optional() }),
+  sessionId: z.string().nullable(),
+  packId: z.string().nullable(),
+  details: z.unknown(),
+  createdAt: z.date(),
+});
+export type AuditEventResponse = z.output<typeof auditEventResponse>;
+export const auditEventPage = z.object({ events: z.array(auditEventResponse), nextCursor: z.string().nullable() });

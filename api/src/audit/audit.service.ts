@@ -1,6 +1,7 @@
 import type { Db, InsightChatAuditAction, InsightChatAuditEvent, Prisma, Tx } from "@insights/shared/db/client";
 import type { Caller } from "../http/request-context.ts";
 import { afterCursor, toPage, type Cursor } from "../http/pagination.ts";
+import type { AuditEventResponse } from "./audit.schema.ts";
 
 export interface AuditEntry {
   action: InsightChatAuditAction;
@@ -55,7 +56,7 @@ export async function listAuditEvents(db: Db, caller: Caller, filter: AuditFilte
 
 type AuditRow = InsightChatAuditEvent & { actor: { id: string; email: string; name: string | null } | null };
 
-function toAuditEventDto(row: AuditRow) {
+function toAuditEventDto(row: AuditRow): AuditEventResponse {
   return {
     id: row.id,
     workspaceId: row.clientId,

@@ -1,10 +1,11 @@
 import { Router } from "express";
+import type { z } from "zod";
 import type { Db } from "@insights/shared/db/client";
 import { requireWorkspaceAdminAccess } from "../auth/guards.ts";
 import { recordAuditEvent } from "../audit/audit.service.ts";
 import { callerOf } from "../http/request-context.ts";
 import { parseBody, parseParams } from "../http/validate.ts";
-import { campaignParams, putCampaignBody } from "./campaigns.schema.ts";
+import { campaignParams, campaignResponse, putCampaignBody } from "./campaigns.schema.ts";
 
 
 /** Ingestion: the host application pushes its campaigns. Upsert by the host's id. */
@@ -24,7 +25,13 @@ export function campaignsRoutes(db: Db): Router {
       await recordAuditEvent(tx, caller, { action: "CAMPAIGN_UPSERTED", details: { campaignId, name } });
       return row;
     });
-    res.json({ id: campaign.id, name: campaign.name, createdAt: campaign.createdAt, updatedAt: campaign.updatedAt });
+    const body: z.output<typeof campaignResponse> = {
+      id: campaign.id,
+      name: campaign.name,
+      createdAt: campaign.createdAt,
+      updatedAt: campaign.updatedAt,
+    };
+    res.json(body);
   });
 
   return router;

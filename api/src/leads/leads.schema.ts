@@ -44,3 +44,29 @@ export const leadsBatchBody = z
 export type LeadInput = z.infer<typeof lead>;
 
 export const leadParams = z.object({ leadId: id });
+
+/** What one ingestion call did. */
+export const ingestionResponse = z.object({
+  received: z.number().int(),
+  created: z.number().int(),
+  /** Leads whose thread changed (or is new): their cached summaries no longer apply. */
+  threadsChanged: z.number().int(),
+});
+export type IngestionResponse = z.output<typeof ingestionResponse>;
+
+export const leadInsightResponse = z.object({
+  leadId: z.string(),
+  outcome: z.string(),
+  /** {summary, sentiment, keyFacts, objections, nextStep} */
+  summary: z.unknown(),
+  model: z.string(),
+  /** "openai" or "offline" (the built-in extractive provider). */
+  provider: z.string(),
+  promptVersion: z.string(),
+  threadFingerprint: z.string(),
+  /** The thread changed since this summary was made; the next pack over it will re-extract it. */
+  stale: z.boolean(),
+  createdAt: z.date(),
+  updatedAt: z.date(),
+});
+export type LeadInsightResponse = z.output<typeof leadInsightResponse>;

@@ -2,7 +2,7 @@ import type { Db } from "@insights/shared/db/client";
 import { recordAuditEvent } from "../audit/audit.service.ts";
 import { notFound, validationFailed } from "../http/app-error.ts";
 import type { Caller } from "../http/request-context.ts";
-import type { LeadInput } from "./leads.schema.ts";
+import type { IngestionResponse, LeadInput, LeadInsightResponse } from "./leads.schema.ts";
 import { fingerprintThread } from "./thread-fingerprint.ts";
 
 /**
@@ -10,7 +10,7 @@ import { fingerprintThread } from "./thread-fingerprint.ts";
  * fingerprint is unchanged are not rewritten, so re-pushing a workspace is cheap and keeps cached insights valid.
  * The whole batch is one transaction: it lands entirely or not at all.
  */
-export async function ingestLeads(db: Db, caller: Caller, leads: LeadInput[]) {
+export async function ingestLeads(db: Db, caller: Caller, leads: LeadInput[]): Promise<IngestionResponse> {
   await assertCampaignsExist(db, caller, leads);
   const now = new Date();
   const prepared = leads.map((lead) => ({
@@ -111,7 +111,7 @@ async function assertCampaignsExist(db: Db, caller: Caller, leads: LeadInput[]):
   if (fields.length > 0) throw validationFailed(fields);
 }
 
-export async function getLeadInsight(db: Db, caller: Caller, leadId: string) {
+export async function getLeadInsight(db: Db, caller: Caller, leadId: string): Promise<LeadInsightResponse> {
   const lead = await db.lead.findUnique({
     where: { clientId_id: { clientId: caller.workspaceId, id: leadId } },
     select: { threadFingerprint: true, conversationInsight: true },
@@ -127,7 +127,6 @@ export async function getLeadInsight(db: Db, caller: Caller, leadId: string) {
     provider: insight.provider,
     promptVersion: insight.promptVersion,
     threadFingerprint: insight.threadFingerprint,
-    /** The thread changed since this summary was made; the next pack over it will re-extract it. */
     stale: insight.threadFingerprint !== lead.threadFingerprint,
     createdAt: insight.createdAt,
     updatedAt: insight.updatedAt,

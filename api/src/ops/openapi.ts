@@ -3,16 +3,16 @@
 // missing here (or a listed one is not served), so the table cannot drift from the app.
 import { Router } from "express";
 import { z } from "zod";
-import { listAuditEventsQuery } from "../audit/audit.schema.ts";
+import { auditEventPage, listAuditEventsQuery } from "../audit/audit.schema.ts";
 import { errorStatus, type ErrorCode } from "../http/app-error.ts";
 import { packParams, sessionParams, workspaceParams } from "../http/common.schema.ts";
-import { leadParams, leadsBatchBody } from "../leads/leads.schema.ts";
-import { campaignParams, putCampaignBody } from "../campaigns/campaigns.schema.ts";
+import { ingestionResponse, leadInsightResponse, leadParams, leadsBatchBody } from "../leads/leads.schema.ts";
+import { campaignParams, campaignResponse, putCampaignBody } from "../campaigns/campaigns.schema.ts";
 import { createMessageBody, listMessagesQuery, messageResponse } from "../messages/messages.schema.ts";
-import { packResponse, recomputePackBody, requestPackBody } from "../packs/packs.schema.ts";
-import { putPreferencesBody } from "../preferences/preferences.schema.ts";
+import { deletedPackResponse, packResponse, recomputePackBody, requestPackBody } from "../packs/packs.schema.ts";
+import { preferencesResponse, putPreferencesBody } from "../preferences/preferences.schema.ts";
 import { createSessionBody, listSessionsQuery, renameSessionBody, sessionResponse } from "../sessions/sessions.schema.ts";
-import { patchSettingsBody } from "../settings/settings.schema.ts";
+import { patchSettingsBody, settingsResponse } from "../settings/settings.schema.ts";
 import { usageQuery } from "../usage/usage.schema.ts";
 
 export type HttpMethod = "get" | "post" | "put" | "patch" | "delete";
@@ -118,6 +118,7 @@ export const API_ROUTES: RouteSpec[] = [
     method: "put",
     path: `${WS}/campaigns/{campaignId}`,
     operationId: "putCampaign",
+    response: campaignResponse,
     summary: "Create or rename a campaign (upsert by the host's id)",
     tag: "ingestion",
     auth: "bearer",
@@ -130,6 +131,7 @@ export const API_ROUTES: RouteSpec[] = [
     method: "post",
     path: `${WS}/leads/batch`,
     operationId: "ingestLeads",
+    response: ingestionResponse,
     summary: "Upsert up to 500 leads with their whole threads",
     tag: "ingestion",
     auth: "bearer",
@@ -143,6 +145,7 @@ export const API_ROUTES: RouteSpec[] = [
     method: "get",
     path: `${WS}/leads/{leadId}/insight`,
     operationId: "getLeadInsight",
+    response: leadInsightResponse,
     summary: "A lead's cached conversation insight",
     tag: "insights",
     auth: "bearer",
@@ -309,6 +312,7 @@ export const API_ROUTES: RouteSpec[] = [
     method: "delete",
     path: `${INSIGHTS}/packs/{packId}`,
     operationId: "deletePack",
+    response: deletedPackResponse,
     summary: "Cancel a pack's work and remove it",
     tag: "insights",
     auth: "bearer",
@@ -322,6 +326,7 @@ export const API_ROUTES: RouteSpec[] = [
     method: "get",
     path: `${INSIGHTS}/preferences`,
     operationId: "getPreferences",
+    response: preferencesResponse,
     summary: "The caller's own pack defaults in this workspace",
     tag: "insights",
     auth: "bearer",
@@ -332,6 +337,7 @@ export const API_ROUTES: RouteSpec[] = [
     method: "put",
     path: `${INSIGHTS}/preferences`,
     operationId: "putPreferences",
+    response: preferencesResponse,
     summary: "Save the caller's own pack defaults",
     tag: "insights",
     auth: "bearer",
@@ -343,6 +349,7 @@ export const API_ROUTES: RouteSpec[] = [
     method: "get",
     path: `${INSIGHTS}/settings`,
     operationId: "getSettings",
+    response: settingsResponse,
     summary: "The workspace's insights settings",
     tag: "insights",
     auth: "bearer",
@@ -353,6 +360,7 @@ export const API_ROUTES: RouteSpec[] = [
     method: "patch",
     path: `${INSIGHTS}/settings`,
     operationId: "updateSettings",
+    response: settingsResponse,
     summary: "Change the workspace's insights settings",
     tag: "insights",
     auth: "bearer",
@@ -365,6 +373,7 @@ export const API_ROUTES: RouteSpec[] = [
     method: "get",
     path: `${INSIGHTS}/audit-events`,
     operationId: "listAuditEvents",
+    response: auditEventPage,
     summary: "Audit events, newest first",
     tag: "insights",
     auth: "bearer",

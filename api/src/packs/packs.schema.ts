@@ -72,3 +72,6 @@ export const packResponse = z.object({
   completedAt: z.date().nullable(),
 });
 export type PackResponse = z.output<typeof packResponse>;
+
+export const deletedPackResponse = z.object({ id: z.string(), sessionId: z.string(), deletedAt: z.date() });
+export type DeletedPackResponse = z.output<typeof deletedPackResponse>;

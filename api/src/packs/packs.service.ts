@@ -9,7 +9,7 @@ import {
   type ScopeWindow,
 } from "@insights/shared/scope/scope";
 import { recordAuditEvent } from "../audit/audit.service.ts";
-import type { PackResponse } from "./packs.schema.ts";
+import type { DeletedPackResponse, PackResponse } from "./packs.schema.ts";
 import { AppError, notFound, validationFailed } from "../http/app-error.ts";
 import type { Caller } from "../http/request-context.ts";
 import type { JobClient } from "../jobs/job-client.ts";
@@ -214,7 +214,7 @@ export async function recomputePack(deps: PacksDeps, caller: Caller, packId: str
 }
 
 /** Admin: cancel the pack's work and remove it; its audit events keep its id. */
-export async function deletePack(deps: PacksDeps, caller: Caller, packId: string) {
+export async function deletePack(deps: PacksDeps, caller: Caller, packId: string): Promise<DeletedPackResponse> {
   const { db, jobs } = deps;
   const pack = await findVisiblePack(db, caller, packId);
   const deletedAt = new Date();

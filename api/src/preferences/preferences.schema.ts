@@ -24,3 +24,13 @@ export const putPreferencesBody = z
       ctx.addIssue({ code: "custom", path: ["customTo"], message: "must be after customFrom" });
     }
   });
+
+/** The caller's preferences as the API returns them (`updatedAt` null: never saved, these are the defaults). */
+export const preferencesResponse = z.object({
+  windowPreset: z.enum(InsightsWindowPreset),
+  customFrom: z.date().nullable(),
+  customTo: z.date().nullable(),
+  campaignCap: z.number().int(),
+  updatedAt: z.date().nullable(),
+});
+export type PreferencesResponse = z.output<typeof preferencesResponse>;

@@ -1,5 +1,6 @@
 import type { Db, InsightsWindowPreset } from "@insights/shared/db/client";
 import type { Caller } from "../http/request-context.ts";
+import type { PreferencesResponse } from "./preferences.schema.ts";
 
 export interface Preferences {
   windowPreset: InsightsWindowPreset;
@@ -43,7 +44,7 @@ export async function putPreferences(
   return toPreferencesDto(row, row.updatedAt);
 }
 
-function toPreferencesDto(p: Preferences, updatedAt: Date | null) {
+function toPreferencesDto(p: Preferences, updatedAt: Date | null): PreferencesResponse {
   return {
     windowPreset: p.windowPreset,
     customFrom: p.customFrom,

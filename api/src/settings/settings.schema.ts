@@ -12,3 +12,13 @@ export const patchSettingsBody = z
   })
   .partial()
   .refine((value) => Object.keys(value).length > 0, { message: "name at least one setting to change" });
+
+export const settingsResponse = z.object({
+  insightsChatModel: z.string(),
+  insightsChatReasoningEffort: z.string(),
+  insightsChatEnableCampaignChanges: z.boolean(),
+  insightsChatEnableExperimentWrites: z.boolean(),
+  insightsChatEnableFollowupPauses: z.boolean(),
+  updatedAt: z.date(),
+});
+export type SettingsResponse = z.output<typeof settingsResponse>;

@@ -1,10 +1,11 @@
 import type { Db, WorkspaceSettings } from "@insights/shared/db/client";
 import { recordAuditEvent } from "../audit/audit.service.ts";
 import type { Caller } from "../http/request-context.ts";
+import type { SettingsResponse } from "./settings.schema.ts";
 
 type SettingsPatch = Partial<Omit<WorkspaceSettings, "clientId" | "updatedAt">>;
 
-function toSettingsDto(row: WorkspaceSettings) {
+function toSettingsDto(row: WorkspaceSettings): SettingsResponse {
   return {
     insightsChatModel: row.insightsChatModel,
     insightsChatReasoningEffort: row.insightsChatReasoningEffort,
