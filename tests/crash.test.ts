@@ -5,7 +5,7 @@ import { inject } from "vitest";
 import { createLogger } from "@insights/shared/logger";
 import { buildPack } from "@insights/worker/packs/build-pack.handler";
 import { RunningPacks } from "@insights/worker/runtime/cancellations";
-import { bearer, createHarness, type TestWorkspace } from "./support/harness.ts";
+import { bearer, createHarness, insertPendingPack, type TestWorkspace } from "./support/harness.ts";
 import { startFakeLlm, type FakeLlm } from "./support/fake-llm.ts";
 import { startService, waitForOutput, type ServiceProcess } from "./support/processes.ts";
 import { fakeLlmProvider, SHARED_DATABASE_SAFE, waitFor } from "./support/worker-harness.ts";
@@ -187,19 +187,7 @@ describe("a worker that lost its pack to another (its lock expired while it was 
     fake.latencyMs = 100;
     const session = await h.http.post(`${ws.base}/insights/sessions`).set(bearer(ws.tokens.member)).send({});
     // The pack row as the API commits it; the two runs below stand in for the two workers BullMQ handed its job to.
-    const pack = await h.db.insightContextPack.create({
-      data: {
-        clientId: ws.workspaceId,
-        sessionId: session.body.id,
-        scopeKey: "v1;window=LAST_90_DAYS;campaigns=*;cap=10",
-        windowPreset: "LAST_90_DAYS",
-        windowFrom: new Date(Date.now() - 90 * 24 * 3600_000),
-        windowTo: new Date(),
-        campaignIds: [],
-        campaignCap: 10,
-        requestedById: ws.users.member.id,
-      },
-    });
+    const pack = await insertPendingPack(h, ws, session.body.id);
     const deps = () => ({
       db: h.db,
       llm: fakeLlmProvider(fake),

@@ -4,22 +4,20 @@ import { createServer, type Server } from "node:net";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inject } from "vitest";
 import { createApiMetrics } from "@insights/api/ops/metrics";
 import { enqueue, closeJobQueues, createJobQueues } from "@insights/shared/jobs/job-queues";
 import { QUEUES } from "@insights/shared/jobs/queues";
 import { createLogger, type Logger } from "@insights/shared/logger";
-import { createRedis } from "@insights/shared/redis";
 import { createOpenAiProvider } from "@insights/worker/llm/openai-provider";
 import type { LlmProvider } from "@insights/worker/llm/provider";
 import { unlimited } from "@insights/worker/llm/rate-limit";
 import { startMetricsServer } from "@insights/worker/runtime/metrics-server";
 import { createWorkerMetrics, type WorkerMetrics } from "@insights/worker/runtime/metrics";
-import { DEFAULT_TUNING, startWorkers, type WorkerRuntime } from "@insights/worker/runtime/start-workers";
+import type { WorkerRuntime } from "@insights/worker/runtime/start-workers";
 import { createIsolatedDatabase } from "./support/database.ts";
 import { startFakeLlm, USAGE, type FakeLlm } from "./support/fake-llm.ts";
 import { bearer, createHarness, type Harness, type TestWorkspace } from "./support/harness.ts";
-import { waitFor } from "./support/worker-harness.ts";
+import { startTestWorker, waitFor } from "./support/worker-harness.ts";
 
 let database: Awaited<ReturnType<typeof createIsolatedDatabase>>;
 const METRICS_TOKEN = "metrics-token-0123456789";
@@ -87,26 +85,11 @@ function fakeProvider(metrics: WorkerMetrics, timeoutMs = 5000): LlmProvider {
   });
 }
 
+/** The test worker, observed through these metrics and this logger; closed at the end if a test did not. */
 async function startWorker(metrics: WorkerMetrics, logger: Logger): Promise<WorkerRuntime> {
-  const connection = createRedis(inject("redisUrl"), { role: "metrics-test-worker" });
-  const subscriber = createRedis(inject("redisUrl"), { role: "metrics-test-cancel" });
-  const runtime = await startWorkers({
-    db: h.db,
-    connection,
-    subscriber,
-    prefix: h.prefix,
-    llm: fakeProvider(metrics),
-    logger,
-    metrics,
-    // Packs the API tests left PENDING without a job stay that way: the reconciler does not reach them in this file.
-    tuning: { ...DEFAULT_TUNING, progressIntervalMs: 50, reconcileGraceMs: 3_600_000 },
-  });
+  const runtime = await startTestWorker(h, fakeProvider(metrics), {}, { logger, metrics });
   let closed: Promise<void> | undefined;
-  const close = () =>
-    (closed ??= (async () => {
-      await runtime.close();
-      await Promise.all([connection.quit(), subscriber.quit()]);
-    })());
+  const close = () => (closed ??= runtime.close());
   cleanups.push(close);
   return { close };
 }

@@ -6,7 +6,7 @@ import { enqueue } from "@insights/shared/jobs/job-queues";
 import { createOfflineProvider } from "@insights/worker/llm/offline-provider";
 import type { WorkerRuntime } from "@insights/worker/runtime/start-workers";
 import { createIsolatedDatabase } from "./support/database.ts";
-import { bearer, createHarness, type Harness, type TestWorkspace } from "./support/harness.ts";
+import { bearer, createHarness, insertPendingPack, type Harness, type TestWorkspace } from "./support/harness.ts";
 import { startTestWorker, waitFor } from "./support/worker-harness.ts";
 
 let database: Awaited<ReturnType<typeof createIsolatedDatabase>>;
@@ -36,21 +36,7 @@ describe("the reconciler", () => {
     const ws = await h.seed({ leads: 4 });
     const sessionId = await sessionOf(ws);
     // What the API leaves behind if it dies between its commit and its enqueue.
-    const pack = await h.db.insightContextPack.create({
-      data: {
-        clientId: ws.workspaceId,
-        sessionId,
-        scopeKey: "v1;window=LAST_90_DAYS;campaigns=*;cap=10",
-        windowPreset: "LAST_90_DAYS",
-        windowFrom: new Date(Date.now() - 90 * 24 * 3600_000),
-        windowTo: new Date(),
-        campaignIds: [],
-        campaignCap: 10,
-        requestedById: ws.users.member.id,
-        createdAt: longAgo(),
-        updatedAt: longAgo(),
-      },
-    });
+    const pack = await insertPendingPack(h, ws, sessionId, longAgo());
     expect(await h.queues.packs.getJob(jobIdOf("buildPack", { packId: pack.id, generation: 1 }))).toBeUndefined();
     const done = await waitFor(async () => {
       const row = await h.db.insightContextPack.findUniqueOrThrow({ where: { id: pack.id } });

@@ -3,7 +3,6 @@
 import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Redis } from "ioredis";
 import { createApp } from "@insights/api/app";
 import { signToken } from "@insights/api/auth/jwt";
 import { seedWorkspace, type SeededWorkspace } from "@insights/api/cli/seed";
@@ -13,6 +12,7 @@ import { closeJobQueues, createJobQueues } from "@insights/shared/jobs/job-queue
 import { createLogger } from "@insights/shared/logger";
 import { createRedis } from "@insights/shared/redis";
 import { dropDatabase, deployMigrations } from "../../prisma/tools/schema-engine.ts";
+import { deleteKeys } from "../../tests/support/redis-keys.ts";
 
 export const BENCH_JWT_SECRET = "bench-only-secret-0123456789abcdef0123456789";
 const LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres";
@@ -51,20 +51,6 @@ export async function createBenchEnv(): Promise<BenchEnv> {
       await deleteKeys(redisUrl, `${prefix}*`);
     },
   };
-}
-
-async function deleteKeys(redisUrl: string, pattern: string): Promise<void> {
-  const redis = new Redis(redisUrl);
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
 }
 
 export interface BenchApi {

@@ -5,6 +5,7 @@ import { Redis } from "ioredis";
 import type { TestProject } from "vitest/node";
 import { deployMigrations, dropDatabase } from "../../prisma/tools/schema-engine.ts";
 import { startTestServices } from "./services.ts";
+import { deleteKeys } from "../support/redis-keys.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -60,16 +61,3 @@ export function withDatabase(url: string, database: string): string {
   return parsed.toString();
 }
 
-async function deleteKeys(redisUrl: string, pattern: string): Promise<void> {
-  const redis = new Redis(redisUrl);
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
-  }
-}

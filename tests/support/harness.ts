@@ -3,6 +3,7 @@ import request from "supertest";
 import { inject } from "vitest";
 import { createDb, type Db } from "@insights/shared/db/client";
 import { createLogger, type Logger } from "@insights/shared/logger";
+import { resolveWindow, scopeKeyOf } from "@insights/shared/scope/scope";
 import { closeJobQueues, createJobQueues, type JobQueues } from "@insights/shared/jobs/job-queues";
 import { createRedis } from "@insights/shared/redis";
 import { createJobClient } from "@insights/api/jobs/job-client";
@@ -93,3 +94,27 @@ export function createHarness(options: HarnessOptions = {}): Harness {
 }
 
 export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+/**
+ * A PENDING pack row over the last 90 days, exactly as the API commits it but with no job: for tests that play the
+ * part of a crashed API or of the workers themselves. `at` backdates it.
+ */
+export async function insertPendingPack(h: Harness, ws: TestWorkspace, sessionId: string, at = new Date()) {
+  const { from, to } = resolveWindow({ preset: "LAST_90_DAYS" }, at);
+  const scope = { window: { preset: "LAST_90_DAYS" as const }, campaignIds: [], campaignCap: 10 };
+  return h.db.insightContextPack.create({
+    data: {
+      clientId: ws.workspaceId,
+      sessionId,
+      scopeKey: scopeKeyOf(scope),
+      windowPreset: scope.window.preset,
+      windowFrom: from,
+      windowTo: to,
+      campaignIds: scope.campaignIds,
+      campaignCap: scope.campaignCap,
+      requestedById: ws.users.member.id,
+      createdAt: at,
+      updatedAt: at,
+    },
+  });
+}

@@ -1,11 +1,12 @@
 // The real worker runtime, in-process, on the harness's queues, with the LLM at its HTTP boundary (a fake
 // OpenAI-compatible server) so the openai client code runs for real.
 import { inject } from "vitest";
-import { createLogger } from "@insights/shared/logger";
+import { createLogger, type Logger } from "@insights/shared/logger";
 import { createRedis } from "@insights/shared/redis";
 import { createOpenAiProvider } from "@insights/worker/llm/openai-provider";
 import type { LlmProvider } from "@insights/worker/llm/provider";
 import { unlimited, type RateLimiter } from "@insights/worker/llm/rate-limit";
+import type { WorkerMetrics } from "@insights/worker/runtime/metrics";
 import { DEFAULT_TUNING, startWorkers, type WorkerRuntime, type WorkerTuning } from "@insights/worker/runtime/start-workers";
 import type { FakeLlm } from "./fake-llm.ts";
 import type { Harness } from "./harness.ts";
@@ -35,6 +36,7 @@ export async function startTestWorker(
   h: Harness,
   llm: LlmProvider,
   tuning: Partial<WorkerTuning> = {},
+  observe: { logger?: Logger; metrics?: WorkerMetrics } = {},
 ): Promise<WorkerRuntime> {
   const connection = createRedis(inject("redisUrl"), { role: "worker-test" });
   const subscriber = createRedis(inject("redisUrl"), { role: "worker-test-cancel" });
@@ -44,7 +46,8 @@ export async function startTestWorker(
     subscriber,
     prefix: h.prefix,
     llm,
-    logger: createLogger("worker-test", process.env.TEST_LOG_LEVEL ?? "silent"),
+    logger: observe.logger ?? createLogger("worker-test", process.env.TEST_LOG_LEVEL ?? "silent"),
+    metrics: observe.metrics,
     tuning: { ...DEFAULT_TUNING, ...SHARED_DATABASE_SAFE, progressIntervalMs: 50, ...tuning },
   });
   return {
