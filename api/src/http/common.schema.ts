@@ -10,7 +10,7 @@ export const text = z
 
 /** Years 1 to 9999 in UTC: what every layer (JavaScript, Prisma, PostgreSQL timestamps) round-trips. */
 export const isStorableDate = (d: Date) => d.getUTCFullYear() >= 1 && d.getUTCFullYear() <= 9999;
-const STORABLE_DATE = "must be between the years 1 and 9999 (UTC)";
+export const STORABLE_DATE = "must be between the years 1 and 9999 (UTC)";
 
 /** An ISO 8601 date-time with an offset, as an instant. */
 export const isoDateTime = z.iso.datetime({ offset: true }).pipe(z.coerce.date()).refine(isStorableDate, STORABLE_DATE);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { id, isStorableDate } from "../http/common.schema.ts";
+import { id, isStorableDate, STORABLE_DATE } from "../http/common.schema.ts";
 import { campaignCap } from "../preferences/preferences.schema.ts";
 
 /**
@@ -17,8 +17,8 @@ const windowInput = z.discriminatedUnion("preset", [
       from: new Date(w.from),
       to: w.to.length === 10 ? new Date(new Date(w.to).getTime() + 24 * 3600_000) : new Date(w.to),
     }))
-    .refine((w) => isStorableDate(w.from), { message: "must be between the years 1 and 9999 (UTC)", path: ["from"] })
-    .refine((w) => isStorableDate(w.to), { message: "must be between the years 1 and 9999 (UTC)", path: ["to"] })
+    .refine((w) => isStorableDate(w.from), { message: STORABLE_DATE, path: ["from"] })
+    .refine((w) => isStorableDate(w.to), { message: STORABLE_DATE, path: ["to"] })
     .refine((w) => w.from < w.to, { message: "from must be before to", path: ["to"] }),
 ]);
 

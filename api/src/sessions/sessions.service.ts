@@ -2,6 +2,7 @@ import type { Db, InsightChatSession } from "@insights/shared/db/client";
 import { AppError, notFound } from "../http/app-error.ts";
 import { afterCursor, toPage, type Cursor } from "../http/pagination.ts";
 import type { Caller } from "../http/request-context.ts";
+import { retentionCutoff } from "@insights/shared/retention";
 import { recordAuditEvent } from "../audit/audit.service.ts";
 import type { SessionResponse } from "./sessions.schema.ts";
 import type { JobClient } from "../jobs/job-client.ts";
@@ -106,12 +107,10 @@ export async function deleteSession(db: Db, jobs: JobClient, caller: Caller, ses
   return toSessionDto(session);
 }
 
-const DAY_MS = 24 * 3600_000;
-
 /** Admin: undo a soft delete, within the retention period (after it, the worker purges the session). */
 export async function restoreSession(db: Db, caller: Caller, sessionId: string, retentionDays: number) {
   const existing = await findVisibleSession(db, caller, sessionId);
-  if (existing.deletedAt && existing.deletedAt.getTime() < Date.now() - retentionDays * DAY_MS) {
+  if (existing.deletedAt && existing.deletedAt < retentionCutoff(retentionDays)) {
     throw new AppError("CONFLICT", `the restore period of ${retentionDays} days has ended; the session is being purged`);
   }
   const session = await db.$transaction(async (tx) => {

@@ -3,8 +3,8 @@
 // still restorable or gone with a record of its purge; audit events and the usage ledger keep their ids.
 import type { Db } from "@insights/shared/db/client";
 import type { Logger } from "@insights/shared/logger";
+import { retentionCutoff } from "@insights/shared/retention";
 
-const DAY_MS = 24 * 3600_000;
 const BATCH = 100;
 
 export interface PurgeDeps {
@@ -15,7 +15,7 @@ export interface PurgeDeps {
 
 export async function purgeExpiredSessions(deps: PurgeDeps, now = new Date()): Promise<{ purged: number }> {
   const { db, logger } = deps;
-  const cutoff = new Date(now.getTime() - deps.retentionDays * DAY_MS);
+  const cutoff = retentionCutoff(deps.retentionDays, now);
   let purged = 0;
   for (;;) {
     const expired = await db.insightChatSession.findMany({
