@@ -301,14 +301,8 @@ const pathSegment = fc.oneof(
   { weight: 1, arbitrary: fc.uuid() },
 );
 
-/** The query parameters each route reads; the others get the whole list (and ignore it). */
-const QUERY_KEYS: Record<string, string[]> = {
-  "GET sessions": ["includeDeleted", "cursor", "limit"],
-  "GET sessions/:id/messages": ["cursor", "limit"],
-  "GET audit-events": ["sessionId", "packId", "action", "cursor", "limit"],
-  "GET usage": ["from", "to"],
-};
-const ALL_QUERY_KEYS = [...new Set(Object.values(QUERY_KEYS).flat())];
+/** A route that reads no query gets every route's parameters (and ignores them). */
+const ALL_QUERY_KEYS = [...new Set(ROUTES.flatMap((r) => r.queryKeys))];
 
 const base64Json = (value: unknown) => Buffer.from(JSON.stringify(value) ?? "").toString("base64url");
 const queryLeaf = leafJunkUpTo(8001);
@@ -441,12 +435,12 @@ describe.each(readable)("$name with fuzzed query strings", (route) => {
   it("answers every query with a contract status and error shape, never a 500", { timeout: 120_000 }, async () => {
     const { path } = await route.prepare(h, ws);
     const [pathname] = path.split("?");
-    const keys = QUERY_KEYS[route.name];
+    const keys = route.queryKeys;
     await fc.assert(
-      fc.asyncProperty(queryString(keys ?? ALL_QUERY_KEYS), caller, (query, as) =>
+      fc.asyncProperty(queryString(keys.length > 0 ? keys : ALL_QUERY_KEYS), caller, (query, as) =>
         fuzz({ method: "get", path: `${pathname}?${query}`, as }),
       ),
-      runOptions(`query ${route.name}`, keys ? QUERY_RUNS : OTHER_QUERY_RUNS),
+      runOptions(`query ${route.name}`, keys.length > 0 ? QUERY_RUNS : OTHER_QUERY_RUNS),
     );
   });
 });

@@ -1,16 +1,30 @@
-// Every workspace route of the contract, with a valid request for each: the permission matrix and the bad-input
-// tests iterate over this one table, so a new route joins both by being added here.
+// The tests' table of every /v1 route: the permission matrix, the bad-input, fuzzing, isolation and body-limit
+// suites iterate over it. Method, path, access and query come from the route's declaration (api/src/routes.ts);
+// this file adds only what a test needs: how to build a valid request, and bodies that must be refused. A route
+// declared without a fixture here fails `npm run typecheck`.
+import { z } from "zod";
+import type { HttpMethod, Route } from "@insights/api/http/route";
+import { API_ROUTES } from "@insights/api/routes";
 import type { Harness, TestWorkspace } from "./harness.ts";
 
-export interface RouteCase {
-  name: string;
-  method: "get" | "post" | "put" | "patch" | "delete";
-  adminOnly: boolean;
+interface RouteFixture {
   /** Builds the path and a valid body, creating whatever the route needs first (a fresh one per call). */
   prepare: (h: Harness, ws: TestWorkspace) => Promise<{ path: string; body?: object }>;
   /** Bodies that must be refused with 400, and a field each must name. */
   badBodies?: Array<{ body: unknown; field: string }>;
 }
+
+export interface RouteCase extends RouteFixture {
+  /** `GET sessions/:id/messages`: method and path under the workspace (and /insights), ids as `:id`. */
+  name: string;
+  method: HttpMethod;
+  adminOnly: boolean;
+  /** The query parameters the route reads, from its declaration. */
+  queryKeys: string[];
+  route: Route;
+}
+
+type OperationId = (typeof API_ROUTES)[number]["operationId"];
 
 async function newSession(h: Harness, ws: TestWorkspace): Promise<string> {
   const res = await h.http.post(`${ws.base}/insights/sessions`).set("Authorization", `Bearer ${ws.tokens.member}`).send({});
@@ -55,11 +69,8 @@ async function leadWithInsight(h: Harness, ws: TestWorkspace): Promise<string> {
   return lead.id;
 }
 
-export const ROUTES: RouteCase[] = [
-  {
-    name: "PUT campaigns/:id",
-    method: "put",
-    adminOnly: true,
+const FIXTURES: Record<OperationId, RouteFixture> = {
+  putCampaign: {
     prepare: async (_h, ws) => ({ path: `${ws.base}/campaigns/cmp-new`, body: { name: "New campaign" } }),
     badBodies: [
       { body: {}, field: "body.name" },
@@ -68,10 +79,7 @@ export const ROUTES: RouteCase[] = [
       { body: { name: "ok", extra: true }, field: "body" },
     ],
   },
-  {
-    name: "POST leads/batch",
-    method: "post",
-    adminOnly: true,
+  ingestLeads: {
     prepare: async (_h, ws) => ({
       path: `${ws.base}/leads/batch`,
       body: {
@@ -95,16 +103,10 @@ export const ROUTES: RouteCase[] = [
       { body: { leads: Array.from({ length: 501 }, (_, i) => ({ id: `l${i}`, messages: [] })) }, field: "body.leads" },
     ],
   },
-  {
-    name: "GET leads/:id/insight",
-    method: "get",
-    adminOnly: false,
+  getLeadInsight: {
     prepare: async (h, ws) => ({ path: `${ws.base}/leads/${await leadWithInsight(h, ws)}/insight` }),
   },
-  {
-    name: "POST sessions",
-    method: "post",
-    adminOnly: false,
+  createSession: {
     prepare: async (_h, ws) => ({ path: `${ws.base}/insights/sessions`, body: { title: "Pipeline review" } }),
     badBodies: [
       { body: { title: "" }, field: "body.title" },
@@ -114,50 +116,29 @@ export const ROUTES: RouteCase[] = [
       { body: JSON.parse('{"title": "x", "__proto__": {"isAdmin": true}}'), field: "body" },
     ],
   },
-  {
-    name: "GET sessions",
-    method: "get",
-    adminOnly: false,
+  listSessions: {
     prepare: async (_h, ws) => ({ path: `${ws.base}/insights/sessions` }),
   },
-  {
-    name: "GET sessions/:id",
-    method: "get",
-    adminOnly: false,
+  getSession: {
     prepare: async (h, ws) => ({ path: `${ws.base}/insights/sessions/${await newSession(h, ws)}` }),
   },
-  {
-    name: "PATCH sessions/:id",
-    method: "patch",
-    adminOnly: false,
+  renameSession: {
     prepare: async (h, ws) => ({ path: `${ws.base}/insights/sessions/${await newSession(h, ws)}`, body: { title: "Renamed" } }),
     badBodies: [
       { body: {}, field: "body.title" },
       { body: { title: "   " }, field: "body.title" },
     ],
   },
-  {
-    name: "DELETE sessions/:id",
-    method: "delete",
-    adminOnly: true,
+  deleteSession: {
     prepare: async (h, ws) => ({ path: `${ws.base}/insights/sessions/${await newSession(h, ws)}` }),
   },
-  {
-    name: "POST sessions/:id/restore",
-    method: "post",
-    adminOnly: true,
+  restoreSession: {
     prepare: async (h, ws) => ({ path: `${ws.base}/insights/sessions/${await deletedSession(h, ws)}/restore` }),
   },
-  {
-    name: "GET sessions/:id/messages",
-    method: "get",
-    adminOnly: false,
+  listMessages: {
     prepare: async (h, ws) => ({ path: `${ws.base}/insights/sessions/${await newSession(h, ws)}/messages` }),
   },
-  {
-    name: "POST sessions/:id/messages",
-    method: "post",
-    adminOnly: false,
+  createMessage: {
     prepare: async (h, ws) => ({
       path: `${ws.base}/insights/sessions/${await newSession(h, ws)}/messages`,
       body: { content: "Which leads booked meetings?" },
@@ -169,10 +150,7 @@ export const ROUTES: RouteCase[] = [
       { body: { content: "hi", packId: "not valid!" }, field: "body.packId" },
     ],
   },
-  {
-    name: "POST sessions/:id/packs",
-    method: "post",
-    adminOnly: false,
+  requestPack: {
     prepare: async (h, ws) => ({
       path: `${ws.base}/insights/sessions/${await newSession(h, ws)}/packs`,
       body: { window: { preset: "LAST_7_DAYS" }, campaignIds: [ws.campaignIds[0]] },
@@ -192,40 +170,22 @@ export const ROUTES: RouteCase[] = [
       { body: { window: [{ preset: "LAST_7_DAYS" }] }, field: "body.window" },
     ],
   },
-  {
-    name: "GET sessions/:id/packs",
-    method: "get",
-    adminOnly: false,
+  listPacks: {
     prepare: async (h, ws) => ({ path: `${ws.base}/insights/sessions/${await newSession(h, ws)}/packs` }),
   },
-  {
-    name: "GET packs/:id",
-    method: "get",
-    adminOnly: false,
+  getPack: {
     prepare: async (h, ws) => ({ path: `${ws.base}/insights/packs/${await newPack(h, ws)}` }),
   },
-  {
-    name: "POST packs/:id/recompute",
-    method: "post",
-    adminOnly: true,
+  recomputePack: {
     prepare: async (h, ws) => ({ path: `${ws.base}/insights/packs/${await newPack(h, ws, "COMPLETE")}/recompute`, body: {} }),
   },
-  {
-    name: "DELETE packs/:id",
-    method: "delete",
-    adminOnly: true,
+  deletePack: {
     prepare: async (h, ws) => ({ path: `${ws.base}/insights/packs/${await newPack(h, ws)}` }),
   },
-  {
-    name: "GET preferences",
-    method: "get",
-    adminOnly: false,
+  getPreferences: {
     prepare: async (_h, ws) => ({ path: `${ws.base}/insights/preferences` }),
   },
-  {
-    name: "PUT preferences",
-    method: "put",
-    adminOnly: false,
+  putPreferences: {
     prepare: async (_h, ws) => ({
       path: `${ws.base}/insights/preferences`,
       body: { windowPreset: "LAST_7_DAYS", campaignCap: 5 },
@@ -241,16 +201,10 @@ export const ROUTES: RouteCase[] = [
       { body: JSON.parse('{"windowPreset": "LAST_7_DAYS", "campaignCap": 5, "constructor": {"prototype": {"x": 1}}}'), field: "body" },
     ],
   },
-  {
-    name: "GET settings",
-    method: "get",
-    adminOnly: false,
+  getSettings: {
     prepare: async (_h, ws) => ({ path: `${ws.base}/insights/settings` }),
   },
-  {
-    name: "PATCH settings",
-    method: "patch",
-    adminOnly: true,
+  updateSettings: {
     prepare: async (_h, ws) => ({ path: `${ws.base}/insights/settings`, body: { insightsChatReasoningEffort: "high" } }),
     badBodies: [
       { body: {}, field: "body" },
@@ -260,16 +214,25 @@ export const ROUTES: RouteCase[] = [
       { body: JSON.parse('{"__proto__": {"insightsChatEnableCampaignChanges": true}}'), field: "body" },
     ],
   },
-  {
-    name: "GET usage",
-    method: "get",
-    adminOnly: true,
+  getUsage: {
     prepare: async (_h, ws) => ({ path: `${ws.base}/insights/usage?from=2026-01-01` }),
   },
-  {
-    name: "GET audit-events",
-    method: "get",
-    adminOnly: true,
+  listAuditEvents: {
     prepare: async (_h, ws) => ({ path: `${ws.base}/insights/audit-events` }),
   },
-];
+};
+
+const nameOf = (route: Route) =>
+  `${route.method.toUpperCase()} ${route.path.replace(/^\/v1\/workspaces\/\{workspaceId\}\/(insights\/)?/, "").replace(/\{\w+\}/g, ":id")}`;
+
+const queryKeysOf = (route: Route) =>
+  route.query ? Object.keys((z.toJSONSchema(route.query, { io: "input" }) as { properties?: object }).properties ?? {}) : [];
+
+export const ROUTES: RouteCase[] = API_ROUTES.map((route) => ({
+  name: nameOf(route),
+  method: route.method,
+  adminOnly: route.access === "admin",
+  queryKeys: queryKeysOf(route),
+  route,
+  ...FIXTURES[route.operationId],
+}));

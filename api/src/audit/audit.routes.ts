@@ -1,16 +1,19 @@
-import { Router } from "express";
-import type { Db } from "@insights/shared/db/client";
-import { requireWorkspaceAdminAccess } from "../auth/guards.ts";
-import { callerOf } from "../http/request-context.ts";
-import { parseQuery } from "../http/validate.ts";
-import { listAuditEventsQuery } from "./audit.schema.ts";
+import { INSIGHTS_PATH, workspaceParams } from "../http/common.schema.ts";
+import { defineRoute } from "../http/route.ts";
+import { auditEventPage, listAuditEventsQuery } from "./audit.schema.ts";
 import { listAuditEvents } from "./audit.service.ts";
 
-export function auditRoutes(db: Db): Router {
-  const router = Router({ mergeParams: true });
-  router.get("/audit-events", requireWorkspaceAdminAccess, async (req, res) => {
-    const query = parseQuery(listAuditEventsQuery, req);
-    res.json(await listAuditEvents(db, callerOf(req), query));
-  });
-  return router;
-}
+export const auditRoutes = [
+  defineRoute({
+    operationId: "listAuditEvents",
+    method: "get",
+    path: `${INSIGHTS_PATH}/audit-events`,
+    summary: "Audit events, newest first",
+    tag: "insights",
+    access: "admin",
+    params: workspaceParams,
+    query: listAuditEventsQuery,
+    responses: { 200: { description: "A page of audit events", body: auditEventPage } },
+    handle: async ({ query, caller }, { db }) => ({ status: 200, body: await listAuditEvents(db, caller, query) }),
+  }),
+];

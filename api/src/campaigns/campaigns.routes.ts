@@ -1,38 +1,32 @@
-import { Router } from "express";
-import type { z } from "zod";
-import type { Db } from "@insights/shared/db/client";
-import { requireWorkspaceAdminAccess } from "../auth/guards.ts";
 import { recordAuditEvent } from "../audit/audit.service.ts";
-import { callerOf } from "../http/request-context.ts";
-import { parseBody, parseParams } from "../http/validate.ts";
-import { campaignParams, campaignResponse, putCampaignBody } from "./campaigns.schema.ts";
+import { WORKSPACE_PATH } from "../http/common.schema.ts";
+import { defineRoute } from "../http/route.ts";
+import { campaignPath, campaignResponse, putCampaignBody } from "./campaigns.schema.ts";
 
-
-/** Ingestion: the host application pushes its campaigns. Upsert by the host's id. */
-export function campaignsRoutes(db: Db): Router {
-  const router = Router({ mergeParams: true });
-
-  router.put("/campaigns/:campaignId", requireWorkspaceAdminAccess, async (req, res) => {
-    const { campaignId } = parseParams(campaignParams, req);
-    const { name } = parseBody(putCampaignBody, req);
-    const caller = callerOf(req);
-    const campaign = await db.$transaction(async (tx) => {
-      const row = await tx.campaign.upsert({
-        where: { clientId_id: { clientId: caller.workspaceId, id: campaignId } },
-        create: { clientId: caller.workspaceId, id: campaignId, name },
-        update: { name },
+export const campaignsRoutes = [
+  /** Ingestion: the host application pushes its campaigns. Upsert by the host's id. */
+  defineRoute({
+    operationId: "putCampaign",
+    method: "put",
+    path: `${WORKSPACE_PATH}/campaigns/{campaignId}`,
+    summary: "Create or rename a campaign (upsert by the host's id)",
+    tag: "ingestion",
+    access: "admin",
+    params: campaignPath,
+    body: putCampaignBody,
+    responses: { 200: { description: "The campaign", body: campaignResponse } },
+    handle: async ({ params: { campaignId }, body: { name }, caller }, { db }) => {
+      const campaign = await db.$transaction(async (tx) => {
+        const row = await tx.campaign.upsert({
+          where: { clientId_id: { clientId: caller.workspaceId, id: campaignId } },
+          create: { clientId: caller.workspaceId, id: campaignId, name },
+          update: { name },
+        });
+        await recordAuditEvent(tx, caller, { action: "CAMPAIGN_UPSERTED", details: { campaignId, name } });
+        return row;
       });
-      await recordAuditEvent(tx, caller, { action: "CAMPAIGN_UPSERTED", details: { campaignId, name } });
-      return row;
-    });
-    const body: z.output<typeof campaignResponse> = {
-      id: campaign.id,
-      name: campaign.name,
-      createdAt: campaign.createdAt,
-      updatedAt: campaign.updatedAt,
-    };
-    res.json(body);
-  });
-
-  return router;
-}
+      const { id, createdAt, updatedAt } = campaign;
+      return { status: 200, body: { id, name: campaign.name, createdAt, updatedAt } };
+    },
+  }),
+];

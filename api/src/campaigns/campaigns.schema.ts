@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { id, text } from "../http/common.schema.ts";
+import { id, text, workspaceParams } from "../http/common.schema.ts";
 
-export const campaignParams = z.object({ campaignId: id });
+export const campaignPath = workspaceParams.extend({ campaignId: id });
 export const putCampaignBody = z.strictObject({ name: text.trim().min(1, "must not be empty").max(200) });
 
 export const campaignResponse = z.object({ id: z.string(), name: z.string(), createdAt: z.date(), updatedAt: z.date() });

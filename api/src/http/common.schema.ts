@@ -21,7 +21,11 @@ export const isoDateOrDateTime = z
   .pipe(z.coerce.date())
   .refine(isStorableDate, STORABLE_DATE);
 
-/** Path parameters of every workspace route, parsed once by name. */
+/** Where every workspace route lives, and the insights routes under it. */
+export const WORKSPACE_PATH = "/v1/workspaces/{workspaceId}";
+export const INSIGHTS_PATH = `${WORKSPACE_PATH}/insights`;
+
+/** Path parameters of workspace routes, each the whole set its path names. */
 export const workspaceParams = z.object({ workspaceId: id });
-export const sessionParams = z.object({ sessionId: id });
-export const packParams = z.object({ packId: id });
+export const sessionPath = workspaceParams.extend({ sessionId: id });
+export const packPath = workspaceParams.extend({ packId: id });

@@ -2,12 +2,12 @@
 // after assignRequestId, so the line carries the same requestId as the response header and any error logged for it.
 import type { Request, RequestHandler } from "express";
 import type { Logger } from "@insights/shared/logger";
-import { matchRoute } from "../ops/openapi.ts";
+import { routeLabeler, type Route } from "./route.ts";
 
 /** Probes and scrapes arrive every few seconds; their lines are debug so they do not drown the rest. */
 const QUIET_ROUTES = new Set(["/healthz", "/readyz", "/metrics"]);
 
-export function logRequests(logger: Logger): RequestHandler {
+export function logRequests(logger: Logger, routeLabelOf: (req: Request) => string): RequestHandler {
   return (req, res, next) => {
     const started = performance.now();
     res.once("close", () => {
@@ -33,14 +33,11 @@ export function logRequests(logger: Logger): RequestHandler {
 
 /**
  * The route pattern of a request (`/v1/workspaces/{workspaceId}/insights/sessions`), never its raw path: safe for
- * metric labels. Bull Board's pages are one label; anything no route serves is "unmatched".
+ * log fields and metric labels, whether or not the request got as far as its route.
  */
-export function routeLabelOf(req: Request): string {
-  const path = pathOf(req);
-  const route = matchRoute(req.method, path);
-  if (route) return route.path;
-  if (/^\/admin\/queues(\/|$)/i.test(path)) return "/admin/queues/*";
-  return "unmatched";
+export function requestRouteLabeler(routes: readonly Route[]): (req: Request) => string {
+  const labelOf = routeLabeler(routes);
+  return (req) => labelOf(req.method, pathOf(req));
 }
 
 // originalUrl, because routers rewrite req.url while they run; without the query string (cursors, tokens).

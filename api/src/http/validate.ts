@@ -4,7 +4,7 @@ import type { Request } from "express";
 import type { z } from "zod";
 import { validationFailed, type FieldError } from "./app-error.ts";
 
-type Part = "body" | "query" | "params";
+type Part = "body" | "query" | "params" | "headers";
 
 function parsePart<S extends z.ZodType>(part: Part, schema: S, value: unknown): z.infer<S> {
   const result = schema.safeParse(value);
@@ -22,3 +22,8 @@ export const parseQuery = <S extends z.ZodType>(schema: S, req: Request): z.infe
   parsePart("query", schema, req.query);
 export const parseParams = <S extends z.ZodType>(schema: S, req: Request): z.infer<S> =>
   parsePart("params", schema, req.params);
+/** Reads each header the schema names (case-insensitively), so the schema sees `{"Idempotency-Key": ...}`. */
+export const parseHeaders = <S extends z.ZodType>(schema: S, req: Request): z.infer<S> => {
+  const names = "shape" in schema ? Object.keys((schema as unknown as z.ZodObject).shape) : [];
+  return parsePart("headers", schema, Object.fromEntries(names.map((name) => [name, req.get(name)])));
+};

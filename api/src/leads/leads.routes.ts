@@ -1,24 +1,32 @@
-import { Router } from "express";
-import type { Db } from "@insights/shared/db/client";
-import { requireWorkspaceAdminAccess } from "../auth/guards.ts";
-import { callerOf } from "../http/request-context.ts";
-import { parseBody, parseParams } from "../http/validate.ts";
-import { leadParams, leadsBatchBody } from "./leads.schema.ts";
+import { WORKSPACE_PATH, workspaceParams } from "../http/common.schema.ts";
+import { defineRoute } from "../http/route.ts";
+import { ingestionResponse, leadInsightResponse, leadPath, leadsBatchBody } from "./leads.schema.ts";
 import * as leads from "./leads.service.ts";
 
-export function leadsRoutes(db: Db): Router {
-  const router = Router({ mergeParams: true });
-
-  /** Ingestion: the host pushes leads with their whole threads, at most 500 a call. */
-  router.post("/leads/batch", requireWorkspaceAdminAccess, async (req, res) => {
-    const body = parseBody(leadsBatchBody, req);
-    res.json(await leads.ingestLeads(db, callerOf(req), body.leads));
-  });
-
-  router.get("/leads/:leadId/insight", async (req, res) => {
-    const { leadId } = parseParams(leadParams, req);
-    res.json(await leads.getLeadInsight(db, callerOf(req), leadId));
-  });
-
-  return router;
-}
+export const leadsRoutes = [
+  defineRoute({
+    operationId: "ingestLeads",
+    method: "post",
+    path: `${WORKSPACE_PATH}/leads/batch`,
+    summary: "Upsert up to 500 leads with their whole threads",
+    tag: "ingestion",
+    access: "admin",
+    params: workspaceParams,
+    body: leadsBatchBody,
+    // Whole threads: the one body larger than the default.
+    bodyLimit: "10mb",
+    responses: { 200: { description: "What was written", body: ingestionResponse } },
+    handle: async ({ body, caller }, { db }) => ({ status: 200, body: await leads.ingestLeads(db, caller, body.leads) }),
+  }),
+  defineRoute({
+    operationId: "getLeadInsight",
+    method: "get",
+    path: `${WORKSPACE_PATH}/leads/{leadId}/insight`,
+    summary: "A lead's cached conversation insight",
+    tag: "insights",
+    access: "member",
+    params: leadPath,
+    responses: { 200: { description: "The insight", body: leadInsightResponse } },
+    handle: async ({ params, caller }, { db }) => ({ status: 200, body: await leads.getLeadInsight(db, caller, params.leadId) }),
+  }),
+];

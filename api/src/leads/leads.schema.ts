@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { MessageDirection } from "@insights/shared/db/client";
-import { id, isoDateTime, text } from "../http/common.schema.ts";
+import { id, isoDateTime, text, workspaceParams } from "../http/common.schema.ts";
 
 /** Per call; the host sends a large workspace in batches. */
 export const MAX_LEADS_PER_BATCH = 500;
@@ -43,7 +43,7 @@ export const leadsBatchBody = z
 
 export type LeadInput = z.infer<typeof lead>;
 
-export const leadParams = z.object({ leadId: id });
+export const leadPath = workspaceParams.extend({ leadId: id });
 
 /** What one ingestion call did. */
 export const ingestionResponse = z.object({

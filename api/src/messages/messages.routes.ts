@@ -1,27 +1,40 @@
-import { Router } from "express";
-import type { Db } from "@insights/shared/db/client";
-import type { JobClient } from "../jobs/job-client.ts";
-import { sessionParams } from "../http/common.schema.ts";
-import { callerOf } from "../http/request-context.ts";
-import { parseBody, parseParams, parseQuery } from "../http/validate.ts";
-import { createMessageBody, listMessagesQuery } from "./messages.schema.ts";
+import { INSIGHTS_PATH, sessionPath } from "../http/common.schema.ts";
+import { defineRoute } from "../http/route.ts";
+import { createdMessages, createMessageBody, listMessagesQuery, messagePage } from "./messages.schema.ts";
 import * as messages from "./messages.service.ts";
 
-export function messagesRoutes(deps: { db: Db; jobs: JobClient }): Router {
-  const { db } = deps;
-  const router = Router({ mergeParams: true });
+const MESSAGES = `${INSIGHTS_PATH}/sessions/{sessionId}/messages`;
 
-  router.get("/sessions/:sessionId/messages", async (req, res) => {
-    const { sessionId } = parseParams(sessionParams, req);
-    const query = parseQuery(listMessagesQuery, req);
-    res.json(await messages.listMessages(db, callerOf(req), sessionId, query));
-  });
-
-  router.post("/sessions/:sessionId/messages", async (req, res) => {
-    const { sessionId } = parseParams(sessionParams, req);
-    const body = parseBody(createMessageBody, req);
-    res.status(201).json(await messages.createUserMessage(deps, callerOf(req), sessionId, body));
-  });
-
-  return router;
-}
+export const messagesRoutes = [
+  defineRoute({
+    operationId: "listMessages",
+    method: "get",
+    path: MESSAGES,
+    summary: "A session's messages, oldest first",
+    tag: "insights",
+    access: "member",
+    params: sessionPath,
+    query: listMessagesQuery,
+    responses: { 200: { description: "A page of messages", body: messagePage } },
+    handle: async ({ params, query, caller }, { db }) => ({
+      status: 200,
+      body: await messages.listMessages(db, caller, params.sessionId, query),
+    }),
+  }),
+  defineRoute({
+    operationId: "createMessage",
+    method: "post",
+    path: MESSAGES,
+    summary: "Ask a question; a worker answers it from the session's COMPLETE pack",
+    tag: "insights",
+    access: "member",
+    params: sessionPath,
+    body: createMessageBody,
+    responses: { 201: { description: "The question and its pending reply", body: createdMessages } },
+    errors: ["CONFLICT", "UNAVAILABLE"],
+    handle: async ({ params, body, caller }, deps) => ({
+      status: 201,
+      body: await messages.createUserMessage(deps, caller, params.sessionId, body),
+    }),
+  }),
+];

@@ -33,3 +33,7 @@ export const messageResponse = z.object({
   completedAt: z.date().nullable(),
 });
 export type MessageResponse = z.output<typeof messageResponse>;
+
+export const messagePage = z.object({ messages: z.array(messageResponse), nextCursor: z.string().nullable() });
+/** A question and the reply a worker will complete (none when the session has no COMPLETE pack yet). */
+export const createdMessages = z.object({ message: messageResponse, reply: messageResponse.nullable() });

@@ -4,12 +4,14 @@
 import { createBullBoard } from "@bull-board/api";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { ExpressAdapter } from "@bull-board/express";
-import { Router, type Request, type RequestHandler } from "express";
+import type { Request, RequestHandler } from "express";
+import { z } from "zod";
 import type { Db } from "@insights/shared/db/client";
 import type { JobQueues } from "@insights/shared/jobs/job-queues";
 import { bearerTokenOf } from "../auth/guards.ts";
 import { verifyToken } from "../auth/jwt.ts";
 import { AppError } from "../http/app-error.ts";
+import { defineRoute } from "../http/route.ts";
 
 export const BULL_BOARD_PATH = "/admin/queues";
 const COOKIE = "insights_ops_token";
@@ -22,25 +24,45 @@ export interface BullBoardDeps {
   opsAdmins: string[];
 }
 
-export function bullBoardRoutes(deps: BullBoardDeps): Router {
-  const serverAdapter = new ExpressAdapter().setBasePath(BULL_BOARD_PATH);
-  createBullBoard({
-    queues: Object.values(deps.queues).map((queue) => new BullMQAdapter(queue)),
-    serverAdapter,
-  });
+export const bullBoardRoutes = [
+  // Before the dashboard's mount, which would otherwise take this path too.
+  defineRoute({
+    operationId: "bullBoardLogin",
+    method: "get",
+    path: `${BULL_BOARD_PATH}/login`,
+    summary: "Trades an operator's token for the Bull Board cookie, then redirects to the dashboard",
+    description: "The token travels in the query because a browser cannot send a bearer header.",
+    tag: "operations",
+    access: "public",
+    // Anything but one token (none, or several) is refused like a wrong one: 401.
+    query: z.object({ token: z.string().optional().catch(undefined) }),
+    responses: { 303: { description: "To the dashboard, with the cookie set", headers: ["Location", "Set-Cookie"] } },
+    errors: ["UNAUTHENTICATED", "FORBIDDEN"],
+    handle: async ({ query, req, res }, deps) => {
+      const token = query.token ?? "";
+      await authorizeOpsAdmin(deps, token);
+      res.cookie(COOKIE, token, { httpOnly: true, sameSite: "strict", path: BULL_BOARD_PATH, secure: req.secure });
+      res.redirect(303, BULL_BOARD_PATH);
+    },
+  }),
+  defineRoute({
+    operationId: "bullBoard",
+    method: "get",
+    path: BULL_BOARD_PATH,
+    summary: "Bull Board, the queue dashboard (OPS_ADMINS only; its pages and API live under this path)",
+    tag: "operations",
+    access: "ops",
+    responses: { 200: { description: "The dashboard", contentType: "text/html" } },
+    mount: ({ queues }) => {
+      const serverAdapter = new ExpressAdapter().setBasePath(BULL_BOARD_PATH);
+      createBullBoard({ queues: Object.values(queues).map((queue) => new BullMQAdapter(queue)), serverAdapter });
+      return serverAdapter.getRouter() as RequestHandler;
+    },
+  }),
+];
 
-  const router = Router();
-  router.get(`${BULL_BOARD_PATH}/login`, async (req, res) => {
-    const token = typeof req.query.token === "string" ? req.query.token : "";
-    await authorizeOpsAdmin(deps, token);
-    res.cookie(COOKIE, token, { httpOnly: true, sameSite: "strict", path: BULL_BOARD_PATH, secure: req.secure });
-    res.redirect(303, BULL_BOARD_PATH);
-  });
-  router.use(BULL_BOARD_PATH, requireOpsAdmin(deps), serverAdapter.getRouter() as RequestHandler);
-  return router;
-}
-
-function requireOpsAdmin(deps: BullBoardDeps): RequestHandler {
+/** The guard of `access: "ops"`: a bearer token or the login cookie of a user named in OPS_ADMINS. */
+export function requireOpsAdmin(deps: BullBoardDeps): RequestHandler {
   return async (req, _res, next) => {
     await authorizeOpsAdmin(deps, tokenOf(req));
     next();

@@ -2,7 +2,7 @@
 // tests can build several apps in one process.
 //
 // What it shows is deployment-wide and carries no tenant data: no workspace, session, pack or user id appears in
-// any label (HTTP routes are labelled by their pattern, from the route table in openapi.ts).
+// any label (HTTP routes are labelled by their pattern, from the route declarations).
 // - HTTP request durations by method, route pattern and status, measured in this process.
 // - Queue depth per queue and state, Postgres' pack counts by status, and the LLM usage ledger's totals by kind:
 //   all read at scrape time, each source under a timeout, so a Redis or Postgres outage makes /metrics report
@@ -13,13 +13,13 @@
 // survive API restarts and agree across API replicas (every replica reports the same deployment-wide value: take
 // `max`, not `sum`, over instances). In-process counts of the LLM calls themselves come from the workers' metrics.
 import { timingSafeEqual } from "node:crypto";
-import { Router, type RequestHandler } from "express";
+import type { Request, RequestHandler } from "express";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { InsightContextPackStatus, LlmUsageKind, type Db } from "@insights/shared/db/client";
 import type { JobQueues } from "@insights/shared/jobs/job-queues";
 import { bearerTokenOf } from "../auth/guards.ts";
 import { AppError } from "../http/app-error.ts";
-import { routeLabelOf } from "../http/request-log.ts";
+import { defineRoute } from "../http/route.ts";
 
 /** Every BullMQ job state, so a state that empties reports 0 instead of vanishing. */
 const JOB_STATES = ["waiting", "active", "delayed", "prioritized", "waiting-children", "completed", "failed"] as const;
@@ -35,8 +35,8 @@ export interface ApiMetricsOptions {
 
 export interface ApiMetrics {
   registry: Registry;
-  /** Times every request; mount first. */
-  observeRequests: RequestHandler;
+  /** Times every request, labelled by `routeLabelOf` (a route pattern, never a raw path); mount first. */
+  observeRequests: (routeLabelOf: (req: Request) => string) => RequestHandler;
 }
 
 type Source = "queues" | "packs" | "llm_ledger";
@@ -185,7 +185,7 @@ export function createApiMetrics(options: ApiMetricsOptions): ApiMetrics {
     registers,
   });
 
-  const observeRequests: RequestHandler = (req, res, next) => {
+  const observeRequests = (routeLabelOf: (req: Request) => string): RequestHandler => (req, res, next) => {
     const end = httpDuration.startTimer();
     res.once("close", () => {
       end({ method: req.method, route: routeLabelOf(req), status: res.writableFinished ? String(res.statusCode) : "aborted" });
@@ -200,16 +200,28 @@ export function createApiMetrics(options: ApiMetricsOptions): ApiMetrics {
  * GET /metrics. With a token configured, only `Authorization: Bearer <token>` gets in; without one it is open, which
  * is safe because nothing in it names a tenant (still, keep it off the public internet).
  */
-export function metricsRoutes(metrics: ApiMetrics, token: string | undefined): Router {
-  const router = Router();
-  router.get("/metrics", async (req, res) => {
+export const metricsRoute = defineRoute({
+  operationId: "metrics",
+  method: "get",
+  path: "/metrics",
+  summary: "Prometheus metrics (text exposition format)",
+  tag: "operations",
+  access: "metrics",
+  responses: { 200: { description: "The metrics", contentType: "text/plain; version=0.0.4" } },
+  handle: async ({ res }, { metrics }) => {
+    const body = await metrics.registry.metrics();
+    res.type(metrics.registry.contentType).send(body);
+  },
+});
+
+/** The guard of `access: "metrics"`. */
+export function requireMetricsToken(token: string | undefined): RequestHandler {
+  return (req, _res, next) => {
     if (token && !sameSecret(bearerTokenOf(req) ?? "", token)) {
       throw new AppError("UNAUTHENTICATED", "send Authorization: Bearer <METRICS_TOKEN>");
     }
-    const body = await metrics.registry.metrics();
-    res.type(metrics.registry.contentType).send(body);
-  });
-  return router;
+    next();
+  };
 }
 
 function sameSecret(given: string, expected: string): boolean {

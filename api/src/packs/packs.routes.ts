@@ -1,43 +1,81 @@
-import { Router } from "express";
-import { requireWorkspaceAdminAccess } from "../auth/guards.ts";
-import { packParams, sessionParams } from "../http/common.schema.ts";
-import { callerOf } from "../http/request-context.ts";
-import { parseBody, parseParams } from "../http/validate.ts";
-import { recomputePackBody, requestPackBody } from "./packs.schema.ts";
+import { INSIGHTS_PATH, packPath, sessionPath } from "../http/common.schema.ts";
+import { defineRoute } from "../http/route.ts";
+import { deletedPackResponse, listPacksQuery, packPage, packResponse, recomputePackBody, requestPackBody } from "./packs.schema.ts";
 import * as packs from "./packs.service.ts";
 
-export function packsRoutes(deps: packs.PacksDeps): Router {
-  const router = Router({ mergeParams: true });
+const PACK = `${INSIGHTS_PATH}/packs/{packId}`;
 
-  router.post("/sessions/:sessionId/packs", async (req, res) => {
-    const { sessionId } = parseParams(sessionParams, req);
-    const body = parseBody(requestPackBody, req);
-    const { created, pack } = await packs.requestPack(deps, callerOf(req), sessionId, body);
-    res.status(created ? 202 : 200).json(pack);
-  });
-
-  router.get("/sessions/:sessionId/packs", async (req, res) => {
-    const { sessionId } = parseParams(sessionParams, req);
-    res.json(await packs.listPacks(deps.db, callerOf(req), sessionId));
-  });
-
-  // Express sends a weak ETag for every JSON body and answers a matching If-None-Match with 304, so a client
-  // polling an unchanged pack gets no body back.
-  router.get("/packs/:packId", async (req, res) => {
-    const { packId } = parseParams(packParams, req);
-    res.json(await packs.getPack(deps.db, callerOf(req), packId));
-  });
-
-  router.post("/packs/:packId/recompute", requireWorkspaceAdminAccess, async (req, res) => {
-    const { packId } = parseParams(packParams, req);
-    const body = parseBody(recomputePackBody, req);
-    res.status(202).json(await packs.recomputePack(deps, callerOf(req), packId, body));
-  });
-
-  router.delete("/packs/:packId", requireWorkspaceAdminAccess, async (req, res) => {
-    const { packId } = parseParams(packParams, req);
-    res.json(await packs.deletePack(deps, callerOf(req), packId));
-  });
-
-  return router;
-}
+export const packsRoutes = [
+  defineRoute({
+    operationId: "requestPack",
+    method: "post",
+    path: `${INSIGHTS_PATH}/sessions/{sessionId}/packs`,
+    summary: "Request a context pack (202 new or restarted, 200 the existing pack of that scope)",
+    tag: "insights",
+    access: "member",
+    params: sessionPath,
+    body: requestPackBody,
+    responses: {
+      202: { description: "A new pack, or a FAILED or CANCELLED one restarted: its job is queued", body: packResponse },
+      200: { description: "The existing pack of this scope (no second job)", body: packResponse },
+    },
+    errors: ["CONFLICT", "UNAVAILABLE"],
+    handle: async ({ params, body, caller }, deps) => {
+      const { created, pack } = await packs.requestPack(deps, caller, params.sessionId, body);
+      return created ? { status: 202, body: pack } : { status: 200, body: pack };
+    },
+  }),
+  defineRoute({
+    operationId: "listPacks",
+    method: "get",
+    path: `${INSIGHTS_PATH}/sessions/{sessionId}/packs`,
+    summary: "A session's packs, newest first",
+    tag: "insights",
+    access: "member",
+    params: sessionPath,
+    query: listPacksQuery,
+    responses: { 200: { description: "A page of packs", body: packPage } },
+    handle: async ({ params, query, caller }, { db }) => ({
+      status: 200,
+      body: await packs.listPacks(db, caller, params.sessionId, query),
+    }),
+  }),
+  defineRoute({
+    operationId: "getPack",
+    method: "get",
+    path: PACK,
+    summary: "One pack with its progress; poll it with If-None-Match",
+    tag: "insights",
+    access: "member",
+    params: packPath,
+    responses: { 200: { description: "The pack", body: packResponse } },
+    handle: async ({ params, caller }, { db }) => ({ status: 200, body: await packs.getPack(db, caller, params.packId) }),
+  }),
+  defineRoute({
+    operationId: "recomputePack",
+    method: "post",
+    path: `${PACK}/recompute`,
+    summary: "Recompute a finished pack (only changed threads unless force)",
+    tag: "insights",
+    access: "admin",
+    params: packPath,
+    body: recomputePackBody,
+    responses: { 202: { description: "The pack, queued again", body: packResponse } },
+    errors: ["CONFLICT", "UNAVAILABLE"],
+    handle: async ({ params, body, caller }, deps) => ({
+      status: 202,
+      body: await packs.recomputePack(deps, caller, params.packId, body),
+    }),
+  }),
+  defineRoute({
+    operationId: "deletePack",
+    method: "delete",
+    path: PACK,
+    summary: "Cancel a pack's work and remove it",
+    tag: "insights",
+    access: "admin",
+    params: packPath,
+    responses: { 200: { description: "What was removed", body: deletedPackResponse } },
+    handle: async ({ params, caller }, deps) => ({ status: 200, body: await packs.deletePack(deps, caller, params.packId) }),
+  }),
+];

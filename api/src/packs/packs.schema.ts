@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { id, isStorableDate, STORABLE_DATE } from "../http/common.schema.ts";
+import { pageQuery } from "../http/pagination.ts";
 import { campaignCap } from "../preferences/preferences.schema.ts";
 
 /**
@@ -72,6 +73,10 @@ export const packResponse = z.object({
   completedAt: z.date().nullable(),
 });
 export type PackResponse = z.output<typeof packResponse>;
+
+export const listPacksQuery = z.object(pageQuery);
+export const packPage = z.object({ packs: z.array(packResponse), nextCursor: z.string().nullable() });
+export type PackPage = z.output<typeof packPage>;
 
 export const deletedPackResponse = z.object({ id: z.string(), sessionId: z.string(), deletedAt: z.date() });
 export type DeletedPackResponse = z.output<typeof deletedPackResponse>;

@@ -9,8 +9,9 @@ import {
   type ScopeWindow,
 } from "@insights/shared/scope/scope";
 import { recordAuditEvent } from "../audit/audit.service.ts";
-import type { DeletedPackResponse, PackResponse } from "./packs.schema.ts";
+import type { DeletedPackResponse, PackPage, PackResponse } from "./packs.schema.ts";
 import { AppError, notFound, validationFailed } from "../http/app-error.ts";
+import { afterCursor, toPage, type Cursor } from "../http/pagination.ts";
 import type { Caller } from "../http/request-context.ts";
 import type { JobClient } from "../jobs/job-client.ts";
 import { getPreferences } from "../preferences/preferences.service.ts";
@@ -142,14 +143,21 @@ async function resolveScope(db: Db, caller: Caller, input: PackRequest): Promise
   return scope;
 }
 
-export async function listPacks(db: Db, caller: Caller, sessionId: string) {
+/** Newest first, a page at a time: four queries whatever the page holds (session, packs, staleness, failures). */
+export async function listPacks(
+  db: Db,
+  caller: Caller,
+  sessionId: string,
+  query: { cursor?: Cursor | undefined; limit: number },
+): Promise<PackPage> {
   await findVisibleSession(db, caller, sessionId);
-  const packs = await db.insightContextPack.findMany({
-    where: { sessionId, clientId: caller.workspaceId },
+  const rows = await db.insightContextPack.findMany({
+    where: { sessionId, clientId: caller.workspaceId, ...afterCursor(query.cursor, "desc") },
     orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-    take: 200,
+    take: query.limit + 1,
   });
-  return { packs: await Promise.all(packs.map((p) => toPackDto(db, p))) };
+  const page = toPage(rows, query.limit);
+  return { packs: await toPackDtos(db, page.items), nextCursor: page.nextCursor };
 }
 
 /** A pack is visible exactly when its session is. */
@@ -232,37 +240,68 @@ export async function deletePack(deps: PacksDeps, caller: Caller, packId: string
   return { id: packId, sessionId: pack.sessionId, deletedAt };
 }
 
-/** A COMPLETE pack is stale when a thread in its scope changed after it completed, or its relative window moved. */
-async function isStale(db: Db, pack: InsightContextPack): Promise<boolean> {
-  if (pack.status !== "COMPLETE" || !pack.completedAt) return false;
-  if (pack.windowPreset !== "CUSTOM" && Date.now() - pack.completedAt.getTime() > RELATIVE_WINDOW_STALE_AFTER_MS) {
-    return true;
+/**
+ * The COMPLETE packs that are stale: a thread in their scope changed after they completed, or their relative window
+ * has moved on. One query for all of them.
+ */
+async function stalePackIds(db: Db, packs: InsightContextPack[]): Promise<Set<string>> {
+  const stale = new Set<string>();
+  const toCheck: string[] = [];
+  for (const pack of packs) {
+    if (pack.status !== "COMPLETE" || !pack.completedAt) continue;
+    if (pack.windowPreset !== "CUSTOM" && Date.now() - pack.completedAt.getTime() > RELATIVE_WINDOW_STALE_AFTER_MS) {
+      stale.add(pack.id);
+    } else {
+      toCheck.push(pack.id);
+    }
   }
-  const changed = await db.lead.findFirst({
-    where: {
-      clientId: pack.clientId,
-      threadUpdatedAt: { gt: pack.completedAt },
-      lastActivityAt: { gte: pack.windowFrom, ...(pack.windowPreset === "CUSTOM" ? { lte: pack.windowTo } : {}) },
-      ...(pack.campaignIds.length > 0 ? { campaignId: { in: pack.campaignIds } } : {}),
-    },
-    select: { id: true },
-  });
-  return changed !== null;
+  if (toCheck.length === 0) return stale;
+  const changed = await db.$queryRaw<Array<{ id: string }>>`
+    SELECT p."id" FROM "InsightContextPack" p
+    WHERE p."id" = ANY(${toCheck}::text[])
+      AND EXISTS (
+        SELECT 1 FROM "Lead" l
+        WHERE l."clientId" = p."clientId"
+          AND l."threadUpdatedAt" > p."completedAt"
+          AND l."lastActivityAt" >= p."windowFrom"
+          AND (p."windowPreset" <> 'CUSTOM' OR l."lastActivityAt" <= p."windowTo")
+          AND (cardinality(p."campaignIds") = 0 OR l."campaignId" = ANY(p."campaignIds")))`;
+  for (const { id } of changed) stale.add(id);
+  return stale;
 }
 
-/** Which leads failed and why, for a person to read (the first few; `failedLeads` has the count). */
+/** Which leads failed and why, for a person to read (the first few of each pack; `failedLeads` has the count). */
 const FAILURE_SAMPLE = 10;
-async function failureSample(db: Db, packId: string) {
-  return db.insightContextPackLead.findMany({
-    where: { packId, status: "FAILED" },
-    orderBy: { position: "asc" },
-    take: FAILURE_SAMPLE,
-    select: { leadId: true, error: true },
-  });
+async function failureSamples(db: Db, packs: InsightContextPack[]) {
+  const ids = packs.filter((pack) => pack.failedLeads > 0).map((pack) => pack.id);
+  const samples = new Map<string, Array<{ leadId: string; error: string | null }>>();
+  if (ids.length === 0) return samples;
+  const rows = await db.$queryRaw<Array<{ packId: string; leadId: string; error: string | null }>>`
+    SELECT "packId", "leadId", "error" FROM (
+      SELECT "packId", "leadId", "error", "position",
+             row_number() OVER (PARTITION BY "packId" ORDER BY "position") AS n
+      FROM "InsightContextPackLead"
+      WHERE "packId" = ANY(${ids}::text[]) AND "status" = 'FAILED'
+    ) failed
+    WHERE n <= ${FAILURE_SAMPLE}
+    ORDER BY "packId", "position"`;
+  for (const { packId, leadId, error } of rows) {
+    const list = samples.get(packId) ?? [];
+    list.push({ leadId, error });
+    samples.set(packId, list);
+  }
+  return samples;
 }
 
 export async function toPackDto(db: Db, pack: InsightContextPack): Promise<PackResponse> {
-  return {
+  const [dto] = await toPackDtos(db, [pack]);
+  return dto!;
+}
+
+/** Packs as the API returns them, with one query for staleness and one for failures however many there are. */
+async function toPackDtos(db: Db, packs: InsightContextPack[]): Promise<PackResponse[]> {
+  const [stale, failures] = await Promise.all([stalePackIds(db, packs), failureSamples(db, packs)]);
+  return packs.map((pack) => ({
     id: pack.id,
     sessionId: pack.sessionId,
     scopeKey: pack.scopeKey,
@@ -286,11 +325,11 @@ export async function toPackDto(db: Db, pack: InsightContextPack): Promise<PackR
     model: pack.model,
     usage: { llmCalls: pack.llmCalls, inputTokens: pack.inputTokens, outputTokens: pack.outputTokens },
     generation: pack.generation,
-    stale: await isStale(db, pack),
+    stale: stale.has(pack.id),
     error: pack.error,
-    failures: pack.failedLeads > 0 ? await failureSample(db, pack.id) : [],
+    failures: failures.get(pack.id) ?? [],
     createdAt: pack.createdAt,
     startedAt: pack.startedAt,
     completedAt: pack.completedAt,
-  };
+  }));
 }

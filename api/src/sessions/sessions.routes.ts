@@ -1,46 +1,90 @@
-import { Router } from "express";
-import type { Db } from "@insights/shared/db/client";
-import type { JobClient } from "../jobs/job-client.ts";
-import { requireWorkspaceAdminAccess } from "../auth/guards.ts";
-import { sessionParams } from "../http/common.schema.ts";
-import { callerOf } from "../http/request-context.ts";
-import { parseBody, parseParams, parseQuery } from "../http/validate.ts";
-import { createSessionBody, listSessionsQuery, renameSessionBody } from "./sessions.schema.ts";
+import { INSIGHTS_PATH, sessionPath, workspaceParams } from "../http/common.schema.ts";
+import { defineRoute } from "../http/route.ts";
+import { createSessionBody, listSessionsQuery, renameSessionBody, sessionPage, sessionResponse } from "./sessions.schema.ts";
 import * as sessions from "./sessions.service.ts";
 
-export function sessionsRoutes({ db, jobs, sessionRetentionDays }: { db: Db; jobs: JobClient; sessionRetentionDays: number }): Router {
-  const router = Router({ mergeParams: true });
+const SESSION = `${INSIGHTS_PATH}/sessions/{sessionId}`;
 
-  router.post("/sessions", async (req, res) => {
-    const body = parseBody(createSessionBody, req);
-    res.status(201).json(await sessions.createSession(db, callerOf(req), body));
-  });
-
-  router.get("/sessions", async (req, res) => {
-    const query = parseQuery(listSessionsQuery, req);
-    res.json(await sessions.listSessions(db, callerOf(req), query));
-  });
-
-  router.get("/sessions/:sessionId", async (req, res) => {
-    const { sessionId } = parseParams(sessionParams, req);
-    res.json(await sessions.getSession(db, callerOf(req), sessionId));
-  });
-
-  router.patch("/sessions/:sessionId", async (req, res) => {
-    const { sessionId } = parseParams(sessionParams, req);
-    const { title } = parseBody(renameSessionBody, req);
-    res.json(await sessions.renameSession(db, callerOf(req), sessionId, title));
-  });
-
-  router.delete("/sessions/:sessionId", requireWorkspaceAdminAccess, async (req, res) => {
-    const { sessionId } = parseParams(sessionParams, req);
-    res.json(await sessions.deleteSession(db, jobs, callerOf(req), sessionId));
-  });
-
-  router.post("/sessions/:sessionId/restore", requireWorkspaceAdminAccess, async (req, res) => {
-    const { sessionId } = parseParams(sessionParams, req);
-    res.json(await sessions.restoreSession(db, callerOf(req), sessionId, sessionRetentionDays));
-  });
-
-  return router;
-}
+export const sessionsRoutes = [
+  defineRoute({
+    operationId: "createSession",
+    method: "post",
+    path: `${INSIGHTS_PATH}/sessions`,
+    summary: "Open an insights session",
+    tag: "insights",
+    access: "member",
+    params: workspaceParams,
+    body: createSessionBody,
+    responses: { 201: { description: "The new session", body: sessionResponse } },
+    handle: async ({ body, caller }, { db }) => ({ status: 201, body: await sessions.createSession(db, caller, body) }),
+  }),
+  defineRoute({
+    operationId: "listSessions",
+    method: "get",
+    path: `${INSIGHTS_PATH}/sessions`,
+    summary: "Sessions, newest first (admins may include deleted ones)",
+    tag: "insights",
+    access: "member",
+    params: workspaceParams,
+    query: listSessionsQuery,
+    responses: { 200: { description: "A page of sessions", body: sessionPage } },
+    handle: async ({ query, caller }, { db }) => ({ status: 200, body: await sessions.listSessions(db, caller, query) }),
+  }),
+  defineRoute({
+    operationId: "getSession",
+    method: "get",
+    path: SESSION,
+    summary: "One session",
+    tag: "insights",
+    access: "member",
+    params: sessionPath,
+    responses: { 200: { description: "The session", body: sessionResponse } },
+    handle: async ({ params, caller }, { db }) => ({ status: 200, body: await sessions.getSession(db, caller, params.sessionId) }),
+  }),
+  defineRoute({
+    operationId: "renameSession",
+    method: "patch",
+    path: SESSION,
+    summary: "Rename a session",
+    tag: "insights",
+    access: "member",
+    params: sessionPath,
+    body: renameSessionBody,
+    responses: { 200: { description: "The renamed session", body: sessionResponse } },
+    errors: ["CONFLICT"],
+    handle: async ({ params, body, caller }, { db }) => ({
+      status: 200,
+      body: await sessions.renameSession(db, caller, params.sessionId, body.title),
+    }),
+  }),
+  defineRoute({
+    operationId: "deleteSession",
+    method: "delete",
+    path: SESSION,
+    summary: "Soft-delete a session and cancel its running packs",
+    tag: "insights",
+    access: "admin",
+    params: sessionPath,
+    responses: { 200: { description: "The session, with deletedAt", body: sessionResponse } },
+    errors: ["CONFLICT"],
+    handle: async ({ params, caller }, { db, jobs }) => ({
+      status: 200,
+      body: await sessions.deleteSession(db, jobs, caller, params.sessionId),
+    }),
+  }),
+  defineRoute({
+    operationId: "restoreSession",
+    method: "post",
+    path: `${SESSION}/restore`,
+    summary: "Restore a soft-deleted session",
+    tag: "insights",
+    access: "admin",
+    params: sessionPath,
+    responses: { 200: { description: "The restored session", body: sessionResponse } },
+    errors: ["CONFLICT"],
+    handle: async ({ params, caller }, { db, sessionRetentionDays }) => ({
+      status: 200,
+      body: await sessions.restoreSession(db, caller, params.sessionId, sessionRetentionDays),
+    }),
+  }),
+];

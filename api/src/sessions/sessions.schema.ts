@@ -24,3 +24,5 @@ export const sessionResponse = z.object({
   deletedById: z.string().nullable(),
 });
 export type SessionResponse = z.output<typeof sessionResponse>;
+
+export const sessionPage = z.object({ sessions: z.array(sessionResponse), nextCursor: z.string().nullable() });

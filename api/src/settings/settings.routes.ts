@@ -1,22 +1,30 @@
-import { Router } from "express";
-import type { Db } from "@insights/shared/db/client";
-import { requireWorkspaceAdminAccess } from "../auth/guards.ts";
-import { callerOf } from "../http/request-context.ts";
-import { parseBody } from "../http/validate.ts";
-import { patchSettingsBody } from "./settings.schema.ts";
+import { INSIGHTS_PATH, workspaceParams } from "../http/common.schema.ts";
+import { defineRoute } from "../http/route.ts";
+import { patchSettingsBody, settingsResponse } from "./settings.schema.ts";
 import * as settings from "./settings.service.ts";
 
-export function settingsRoutes(db: Db): Router {
-  const router = Router({ mergeParams: true });
-
-  router.get("/settings", async (req, res) => {
-    res.json(await settings.getSettings(db, callerOf(req)));
-  });
-
-  router.patch("/settings", requireWorkspaceAdminAccess, async (req, res) => {
-    const body = parseBody(patchSettingsBody, req);
-    res.json(await settings.updateSettings(db, callerOf(req), body));
-  });
-
-  return router;
-}
+export const settingsRoutes = [
+  defineRoute({
+    operationId: "getSettings",
+    method: "get",
+    path: `${INSIGHTS_PATH}/settings`,
+    summary: "The workspace's insights settings",
+    tag: "insights",
+    access: "member",
+    params: workspaceParams,
+    responses: { 200: { description: "The settings", body: settingsResponse } },
+    handle: async ({ caller }, { db }) => ({ status: 200, body: await settings.getSettings(db, caller) }),
+  }),
+  defineRoute({
+    operationId: "updateSettings",
+    method: "patch",
+    path: `${INSIGHTS_PATH}/settings`,
+    summary: "Change the workspace's insights settings",
+    tag: "insights",
+    access: "admin",
+    params: workspaceParams,
+    body: patchSettingsBody,
+    responses: { 200: { description: "The settings after the change", body: settingsResponse } },
+    handle: async ({ body, caller }, { db }) => ({ status: 200, body: await settings.updateSettings(db, caller, body) }),
+  }),
+];

@@ -1,16 +1,19 @@
-import { Router } from "express";
-import type { Db } from "@insights/shared/db/client";
-import { requireWorkspaceAdminAccess } from "../auth/guards.ts";
-import { callerOf } from "../http/request-context.ts";
-import { parseQuery } from "../http/validate.ts";
-import { usageQuery } from "./usage.schema.ts";
+import { INSIGHTS_PATH, workspaceParams } from "../http/common.schema.ts";
+import { defineRoute } from "../http/route.ts";
+import { usageQuery, usageResponse } from "./usage.schema.ts";
 import { getUsage } from "./usage.service.ts";
 
-export function usageRoutes(db: Db): Router {
-  const router = Router({ mergeParams: true });
-  router.get("/usage", requireWorkspaceAdminAccess, async (req, res) => {
-    const range = parseQuery(usageQuery, req);
-    res.json(await getUsage(db, callerOf(req), range));
-  });
-  return router;
-}
+export const usageRoutes = [
+  defineRoute({
+    operationId: "getUsage",
+    method: "get",
+    path: `${INSIGHTS_PATH}/usage`,
+    summary: "LLM usage and savings over a range (default: the last 30 days)",
+    tag: "insights",
+    access: "admin",
+    params: workspaceParams,
+    query: usageQuery,
+    responses: { 200: { description: "Spent and saved tokens, in total, by kind and by day", body: usageResponse } },
+    handle: async ({ query, caller }, { db }) => ({ status: 200, body: await getUsage(db, caller, query) }),
+  }),
+];

@@ -13,3 +13,27 @@ export const usageQuery = z
   })
   .refine((q) => q.from < q.to, { message: "from must be before to", path: ["from"] })
   .refine((q) => q.to.getTime() - q.from.getTime() <= 366 * DAY_MS, { message: "covers at most 366 days", path: ["to"] });
+
+const spent = z.object({ llmCalls: z.number().int(), inputTokens: z.number().int(), outputTokens: z.number().int() });
+const saved = z.object({ inputTokens: z.number().int(), outputTokens: z.number().int() });
+
+/** What the range spent (extraction, synthesis, answers) and what reusing summaries and packs saved. */
+export const usageResponse = z.object({
+  from: z.date(),
+  to: z.date(),
+  totals: spent,
+  byKind: z.object({ EXTRACTION: spent, SYNTHESIS: spent, ANSWER: spent }),
+  saved: saved.extend({ cachedLeadSummaries: saved, reusedPacks: saved }),
+  byDay: z.array(
+    z.object({
+      /** YYYY-MM-DD (UTC). */
+      date: z.string(),
+      llmCalls: z.number().int(),
+      inputTokens: z.number().int(),
+      outputTokens: z.number().int(),
+      savedInputTokens: z.number().int(),
+      savedOutputTokens: z.number().int(),
+    }),
+  ),
+});
+export type UsageResponse = z.output<typeof usageResponse>;

@@ -2,6 +2,7 @@
 // what reusing cached lead summaries and packs saved.
 import type { Db, LlmUsageKind } from "@insights/shared/db/client";
 import type { Caller } from "../http/request-context.ts";
+import type { UsageResponse } from "./usage.schema.ts";
 
 const SPENT: LlmUsageKind[] = ["EXTRACTION", "SYNTHESIS", "ANSWER"];
 const SAVED: LlmUsageKind[] = ["CACHE_REUSE", "PACK_REUSE"];
@@ -16,7 +17,7 @@ interface Row {
   savedOutputTokens: number;
 }
 
-export async function getUsage(db: Db, caller: Caller, range: { from: Date; to: Date }) {
+export async function getUsage(db: Db, caller: Caller, range: { from: Date; to: Date }): Promise<UsageResponse> {
   const rows = await db.$queryRaw<Row[]>`
     SELECT date_trunc('day', "createdAt") AS day, "kind",
            sum("llmCalls")::int AS "llmCalls", sum("inputTokens")::int AS "inputTokens",
@@ -46,7 +47,7 @@ export async function getUsage(db: Db, caller: Caller, range: { from: Date; to: 
     from: range.from,
     to: range.to,
     totals: spent(SPENT),
-    byKind: Object.fromEntries(SPENT.map((k) => [k, spent([k])])),
+    byKind: { EXTRACTION: spent(["EXTRACTION"]), SYNTHESIS: spent(["SYNTHESIS"]), ANSWER: spent(["ANSWER"]) },
     saved: {
       ...saved(SAVED),
       cachedLeadSummaries: saved(["CACHE_REUSE"]),

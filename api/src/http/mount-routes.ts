@@ -1,0 +1,56 @@
+// The Express router for a list of declared routes: per route, its JSON body parser, the guards its `access` names,
+// then its handler, which gets the parsed params, query, headers and body. Everything under /v1 has already been
+// authenticated and rate limited by app.ts, before any body is read.
+import express, { Router, type Request, type RequestHandler } from "express";
+import type { z } from "zod";
+import { requireWorkspaceAccess, requireWorkspaceAdminAccess } from "../auth/guards.ts";
+import { requireOpsAdmin } from "../ops/bull-board.ts";
+import { requireMetricsToken } from "../ops/metrics.ts";
+import { contextOf, expressPath, namesWorkspace, readsJsonBody, type Access, type Route, type RouteDeps } from "./route.ts";
+import { parseBody, parseHeaders, parseParams, parseQuery } from "./validate.ts";
+
+/** Every body but the ingestion batch's is small. */
+const DEFAULT_BODY_LIMIT = "256kb";
+
+export function mountRoutes(routes: readonly Route[], deps: RouteDeps): Router {
+  const guards = accessGuards(deps);
+  const router = Router();
+  for (const route of routes) {
+    const chain = [...(readsJsonBody(route) ? [express.json({ limit: route.bodyLimit ?? DEFAULT_BODY_LIMIT })] : []), ...guards[route.access](route)];
+    if (route.mount) router.use(route.path, ...chain, route.mount(deps));
+    else router[route.method](expressPath(route.path), ...chain, handlerOf(route, deps));
+  }
+  return router;
+}
+
+/** The guards of each kind of caller, built once per app (the membership lookup keeps a cache). */
+function accessGuards(deps: RouteDeps): Record<Access, (route: Route) => RequestHandler[]> {
+  const workspaceAccess = requireWorkspaceAccess(deps.db);
+  const opsAdmin = requireOpsAdmin(deps);
+  const metricsToken = requireMetricsToken(deps.metricsToken);
+  return {
+    public: () => [],
+    metrics: () => [metricsToken],
+    ops: () => [opsAdmin],
+    member: (route) => (namesWorkspace(route) ? [workspaceAccess] : []),
+    admin: (route) => {
+      if (!namesWorkspace(route)) throw new Error(`${route.operationId}: admin of which workspace? The path names none`);
+      return [workspaceAccess, requireWorkspaceAdminAccess];
+    },
+  };
+}
+
+function handlerOf(route: Route, deps: RouteDeps): RequestHandler {
+  const parse = <S extends z.ZodType | undefined>(schema: S, parser: (s: z.ZodType, req: Request) => unknown, req: Request) =>
+    schema ? parser(schema, req) : undefined;
+  return async (req, res) => {
+    const context = Object.assign(contextOf(req, res), {
+      params: parse(route.params, parseParams, req),
+      query: parse(route.query, parseQuery, req),
+      headers: parse(route.headers, parseHeaders, req),
+      body: parse(route.body, parseBody, req),
+    });
+    const reply = (await route.handle!(context, deps)) as { status: number; body: unknown } | undefined;
+    if (reply) res.status(reply.status).json(reply.body);
+  };
+}

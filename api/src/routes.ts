@@ -1,0 +1,50 @@
+// Every route the app serves, in the order Express tries them. Each is declared once beside its handler (see
+// api/src/http/route.ts for how to add one); the router, /openapi.json, the request log's route label and the
+// tests' route table all read this list.
+import { z } from "zod";
+import { auditRoutes } from "./audit/audit.routes.ts";
+import { campaignsRoutes } from "./campaigns/campaigns.routes.ts";
+import { defineRoute, type Route } from "./http/route.ts";
+import { leadsRoutes } from "./leads/leads.routes.ts";
+import { messagesRoutes } from "./messages/messages.routes.ts";
+import { bullBoardRoutes } from "./ops/bull-board.ts";
+import { metricsRoute } from "./ops/metrics.ts";
+import { buildOpenApiDocument } from "./ops/openapi.ts";
+import { opsRoutes } from "./ops/ops.routes.ts";
+import { packsRoutes } from "./packs/packs.routes.ts";
+import { preferencesRoutes } from "./preferences/preferences.routes.ts";
+import { sessionsRoutes } from "./sessions/sessions.routes.ts";
+import { settingsRoutes } from "./settings/settings.routes.ts";
+import { usageRoutes } from "./usage/usage.routes.ts";
+
+// Built on first request: the routes are fixed for the life of the process.
+let document: ReturnType<typeof buildOpenApiDocument> | undefined;
+
+const openApiRoute = defineRoute({
+  operationId: "openApi",
+  method: "get",
+  path: "/openapi.json",
+  summary: "This document",
+  tag: "operations",
+  access: "public",
+  responses: { 200: { description: "The OpenAPI 3.1 document", body: z.record(z.string(), z.unknown()) } },
+  handle: () => ({ status: 200, body: (document ??= buildOpenApiDocument(ALL_ROUTES)) }),
+});
+
+/** Health, metrics, this document and the queue dashboard. */
+export const OPERATIONS_ROUTES = [...opsRoutes, metricsRoute, openApiRoute, ...bullBoardRoutes] satisfies Route[];
+
+/** The product's API, under /v1. */
+export const API_ROUTES = [
+  ...campaignsRoutes,
+  ...leadsRoutes,
+  ...sessionsRoutes,
+  ...messagesRoutes,
+  ...packsRoutes,
+  ...preferencesRoutes,
+  ...settingsRoutes,
+  ...auditRoutes,
+  ...usageRoutes,
+] satisfies Route[];
+
+export const ALL_ROUTES: readonly Route[] = [...OPERATIONS_ROUTES, ...API_ROUTES];
