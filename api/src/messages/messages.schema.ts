@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { suggestedActionSchema } from "@insights/shared/insights/shapes";
 import { id, text } from "../http/common.schema.ts";
 import { pageQuery } from "../http/pagination.ts";
 
@@ -26,7 +27,7 @@ export const messageResponse = z.object({
   error: z.string().nullable(),
   model: z.string().nullable(),
   /** Structured action suggestions (only for the workspace's toggles that are on); never executed. */
-  suggestions: z.unknown(),
+  suggestions: z.array(suggestedActionSchema).nullable(),
   citedLeadIds: z.array(z.string()),
   usage,
   createdAt: z.date(),

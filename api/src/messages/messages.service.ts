@@ -1,3 +1,4 @@
+import type { SuggestedAction } from "@insights/shared/insights/shapes";
 import type { Db, InsightChatMessage } from "@insights/shared/db/client";
 import { recordAuditEvent } from "../audit/audit.service.ts";
 import type { MessageResponse } from "./messages.schema.ts";
@@ -22,7 +23,8 @@ export function toMessageDto(row: MessageRow): MessageResponse {
     replyToId: row.replyToId,
     error: row.error,
     model: row.model,
-    suggestions: row.suggestions,
+    // Written by the worker as this shape (shared/src/insights/shapes.ts); null on questions and notes.
+    suggestions: row.suggestions as SuggestedAction[] | null,
     citedLeadIds: row.citedLeadIds,
     usage: { llmCalls: row.llmCalls, inputTokens: row.inputTokens, outputTokens: row.outputTokens },
     createdAt: row.createdAt,

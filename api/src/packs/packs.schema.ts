@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { packMetricsSchema } from "@insights/shared/insights/shapes";
 import { id, isStorableDate, STORABLE_DATE } from "../http/common.schema.ts";
 import { pageQuery } from "../http/pagination.ts";
 import { campaignCap } from "../preferences/preferences.schema.ts";
@@ -55,8 +56,8 @@ export const packResponse = z.object({
     percent: z.number().int(),
   }),
   synthesis: z.string().nullable(),
-  /** Leads by outcome and by campaign, reply and positive rates, counts. */
-  metrics: z.unknown(),
+  /** Leads by outcome and by campaign, reply and positive rates, counts; null until the pack completes. */
+  metrics: packMetricsSchema.nullable(),
   /** "openai" or "offline" (the built-in extractive provider). */
   provider: z.string().nullable(),
   model: z.string().nullable(),

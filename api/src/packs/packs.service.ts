@@ -1,3 +1,4 @@
+import type { PackMetrics } from "@insights/shared/insights/shapes";
 import type { Db, InsightContextPack } from "@insights/shared/db/client";
 import {
   RELATIVE_WINDOW_STALE_AFTER_MS,
@@ -320,7 +321,8 @@ async function toPackDtos(db: Db, packs: InsightContextPack[]): Promise<PackResp
       percent: pack.percent,
     },
     synthesis: pack.synthesis,
-    metrics: pack.metrics,
+    // Written by the worker as this shape (shared/src/insights/shapes.ts); null until the pack completes.
+    metrics: pack.metrics as PackMetrics | null,
     provider: pack.provider,
     model: pack.model,
     usage: { llmCalls: pack.llmCalls, inputTokens: pack.inputTokens, outputTokens: pack.outputTokens },

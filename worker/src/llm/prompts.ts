@@ -1,7 +1,7 @@
 // Prompts, versioned: a cached lead summary is reused only while PROMPT_VERSION (and the thread and model) are
 // unchanged, so bump it whenever a change here should re-extract every thread.
 import type { AnswerContext, LeadThread, PackDigest } from "./provider.ts";
-import type { ActionType } from "./schemas.ts";
+import type { ActionType } from "@insights/shared/insights/shapes";
 
 export const PROMPT_VERSION = "extract-v1";
 

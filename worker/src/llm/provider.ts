@@ -1,4 +1,5 @@
-import type { ActionType, ChatAnswer, LeadInsight } from "./schemas.ts";
+import type { ActionType } from "@insights/shared/insights/shapes";
+import type { ChatAnswer, LeadInsight } from "./schemas.ts";
 
 export interface LlmUsage {
   llmCalls: number;

@@ -2,6 +2,7 @@
 // validate its answer, so a malformed answer is caught here and never stored.
 import { z } from "zod";
 import { ConversationInsightOutcome } from "@insights/shared/db/client";
+import { suggestedActionSchema } from "@insights/shared/insights/shapes";
 
 export const leadInsightSchema = z.object({
   outcome: z.enum(ConversationInsightOutcome),
@@ -17,19 +18,6 @@ export const packSynthesisSchema = z.object({
   synthesis: z.string().min(1).max(12_000),
 });
 export type PackSynthesis = z.infer<typeof packSynthesisSchema>;
-
-/** The actions an answer may suggest, each behind its workspace toggle. This service executes none of them. */
-export const ACTION_TYPES = ["CAMPAIGN_CHANGE", "EXPERIMENT_WRITE", "FOLLOWUP_PAUSE"] as const;
-export type ActionType = (typeof ACTION_TYPES)[number];
-
-export const suggestedActionSchema = z.object({
-  type: z.enum(ACTION_TYPES),
-  title: z.string().min(1).max(200),
-  rationale: z.string().max(1000),
-  campaignId: z.string().max(128).nullable(),
-  leadIds: z.array(z.string().max(128)).max(50),
-});
-export type SuggestedAction = z.infer<typeof suggestedActionSchema>;
 
 export const chatAnswerSchema = z.object({
   answer: z.string().min(1).max(12_000),

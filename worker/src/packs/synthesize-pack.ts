@@ -1,6 +1,7 @@
 // Synthesis: metrics computed in SQL over the run's summarized leads, and one LLM call over those metrics plus a
 // sample of summaries that fits a fixed budget, so the prompt's size does not grow with the workspace.
 import type { ConversationInsightOutcome, InsightContextPack } from "@insights/shared/db/client";
+import type { PackMetrics } from "@insights/shared/insights/shapes";
 import type { LlmCallOptions, LlmProvider, LlmUsage, PackDigest } from "../llm/provider.ts";
 import type { LeadInsight } from "../llm/schemas.ts";
 import type { PackRun } from "./pack-run.ts";
@@ -9,23 +10,6 @@ const POSITIVE_OUTCOMES: ConversationInsightOutcome[] = ["MEETING_BOOKED", "INTE
 /** Summaries considered for the synthesis prompt, and the characters they may fill (~6k tokens). */
 const SAMPLE_CANDIDATES = 600;
 const SAMPLE_BUDGET_CHARS = 24_000;
-
-export interface PackMetrics {
-  provider: string;
-  counts: { total: number; summarized: number; extracted: number; cached: number; failed: number };
-  byOutcome: Partial<Record<ConversationInsightOutcome, number>>;
-  byCampaign: Array<{
-    campaignId: string | null;
-    campaignName: string | null;
-    leads: number;
-    replied: number;
-    positive: number;
-    replyRate: number;
-    positiveRate: number;
-  }>;
-  replyRate: number;
-  positiveRate: number;
-}
 
 const rate = (part: number, whole: number) => (whole === 0 ? 0 : Math.round((part / whole) * 1000) / 1000);
 

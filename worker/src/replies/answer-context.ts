@@ -3,7 +3,8 @@
 // Raw thread text is never read here: LeadMessage is not queried on this path.
 import { Prisma, type Db, type InsightChatMessage, type InsightContextPack, type WorkspaceSettings } from "@insights/shared/db/client";
 import type { AnswerContext } from "../llm/provider.ts";
-import type { ActionType, LeadInsight } from "../llm/schemas.ts";
+import type { ActionType } from "@insights/shared/insights/shapes";
+import type { LeadInsight } from "../llm/schemas.ts";
 import { describeScope } from "../packs/synthesize-pack.ts";
 
 /** ~4k tokens of summaries, ~1.5k of history: an answer's prompt stays small whatever the pack's size. */
