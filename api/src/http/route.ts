@@ -37,7 +37,7 @@ import { callerOf, type Caller } from "./request-context.ts";
 export type HttpMethod = "get" | "post" | "put" | "patch" | "delete";
 
 /**
- * Who may call a route; each kind is one entry of `ACCESS_GUARDS` (mount-routes.ts) and of the OpenAPI security
+ * Who may call a route; each kind is one entry of `accessGuards` (mount-routes.ts) and of the OpenAPI security
  * table (openapi.ts), so a new kind (issue 13's `service`: a host backend's service token) is one member here and
  * one entry in each, which the compiler asks for.
  */
