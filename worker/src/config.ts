@@ -24,6 +24,8 @@ export const workerEnvSchema = baseEnvSchema.extend({
   /** Minimum time between progress writes to a pack row. */
   PROGRESS_INTERVAL_MS: int(50, 60_000, d.progressIntervalMs),
   RECONCILE_INTERVAL_MS: int(100, 3_600_000, d.reconcileIntervalMs),
+  /** How often a worker looks for deleted sessions whose restore period has ended, and purges them. */
+  RETENTION_SWEEP_INTERVAL_MS: int(100, 86_400_000, d.retentionSweepIntervalMs),
   /** Rows younger than this are not reconciled (their job is being enqueued right now). */
   RECONCILE_GRACE_MS: int(0, 3_600_000, d.reconcileGraceMs),
   /**

@@ -54,6 +54,7 @@ const runtime = await startWorkers({
     maxLeadsPerPack: config.PACK_MAX_LEADS,
     progressIntervalMs: config.PROGRESS_INTERVAL_MS,
     reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
+    retentionSweepIntervalMs: config.RETENTION_SWEEP_INTERVAL_MS,
     sessionRetentionDays: config.SESSION_RETENTION_DAYS,
     reconcileGraceMs: config.RECONCILE_GRACE_MS,
     lockDurationMs: config.JOB_LOCK_MS,

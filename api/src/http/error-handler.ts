@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import type { Logger } from "@insights/shared/logger";
+import { isDatabaseUnavailable } from "@insights/shared/db/unavailable";
 import { AppError, validationFailed } from "./app-error.ts";
 
 /** Turns anything thrown into the contract's error shape. Unknown errors are logged and never shown. */
@@ -47,29 +48,4 @@ function toAppError(err: unknown): AppError {
     return new AppError("UNAVAILABLE", "the database is unavailable; retry shortly");
   }
   return new AppError("INTERNAL", "internal error; quote the requestId when reporting it");
-}
-
-// Prisma's codes for "the database is not there" (unreachable, timed out, connection closed, pool exhausted), the
-// driver adapter's error kinds for the same, and the socket errors under them.
-const UNAVAILABLE_PRISMA_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024"]);
-const UNAVAILABLE_ADAPTER_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections"]);
-const UNAVAILABLE_SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "57P01", "57P03"]);
-
-type MaybeDbError = {
-  code?: unknown;
-  kind?: unknown;
-  cause?: unknown;
-  meta?: { driverAdapterError?: { cause?: { kind?: unknown } } };
-};
-
-function isDatabaseUnavailable(err: unknown): boolean {
-  for (let e = err as MaybeDbError | undefined, depth = 0; e && typeof e === "object" && depth < 5; depth++) {
-    if (typeof e.code === "string" && (UNAVAILABLE_PRISMA_CODES.has(e.code) || UNAVAILABLE_SOCKET_CODES.has(e.code))) {
-      return true;
-    }
-    const kind = e.meta?.driverAdapterError?.cause?.kind ?? e.kind;
-    if (typeof kind === "string" && UNAVAILABLE_ADAPTER_KINDS.has(kind)) return true;
-    e = e.cause as MaybeDbError | undefined;
-  }
-  return false;
 }

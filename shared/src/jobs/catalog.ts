@@ -49,19 +49,25 @@ export const JOBS = {
       removeOnFail: { age: 7 * 24 * 3600 },
     },
   }),
+  // Maintenance runs are periodic. Each run's id names its tick (the interval slot it belongs to), so the ticks of
+  // every worker process in one slot collapse into one run, and a run that failed (kept in Redis for inspection)
+  // never blocks the next slot's: BullMQ ignores an add whose id exists in any state, failed ones included.
   purgeExpiredSessions: define({
     queue: "maintenance",
     name: "maintenance.purge-expired-sessions",
-    payload: z.object({}),
-    jobId: () => "purge-expired-sessions",
-    options: { attempts: 3, backoff: { type: "exponential", delay: 60_000 }, removeOnComplete: true, removeOnFail: { count: 100 } },
+    // Runs queued before ticks existed carry no tick; they still run.
+    payload: z.object({ tick: z.number().int().nonnegative().optional() }),
+    jobId: (p) => `purge-expired-sessions-t${p.tick ?? 0}`,
+    options: { attempts: 3, backoff: { type: "exponential", delay: 60_000 }, removeOnComplete: { count: 200 }, removeOnFail: { count: 100 } },
   }),
   reconcile: define({
     queue: "maintenance",
     name: "maintenance.reconcile",
-    payload: z.object({}),
-    jobId: () => "reconcile",
-    options: { attempts: 1, removeOnComplete: true, removeOnFail: { count: 100 } },
+    // Runs queued before ticks existed carry no tick; they still run.
+    payload: z.object({ tick: z.number().int().nonnegative().optional() }),
+    jobId: (p) => `reconcile-t${p.tick ?? 0}`,
+    // Completed runs are kept a while (not removed at once) so a late tick of the same slot finds its id taken.
+    options: { attempts: 1, removeOnComplete: { count: 200 }, removeOnFail: { count: 100 } },
   }),
 } as const;
 

@@ -23,6 +23,11 @@ export interface QueueWorkerOptions {
   lockDurationMs?: number;
   /** Times every job's attempt by job name and outcome. */
   metrics?: WorkerMetrics | undefined;
+  /**
+   * When set, an attempt that failed because a dependency is down goes back to the queue after `retryMs` without
+   * using an attempt, for as long as the outage lasts: only failures of the work itself count towards `attempts`.
+   */
+  outages?: { isOutage: (err: unknown) => Promise<boolean>; retryMs: number } | undefined;
 }
 
 export function startQueueWorker(queue: QueueKey, options: QueueWorkerOptions): Worker {
@@ -46,6 +51,13 @@ export function startQueueWorker(queue: QueueKey, options: QueueWorkerOptions): 
         // Back to the queue now, without using an attempt: another worker (or this one, restarted) resumes it.
         await job.moveToDelayed(Date.now(), token);
         log.info("job released at shutdown");
+        throw new DelayedError();
+      }
+      if (options.outages && token && !(err instanceof UnrecoverableError) && (await options.outages.isOutage(err))) {
+        // Redis still answers (this worker holds the job's lock through it); if it does not, the job's lock expires
+        // and the stalled-job check hands it to a worker again, also without using an attempt.
+        await job.moveToDelayed(Date.now() + options.outages.retryMs, token);
+        log.warn({ err, retryInMs: options.outages.retryMs }, "the database is unavailable; the job waits for it without using an attempt");
         throw new DelayedError();
       }
       log.warn({ err }, "job attempt failed");

@@ -3,6 +3,7 @@ import { setMaxListeners } from "node:events";
 import type { Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Db } from "@insights/shared/db/client";
+import { failedFromOutage } from "@insights/shared/db/unavailable";
 import { subscribePackCancellations } from "@insights/shared/jobs/cancellation";
 import { closeJobQueues, createJobQueues, enqueue } from "@insights/shared/jobs/job-queues";
 import type { Logger } from "@insights/shared/logger";
@@ -72,9 +73,14 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   await subscribePackCancellations(deps.subscriber, deps.prefix, (packId) => running.cancel(packId));
 
   const common = { connection: deps.connection, prefix: deps.prefix, logger, lockDurationMs: tuning.lockDurationMs, metrics: deps.metrics };
+  // A pack or reply whose attempt failed because PostgreSQL was away waits for it instead of spending its attempts:
+  // every attempt fails during an outage, and a pack that used them all would stay FAILED (or, with its final
+  // failure unrecordable, RUNNING) for a reason that says nothing about the pack.
+  const outages = { isOutage: (err: unknown) => failedFromOutage(db, err), retryMs: Math.min(tuning.reconcileIntervalMs, 5_000) };
   const workers: Worker[] = [
     startQueueWorker("packs", {
       ...common,
+      outages,
       concurrency: tuning.packConcurrency,
       handlers: {
         buildPack: (payload, _job, log) =>
@@ -100,6 +106,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     }),
     startQueueWorker("replies", {
       ...common,
+      outages,
       concurrency: tuning.replyConcurrency,
       handlers: {
         answerMessage: (payload, _job, log) => answerMessage({ db, llm: deps.llm, logger: log, shutdown: shutdown.signal }, payload),
@@ -122,15 +129,18 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   ];
 
   // Maintenance runs at start (work left behind while no worker ran), then periodically. The timers live in each
-  // worker process rather than in a Redis-stored schedule, so they survive Redis losing its data (a restart without
-  // persistence); each job's fixed id makes the workers' ticks collapse into one pending run.
-  const schedule = (key: "reconcile" | "purgeExpiredSessions") => () =>
-    enqueue(queues, key, {}).catch((err: unknown) => logger.warn({ err, job: key }, "could not schedule maintenance"));
-  const timers = [
-    setInterval(schedule("reconcile"), tuning.reconcileIntervalMs),
-    setInterval(schedule("purgeExpiredSessions"), tuning.retentionSweepIntervalMs),
-  ];
-  await Promise.all([schedule("reconcile")(), schedule("purgeExpiredSessions")()]);
+  // worker process rather than in a schedule stored in Redis (BullMQ's job schedulers), so they survive Redis losing
+  // its data (a restart without persistence) with nobody to upsert the schedule again. Each run's job id names its
+  // interval slot: every worker's tick in one slot collapses into one run, and a failed or stuck run (a database
+  // outage during the run) never stops the next slot's from being added.
+  const schedule = (key: "reconcile" | "purgeExpiredSessions", intervalMs: number) => () =>
+    enqueue(queues, key, { tick: Math.floor(Date.now() / intervalMs) }).catch((err: unknown) =>
+      logger.warn({ err, job: key }, "could not schedule maintenance"),
+    );
+  const reconcileTick = schedule("reconcile", tuning.reconcileIntervalMs);
+  const purgeTick = schedule("purgeExpiredSessions", tuning.retentionSweepIntervalMs);
+  const timers = [setInterval(reconcileTick, tuning.reconcileIntervalMs), setInterval(purgeTick, tuning.retentionSweepIntervalMs)];
+  await Promise.all([reconcileTick(), purgeTick()]);
 
   return {
     async close() {
