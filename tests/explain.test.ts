@@ -12,6 +12,7 @@ import { toPackDto } from "@insights/api/packs/packs.service";
 import { listSessions } from "@insights/api/sessions/sessions.service";
 import { getUsage } from "@insights/api/usage/usage.service";
 import { PrismaClient, type InsightContextPack, type Prisma } from "@insights/shared/db/client";
+import { scopeHashOf } from "@insights/shared/scope/scope";
 import { PackRun } from "@insights/worker/packs/pack-run";
 import { selectLeads } from "@insights/worker/packs/select-leads";
 import { loadThreads } from "@insights/worker/packs/extract-leads";
@@ -102,9 +103,10 @@ async function fillHistory(): Promise<void> {
     SELECT gen_random_uuid()::text, s."clientId", s.id, 'USER', 'Question ' || g, s."createdAt" + g * interval '1 minute'
     FROM "InsightChatSession" s, generate_series(1, CASE WHEN s.id = 'session-0-1' THEN 3000 ELSE 10 END) g;
 
-    INSERT INTO "InsightContextPack" (id, "clientId", "sessionId", "scopeKey", "windowPreset", "windowFrom", "windowTo",
-                                      "campaignIds", "campaignCap", "requestedById", "createdAt", "updatedAt")
+    INSERT INTO "InsightContextPack" (id, "clientId", "sessionId", "scopeKey", "scopeHash", "windowPreset", "windowFrom",
+                                      "windowTo", "campaignIds", "campaignCap", "requestedById", "createdAt", "updatedAt")
     SELECT 'pack-' || s.id || '-' || k, s."clientId", s.id, 'v1;window=LAST_' || k || '_DAYS;campaigns=*;cap=10',
+           encode(sha256(convert_to('v1;window=LAST_' || k || '_DAYS;campaigns=*;cap=10', 'UTF8')), 'hex'),
            ('LAST_' || k || '_DAYS')::"InsightsWindowPreset", now() - k * interval '1 day', now(), '{}', 10, $2,
            s."createdAt", s."createdAt"
     FROM "InsightChatSession" s, (VALUES (7), (30), (90)) AS w(k);
@@ -234,12 +236,11 @@ describe("the hot queries use indexes", () => {
 
   it("finds a session's pack by its scope key", async () => {
     // The lookup requestPack makes after its insert, as packs.service.ts writes it.
+    const scopeHash = scopeHashOf("v1;window=LAST_30_DAYS;campaigns=*;cap=10");
     const queries = await capture(() =>
-      db.insightContextPack.findUniqueOrThrow({
-        where: { sessionId_scopeKey: { sessionId: "session-0-4", scopeKey: "v1;window=LAST_30_DAYS;campaigns=*;cap=10" } },
-      }),
+      db.insightContextPack.findUniqueOrThrow({ where: { sessionId_scopeHash: { sessionId: "session-0-4", scopeHash } } }),
     );
-    await expectIndexed("pack by (sessionId, scopeKey)", statementOn(queries, "InsightContextPack"), "InsightContextPack");
+    await expectIndexed("pack by (sessionId, scopeHash)", statementOn(queries, "InsightContextPack"), "InsightContextPack");
   });
 
   it("reads a pack run's next page of PENDING leads, and those leads", async () => {

@@ -3,7 +3,7 @@ import request from "supertest";
 import { inject } from "vitest";
 import { createDb, type Db } from "@insights/shared/db/client";
 import { createLogger, type Logger } from "@insights/shared/logger";
-import { resolveWindow, scopeKeyOf } from "@insights/shared/scope/scope";
+import { resolveWindow, scopeHashOf, scopeKeyOf } from "@insights/shared/scope/scope";
 import { closeJobQueues, createJobQueues, type JobQueues } from "@insights/shared/jobs/job-queues";
 import { createRedis } from "@insights/shared/redis";
 import { createJobClient } from "@insights/api/jobs/job-client";
@@ -107,6 +107,7 @@ export async function insertPendingPack(h: Harness, ws: TestWorkspace, sessionId
       clientId: ws.workspaceId,
       sessionId,
       scopeKey: scopeKeyOf(scope),
+      scopeHash: scopeHashOf(scopeKeyOf(scope)),
       windowPreset: scope.window.preset,
       windowFrom: from,
       windowTo: to,

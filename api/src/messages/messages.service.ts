@@ -1,12 +1,12 @@
 import type { SuggestedAction } from "@insights/shared/insights/shapes";
-import type { Db, InsightChatMessage } from "@insights/shared/db/client";
+import type { Db, InsightChatMessage, Tx } from "@insights/shared/db/client";
 import { recordAuditEvent } from "../audit/audit.service.ts";
 import type { MessageResponse } from "./messages.schema.ts";
 import { AppError, notFound } from "../http/app-error.ts";
 import type { JobClient } from "../jobs/job-client.ts";
 import { afterCursor, toPage, type Cursor } from "../http/pagination.ts";
 import type { Caller } from "../http/request-context.ts";
-import { findVisibleSession, findWritableSession } from "../sessions/sessions.service.ts";
+import { findVisibleSession, findWritableSession, lockWritableSession } from "../sessions/sessions.service.ts";
 
 const authorSelect = { select: { id: true, email: true, name: true } } as const;
 type MessageRow = InsightChatMessage & { author: { id: string; email: string; name: string | null } | null };
@@ -53,7 +53,9 @@ export async function listMessages(
 /**
  * Stores the caller's USER message and, when the session has a COMPLETE pack (or the request names one), a
  * PENDING ASSISTANT reply that a worker completes from that pack. Both messages and their audit events land in one
- * transaction; the reply's job is enqueued after it commits (a missed enqueue is picked up by the reconciler).
+ * transaction, under the session's share lock and the pack's (so a concurrent session delete cancels the reply, or
+ * refuses the question; a concurrent pack delete or recompute waits for the reply to exist); the reply's job is
+ * enqueued after it commits (a missed enqueue is picked up by the reconciler).
  */
 export async function createUserMessage(
   deps: { db: Db; jobs: JobClient },
@@ -63,10 +65,11 @@ export async function createUserMessage(
 ) {
   const { db, jobs } = deps;
   await findWritableSession(db, caller, sessionId);
-  const pack = await packToAnswerFrom(db, sessionId, input.packId);
-  if (pack) jobs.assertAvailable();
 
   const { message, reply } = await db.$transaction(async (tx) => {
+    await lockWritableSession(tx, caller, sessionId);
+    const packId = await lockPackToAnswerFrom(tx, sessionId, input.packId);
+    if (packId) jobs.assertAvailable();
     const now = new Date();
     const message = await tx.insightChatMessage.create({
       data: {
@@ -81,7 +84,7 @@ export async function createUserMessage(
       include: { author: authorSelect },
     });
     await recordAuditEvent(tx, caller, { action: "MESSAGE_CREATED", sessionId, details: { messageId: message.id, role: "USER" } });
-    if (!pack) return { message, reply: null };
+    if (!packId) return { message, reply: null };
     const reply = await tx.insightChatMessage.create({
       data: {
         clientId: caller.workspaceId,
@@ -89,7 +92,7 @@ export async function createUserMessage(
         role: "ASSISTANT",
         status: "PENDING",
         content: "",
-        packId: pack.id,
+        packId,
         replyToId: message.id,
         // Strictly after the question, so the two always list in order.
         createdAt: new Date(now.getTime() + 1),
@@ -99,7 +102,7 @@ export async function createUserMessage(
     await recordAuditEvent(tx, caller, {
       action: "MESSAGE_CREATED",
       sessionId,
-      packId: pack.id,
+      packId,
       details: { messageId: reply.id, role: "ASSISTANT", replyToId: message.id },
     });
     return { message, reply };
@@ -108,18 +111,22 @@ export async function createUserMessage(
   return { message: toMessageDto(message), reply: reply ? toMessageDto(reply) : null };
 }
 
-/** The named pack (which must be this session's and COMPLETE), else the session's newest COMPLETE pack, else none. */
-async function packToAnswerFrom(db: Db, sessionId: string, packId: string | undefined) {
+/**
+ * The named pack (which must be this session's and COMPLETE), else the session's newest COMPLETE pack, else none;
+ * share-locked, so it stays COMPLETE and present until the reply that names it has committed.
+ */
+async function lockPackToAnswerFrom(tx: Tx, sessionId: string, packId: string | undefined): Promise<string | null> {
   if (packId) {
-    const pack = await db.insightContextPack.findFirst({ where: { id: packId, sessionId } });
+    const [pack] = await tx.$queryRaw<Array<{ status: string }>>`
+      SELECT "status"::text AS "status" FROM "InsightContextPack" WHERE "id" = ${packId} AND "sessionId" = ${sessionId} FOR SHARE`;
     if (!pack) throw notFound("pack in this session");
     if (pack.status !== "COMPLETE") {
       throw new AppError("CONFLICT", `the pack is ${pack.status}; answers come from COMPLETE packs only`);
     }
-    return pack;
+    return packId;
   }
-  return db.insightContextPack.findFirst({
-    where: { sessionId, status: "COMPLETE" },
-    orderBy: [{ completedAt: "desc" }, { id: "desc" }],
-  });
+  const [newest] = await tx.$queryRaw<Array<{ id: string }>>`
+    SELECT "id" FROM "InsightContextPack" WHERE "sessionId" = ${sessionId} AND "status" = 'COMPLETE'
+    ORDER BY "completedAt" DESC, "id" DESC LIMIT 1 FOR SHARE`;
+  return newest?.id ?? null;
 }

@@ -4,6 +4,7 @@ import {
   RELATIVE_WINDOW_STALE_AFTER_MS,
   normaliseScope,
   resolveWindow,
+  scopeHashOf,
   scopeKeyOf,
   scopeOfPack,
   type PackScope,
@@ -16,7 +17,8 @@ import { afterCursor, toPage, type Cursor } from "../http/pagination.ts";
 import type { Caller } from "../http/request-context.ts";
 import type { JobClient } from "../jobs/job-client.ts";
 import { getPreferences } from "../preferences/preferences.service.ts";
-import { findVisibleSession, findWritableSession } from "../sessions/sessions.service.ts";
+import { lockCallerMembership } from "../auth/membership-lock.ts";
+import { findVisibleSession, findWritableSession, lockWritableSession } from "../sessions/sessions.service.ts";
 
 export interface PacksDeps {
   db: Db;
@@ -56,42 +58,49 @@ function freshRun(scope: PackScope, now: Date) {
  * One pack per (session, scopeKey), also under concurrent identical requests: the insert is ON CONFLICT DO NOTHING,
  * so exactly one request creates the row and enqueues; the others read it back. A FAILED or CANCELLED pack is
  * restarted by the same request (a member's right); a conditional update lets exactly one concurrent request win.
+ * All of it runs under the session's share lock, so it happens wholly before a concurrent session delete (which then
+ * cancels it) or is refused after it.
  */
 export async function requestPack(deps: PacksDeps, caller: Caller, sessionId: string, input: PackRequest) {
   const { db, jobs } = deps;
   await findWritableSession(db, caller, sessionId);
   const scope = await resolveScope(db, caller, input);
   const scopeKey = scopeKeyOf(scope);
+  const scopeHash = scopeHashOf(scopeKey);
   jobs.assertAvailable();
 
   const run = freshRun(scope, new Date());
-  const { count } = await db.insightContextPack.createMany({
-    data: [
-      {
-        clientId: caller.workspaceId,
-        sessionId,
-        scopeKey,
-        windowPreset: scope.window.preset,
-        campaignIds: scope.campaignIds,
-        campaignCap: scope.campaignCap,
-        requestedById: caller.userId,
-        windowFrom: run.windowFrom,
-        windowTo: run.windowTo,
-      },
-    ],
-    skipDuplicates: true,
-  });
-  let pack = await db.insightContextPack.findUniqueOrThrow({ where: { sessionId_scopeKey: { sessionId, scopeKey } } });
-  let started = count === 1;
-
-  if (!started && (pack.status === "FAILED" || pack.status === "CANCELLED")) {
-    const restarted = await db.insightContextPack.updateMany({
-      where: { id: pack.id, generation: pack.generation, status: { in: ["FAILED", "CANCELLED"] } },
+  const { pack, started } = await db.$transaction(async (tx) => {
+    await lockWritableSession(tx, caller, sessionId);
+    const { count } = await tx.insightContextPack.createMany({
+      data: [
+        {
+          clientId: caller.workspaceId,
+          sessionId,
+          scopeKey,
+          scopeHash,
+          windowPreset: scope.window.preset,
+          campaignIds: scope.campaignIds,
+          campaignCap: scope.campaignCap,
+          requestedById: caller.userId,
+          windowFrom: run.windowFrom,
+          windowTo: run.windowTo,
+        },
+      ],
+      skipDuplicates: true,
+    });
+    const existing = await tx.insightContextPack.findUniqueOrThrow({ where: { sessionId_scopeHash: { sessionId, scopeHash } } });
+    if (count === 1 || (existing.status !== "FAILED" && existing.status !== "CANCELLED")) {
+      return { pack: existing, started: count === 1 };
+    }
+    const restarted = await tx.insightContextPack.updateManyAndReturn({
+      where: { id: existing.id, generation: existing.generation, status: { in: ["FAILED", "CANCELLED"] } },
       data: { ...run, generation: { increment: 1 }, forceRecompute: false, requestedById: caller.userId },
     });
-    started = restarted.count === 1;
-    pack = await db.insightContextPack.findUniqueOrThrow({ where: { id: pack.id } });
-  }
+    return restarted[0]
+      ? { pack: restarted[0], started: true }
+      : { pack: await tx.insightContextPack.findUniqueOrThrow({ where: { id: existing.id } }), started: false };
+  });
   if (started) await jobs.enqueueCommitted("buildPack", { packId: pack.id, generation: pack.generation });
   else if (pack.status === "COMPLETE") await recordPackReuse(db, pack);
   return { created: started, pack: await toPackDto(db, pack) };
@@ -176,28 +185,39 @@ export async function getPack(db: Db, caller: Caller, packId: string) {
   return toPackDto(db, await findVisiblePack(db, caller, packId));
 }
 
-/** Admin: rerun a finished pack. Unchanged threads keep their cached summaries unless `force`. */
+/**
+ * Admin: rerun a finished pack. Unchanged threads keep their cached summaries unless `force`. Under the session's
+ * share lock (a deleted session's pack is never restarted) and the pack's row lock (a concurrent delete or recompute
+ * of the pack goes first or second, never half-way).
+ */
 export async function recomputePack(deps: PacksDeps, caller: Caller, packId: string, input: { force: boolean }) {
   const { db, jobs } = deps;
-  const pack = await findVisiblePack(db, caller, packId);
-  await findWritableSession(db, caller, pack.sessionId);
+  const visible = await findVisiblePack(db, caller, packId);
+  await findWritableSession(db, caller, visible.sessionId);
   jobs.assertAvailable();
   const updated = await db.$transaction(async (tx) => {
-    const { count } = await tx.insightContextPack.updateMany({
-      where: { id: packId, generation: pack.generation, status: { in: ["COMPLETE", "FAILED", "CANCELLED"] } },
+    await lockWritableSession(tx, caller, visible.sessionId, { admin: true });
+    const [pack] = await tx.$queryRaw<Array<{ sessionId: string; status: string; generation: number }>>`
+      SELECT "sessionId", "status"::text AS "status", "generation" FROM "InsightContextPack"
+      WHERE "id" = ${packId} AND "clientId" = ${caller.workspaceId} FOR UPDATE`;
+    if (!pack) throw notFound("pack");
+    if (pack.status === "PENDING" || pack.status === "RUNNING") {
+      throw new AppError("CONFLICT", "the pack is still being computed; cancel it or wait for it to finish");
+    }
+    const row = await tx.insightContextPack.update({
+      where: { id: packId },
       data: {
-        ...freshRun(scopeOfPack(pack), new Date()),
+        ...freshRun(scopeOfPack(visible), new Date()),
         generation: { increment: 1 },
         forceRecompute: input.force,
         requestedById: caller.userId,
       },
     });
-    if (count === 0) throw new AppError("CONFLICT", "the pack is still being computed; cancel it or wait for it to finish");
     await recordAuditEvent(tx, caller, {
       action: "PACK_RECOMPUTED",
       sessionId: pack.sessionId,
       packId,
-      details: { force: input.force, generation: pack.generation + 1, previousStatus: pack.status },
+      details: { force: input.force, generation: row.generation, previousStatus: pack.status },
     });
     // Everyone in the session sees why the pack's answers may change.
     const note = await tx.insightChatMessage.create({
@@ -216,29 +236,36 @@ export async function recomputePack(deps: PacksDeps, caller: Caller, packId: str
       packId,
       details: { messageId: note.id, role: "SYSTEM" },
     });
-    return tx.insightContextPack.findUniqueOrThrow({ where: { id: packId } });
+    return row;
   });
   await jobs.enqueueCommitted("buildPack", { packId, generation: updated.generation });
   return toPackDto(db, updated);
 }
 
-/** Admin: cancel the pack's work and remove it; its audit events keep its id. */
+/**
+ * Admin: cancel the pack's work and remove it; its audit events keep its id. One DELETE … RETURNING decides and
+ * reports: the audit event names the state the pack was in when it went, whatever raced it.
+ */
 export async function deletePack(deps: PacksDeps, caller: Caller, packId: string): Promise<DeletedPackResponse> {
   const { db, jobs } = deps;
-  const pack = await findVisiblePack(db, caller, packId);
+  await findVisiblePack(db, caller, packId);
   const deletedAt = new Date();
-  await db.$transaction(async (tx) => {
-    const { count } = await tx.insightContextPack.deleteMany({ where: { id: packId } });
-    if (count === 0) throw notFound("pack");
+  const deleted = await db.$transaction(async (tx) => {
+    await lockCallerMembership(tx, caller, { admin: true });
+    const [row] = await tx.$queryRaw<Array<{ sessionId: string; scopeKey: string; status: string; generation: number }>>`
+      DELETE FROM "InsightContextPack" WHERE "id" = ${packId} AND "clientId" = ${caller.workspaceId}
+      RETURNING "sessionId", "scopeKey", "status"::text AS "status", "generation"`;
+    if (!row) throw notFound("pack");
     await recordAuditEvent(tx, caller, {
       action: "PACK_DELETED",
-      sessionId: pack.sessionId,
+      sessionId: row.sessionId,
       packId,
-      details: { scopeKey: pack.scopeKey, status: pack.status, generation: pack.generation },
+      details: { scopeKey: row.scopeKey, status: row.status, generation: row.generation },
     });
+    return row;
   });
-  await jobs.cancelPack(packId, pack.generation);
-  return { id: packId, sessionId: pack.sessionId, deletedAt };
+  await jobs.cancelPack(packId, deleted.generation);
+  return { id: packId, sessionId: deleted.sessionId, deletedAt };
 }
 
 /**

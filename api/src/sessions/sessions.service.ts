@@ -1,4 +1,5 @@
-import type { Db, InsightChatSession } from "@insights/shared/db/client";
+import type { Db, InsightChatSession, Tx } from "@insights/shared/db/client";
+import { lockCallerMembership } from "../auth/membership-lock.ts";
 import { AppError, notFound } from "../http/app-error.ts";
 import { afterCursor, toPage, type Cursor } from "../http/pagination.ts";
 import type { Caller } from "../http/request-context.ts";
@@ -37,9 +38,37 @@ export async function findWritableSession(db: Db, caller: Caller, sessionId: str
   return session;
 }
 
+/**
+ * Inside a write's transaction: the decisive check that the caller may still write to the session. The session row
+ * is share-locked, so a concurrent delete (which locks it for update) either committed before this read, and the
+ * write is refused (404 for members, 409 for admins, as `findWritableSession`), or waits until this transaction has
+ * committed, and then finds, cancels and audits what it wrote. Share locks do not block each other: concurrent
+ * writes to one session run side by side. `admin`: the write is an admin's (403 if the caller no longer is one).
+ */
+export async function lockWritableSession(tx: Tx, caller: Caller, sessionId: string, need = { admin: false }): Promise<void> {
+  const { isAdmin } = await lockCallerMembership(tx, caller, need);
+  const [session] = await tx.$queryRaw<Array<{ deletedAt: Date | null }>>`
+    SELECT "deletedAt" FROM "InsightChatSession" WHERE "id" = ${sessionId} AND "clientId" = ${caller.workspaceId} FOR SHARE`;
+  if (!session || (session.deletedAt && !isAdmin)) throw notFound("session");
+  if (session.deletedAt) throw new AppError("CONFLICT", "the session is deleted; restore it first");
+}
+
+/** The session row locked for update (delete, restore), after the caller's admin role is checked under its lock. */
+async function lockSessionForAdmin(tx: Tx, caller: Caller, sessionId: string) {
+  await lockCallerMembership(tx, caller, { admin: true });
+  const [session] = await tx.$queryRaw<Array<{ deletedAt: Date | null; deletedById: string | null }>>`
+    SELECT "deletedAt", "deletedById" FROM "InsightChatSession"
+    WHERE "id" = ${sessionId} AND "clientId" = ${caller.workspaceId} FOR UPDATE`;
+  if (!session) throw notFound("session");
+  return session;
+}
+
 export async function createSession(db: Db, caller: Caller, input: { title?: string | undefined }) {
-  const session = await db.insightChatSession.create({
-    data: { clientId: caller.workspaceId, createdById: caller.userId, title: input.title ?? "New insights chat" },
+  const session = await db.$transaction(async (tx) => {
+    await lockCallerMembership(tx, caller, { admin: false });
+    return tx.insightChatSession.create({
+      data: { clientId: caller.workspaceId, createdById: caller.userId, title: input.title ?? "New insights chat" },
+    });
   });
   return toSessionDto(session);
 }
@@ -71,60 +100,68 @@ export async function getSession(db: Db, caller: Caller, sessionId: string) {
 
 export async function renameSession(db: Db, caller: Caller, sessionId: string, title: string) {
   await findWritableSession(db, caller, sessionId);
-  const session = await db.insightChatSession.update({ where: { id: sessionId }, data: { title } });
+  const session = await db.$transaction(async (tx) => {
+    await lockWritableSession(tx, caller, sessionId);
+    return tx.insightChatSession.update({ where: { id: sessionId }, data: { title } });
+  });
   return toSessionDto(session);
 }
 
 /**
- * Admin: soft delete, cancelling the session's unfinished packs in the same transaction. The conditional update
- * makes a concurrent second delete a conflict, not a second event.
+ * Admin: soft delete. Under the session's row lock, so every pack and reply created before it is visible to it and
+ * nothing can be added after it (see `lockWritableSession`): it cancels the session's unfinished packs and pending
+ * replies, each in one statement that returns exactly what it cancelled, and names them in its audit event. Workers
+ * write a pack's or reply's result only while it is still RUNNING or PENDING, so none completes after this.
  */
 export async function deleteSession(db: Db, jobs: JobClient, caller: Caller, sessionId: string) {
   await findVisibleSession(db, caller, sessionId);
   const { session, cancelled } = await db.$transaction(async (tx) => {
-    const deletedAt = new Date();
-    const { count } = await tx.insightChatSession.updateMany({
-      where: { id: sessionId, clientId: caller.workspaceId, deletedAt: null },
-      data: { deletedAt, deletedById: caller.userId },
+    const existing = await lockSessionForAdmin(tx, caller, sessionId);
+    if (existing.deletedAt) throw new AppError("CONFLICT", "the session is already deleted");
+    const reason = "cancelled: the session was deleted";
+    const session = await tx.insightChatSession.update({
+      where: { id: sessionId },
+      data: { deletedAt: new Date(), deletedById: caller.userId },
     });
-    if (count === 0) throw new AppError("CONFLICT", "the session is already deleted");
-    const running = await tx.insightContextPack.findMany({
+    const packs = await tx.insightContextPack.updateManyAndReturn({
       where: { sessionId, status: { in: ["PENDING", "RUNNING"] } },
+      data: { status: "CANCELLED", error: reason },
       select: { id: true, generation: true },
     });
-    await tx.insightContextPack.updateMany({
-      where: { sessionId, status: { in: ["PENDING", "RUNNING"] } },
-      data: { status: "CANCELLED", error: "cancelled: the session was deleted" },
+    const replies = await tx.insightChatMessage.updateManyAndReturn({
+      where: { sessionId, role: "ASSISTANT", status: "PENDING" },
+      data: { status: "FAILED", error: reason, completedAt: new Date() },
+      select: { id: true },
     });
     await recordAuditEvent(tx, caller, {
       action: "SESSION_DELETED",
       sessionId,
-      details: { cancelledPackIds: running.map((p) => p.id) },
+      details: { cancelledPackIds: packs.map((p) => p.id), cancelledReplyIds: replies.map((r) => r.id) },
     });
-    return { session: await tx.insightChatSession.findUniqueOrThrow({ where: { id: sessionId } }), cancelled: running };
+    return { session, cancelled: packs };
   });
   await Promise.all(cancelled.map((p) => jobs.cancelPack(p.id, p.generation)));
   return toSessionDto(session);
 }
 
-/** Admin: undo a soft delete, within the retention period (after it, the worker purges the session). */
+/**
+ * Admin: undo a soft delete, within the retention period. The purge locks the same row: whichever comes second sees
+ * what the first did (a restored session is not purged; a purged one is not found).
+ */
 export async function restoreSession(db: Db, caller: Caller, sessionId: string, retentionDays: number) {
-  const existing = await findVisibleSession(db, caller, sessionId);
-  if (existing.deletedAt && existing.deletedAt < retentionCutoff(retentionDays)) {
-    throw new AppError("CONFLICT", `the restore period of ${retentionDays} days has ended; the session is being purged`);
-  }
+  await findVisibleSession(db, caller, sessionId);
   const session = await db.$transaction(async (tx) => {
-    const { count } = await tx.insightChatSession.updateMany({
-      where: { id: sessionId, clientId: caller.workspaceId, deletedAt: { not: null } },
-      data: { deletedAt: null, deletedById: null },
-    });
-    if (count === 0) throw new AppError("CONFLICT", "the session is not deleted");
+    const existing = await lockSessionForAdmin(tx, caller, sessionId);
+    if (!existing.deletedAt) throw new AppError("CONFLICT", "the session is not deleted");
+    if (existing.deletedAt < retentionCutoff(retentionDays)) {
+      throw new AppError("CONFLICT", `the restore period of ${retentionDays} days has ended; the session is being purged`);
+    }
     await recordAuditEvent(tx, caller, {
       action: "SESSION_RESTORED",
       sessionId,
-      details: { deletedAt: existing.deletedAt?.toISOString() ?? null, deletedById: existing.deletedById },
+      details: { deletedAt: existing.deletedAt.toISOString(), deletedById: existing.deletedById },
     });
-    return tx.insightChatSession.findUniqueOrThrow({ where: { id: sessionId } });
+    return tx.insightChatSession.update({ where: { id: sessionId }, data: { deletedAt: null, deletedById: null } });
   });
   return toSessionDto(session);
 }

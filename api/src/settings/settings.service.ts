@@ -2,6 +2,7 @@ import type { Db, WorkspaceSettings } from "@insights/shared/db/client";
 import { recordAuditEvent } from "../audit/audit.service.ts";
 import type { Caller } from "../http/request-context.ts";
 import type { SettingsResponse } from "./settings.schema.ts";
+import { lockCallerMembership } from "../auth/membership-lock.ts";
 
 type SettingsPatch = Partial<Omit<WorkspaceSettings, "clientId" | "updatedAt">>;
 
@@ -28,6 +29,7 @@ export async function getSettings(db: Db, caller: Caller) {
 
 export async function updateSettings(db: Db, caller: Caller, patch: SettingsPatch) {
   const row = await db.$transaction(async (tx) => {
+    await lockCallerMembership(tx, caller, { admin: true });
     const before = await tx.workspaceSettings.upsert({
       where: { clientId: caller.workspaceId },
       create: { clientId: caller.workspaceId },

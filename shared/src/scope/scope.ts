@@ -3,6 +3,7 @@
 //
 // Window presets are relative: LAST_N_DAYS resolves to [now - N days, now] when a pack run starts (and again on
 // every recompute). CUSTOM windows are absolute; a date-only `to` means the end of that day (UTC).
+import { createHash } from "node:crypto";
 import type { InsightsWindowPreset } from "../db/client.ts";
 
 export const PRESET_DAYS = { LAST_7_DAYS: 7, LAST_30_DAYS: 30, LAST_90_DAYS: 90 } as const;
@@ -34,6 +35,14 @@ export function scopeKeyOf(scope: PackScope): string {
     window.preset === "CUSTOM" ? `CUSTOM:${window.from.toISOString()}/${window.to.toISOString()}` : window.preset;
   const campaignsPart = campaignIds.length === 0 ? "*" : campaignIds.map(encodeURIComponent).join(",");
   return `${SCOPE_KEY_VERSION};window=${windowPart};campaigns=${campaignsPart};cap=${campaignCap}`;
+}
+
+/**
+ * The key's fixed-size stand-in in the (sessionId, scopeHash) unique index: a scope naming 50 campaigns of 128
+ * characters has a key of some 6,500 bytes, past what a PostgreSQL B-tree entry may hold.
+ */
+export function scopeHashOf(scopeKey: string): string {
+  return createHash("sha256").update(scopeKey).digest("hex");
 }
 
 /** The absolute time range a window covers for a run starting at `now`. */
