@@ -21,6 +21,17 @@ export const isoDateOrDateTime = z
   .pipe(z.coerce.date())
   .refine(isStorableDate, STORABLE_DATE);
 
+const DAY_MS = 24 * 3600_000;
+
+/**
+ * The end of a range: a date-time with an offset as that instant, or an ISO date as the end of that day (UTC), i.e.
+ * the next midnight, since ranges end before their `to`. The one meaning of a date-only `to` in every route.
+ */
+export const isoRangeEnd = z
+  .union([z.iso.datetime({ offset: true }), z.iso.date()])
+  .transform((text) => new Date(new Date(text).getTime() + (text.length === 10 ? DAY_MS : 0)))
+  .refine(isStorableDate, STORABLE_DATE);
+
 /** Where every workspace route lives, and the insights routes under it. */
 export const WORKSPACE_PATH = "/v1/workspaces/{workspaceId}";
 export const INSIGHTS_PATH = `${WORKSPACE_PATH}/insights`;

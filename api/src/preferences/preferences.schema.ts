@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { isoDateOrDateTime } from "../http/common.schema.ts";
+import { isoDateOrDateTime, isoRangeEnd } from "../http/common.schema.ts";
 import { InsightsWindowPreset } from "@insights/shared/db/client";
 
 /** Server-side bound on campaigns per scope: it bounds the work one pack can ask for. */
@@ -11,7 +11,8 @@ export const putPreferencesBody = z
   .strictObject({
     windowPreset: z.enum(InsightsWindowPreset),
     customFrom: isoDateOrDateTime.nullish(),
-    customTo: isoDateOrDateTime.nullish(),
+    /** A date-only value means the end of that day (UTC), as in a pack request's window. */
+    customTo: isoRangeEnd.nullish(),
     campaignCap,
   })
   .superRefine((value, ctx) => {
