@@ -40,7 +40,7 @@ export async function findWritableSession(db: Db, caller: Caller, sessionId: str
 
 /**
  * Inside a write's transaction: the decisive check that the caller may still write to the session. The session row
- * is share-locked, so a concurrent delete (which locks it for update) either committed before this read, and the
+ * is share-locked, so a concurrent delete (which locks it for a change) either committed before this read, and the
  * write is refused (404 for members, 409 for admins, as `findWritableSession`), or waits until this transaction has
  * committed, and then finds, cancels and audits what it wrote. Share locks do not block each other: concurrent
  * writes to one session run side by side. `admin`: the write is an admin's (403 if the caller no longer is one).
@@ -53,12 +53,17 @@ export async function lockWritableSession(tx: Tx, caller: Caller, sessionId: str
   if (session.deletedAt) throw new AppError("CONFLICT", "the session is deleted; restore it first");
 }
 
-/** The session row locked for update (delete, restore), after the caller's admin role is checked under its lock. */
+/**
+ * The session row locked for a change (delete, restore), after the caller's admin role is checked under its lock.
+ * FOR NO KEY UPDATE, not FOR UPDATE: it still excludes the writers' share locks, but not the key-share lock a
+ * worker's transaction takes on the session when it writes a pack row twice (PostgreSQL then re-checks the foreign
+ * key), which would deadlock with this transaction cancelling that pack.
+ */
 async function lockSessionForAdmin(tx: Tx, caller: Caller, sessionId: string) {
   await lockCallerMembership(tx, caller, { admin: true });
   const [session] = await tx.$queryRaw<Array<{ deletedAt: Date | null; deletedById: string | null }>>`
     SELECT "deletedAt", "deletedById" FROM "InsightChatSession"
-    WHERE "id" = ${sessionId} AND "clientId" = ${caller.workspaceId} FOR UPDATE`;
+    WHERE "id" = ${sessionId} AND "clientId" = ${caller.workspaceId} FOR NO KEY UPDATE`;
   if (!session) throw notFound("session");
   return session;
 }
