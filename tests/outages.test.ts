@@ -7,7 +7,8 @@ import { seedWorkspace } from "@insights/api/cli/seed";
 import { createDb } from "@insights/shared/db/client";
 import { deployMigrations } from "../prisma/tools/schema-engine.ts";
 import { createIsolatedDatabase } from "./support/database.ts";
-import { bearer, createHarness, TEST_JWT_SECRET, type Harness, type TestWorkspace } from "./support/harness.ts";
+import { startFakeLlm } from "./support/fake-llm.ts";
+import { bearer, createHarness, insertPendingPack, TEST_JWT_SECRET, type Harness, type TestWorkspace } from "./support/harness.ts";
 import { freePort, PrivatePostgres, PrivateRedis, startService, waitForOutput, type ServiceProcess } from "./support/processes.ts";
 import { waitFor } from "./support/worker-harness.ts";
 
@@ -149,4 +150,101 @@ describe("with PostgreSQL down", () => {
     expect(api.child.exitCode).toBeNull();
     expect(worker.child.exitCode).toBeNull();
   });
+});
+
+describe("through PostgreSQL outages of 5 and 20 seconds", () => {
+  it(
+    "completes every pack that was running or queued with no manual step, and keeps the reconciler and the purge running",
+    { timeout: 240_000 },
+    async () => {
+      const postgres = new PrivatePostgres(await freePort());
+      await postgres.init();
+      await postgres.start();
+      cleanups.push(() => postgres.destroy());
+      await deployMigrations(postgres.url);
+      const fake = await startFakeLlm();
+      cleanups.push(() => fake.close());
+      // Slow enough that every outage finds packs half-way through their leads, and others queued behind them.
+      fake.latencyMs = 150;
+      const h = createHarness({ databaseUrl: postgres.url });
+      cleanups.push(() => h.close());
+      const ws = await h.seed({ leads: 24 });
+      const reconcileIntervalMs = 1000;
+      const worker = startWorker({
+        DATABASE_URL: postgres.url,
+        REDIS_URL: inject("redisUrl"),
+        QUEUE_PREFIX: h.prefix,
+        OPENAI_API_KEY: "test-key",
+        OPENAI_BASE_URL: fake.baseURL,
+        RECONCILE_INTERVAL_MS: String(reconcileIntervalMs),
+        RECONCILE_GRACE_MS: "500",
+        RETENTION_SWEEP_INTERVAL_MS: "1000",
+        LLM_CONCURRENCY: "2",
+        PACK_CONCURRENCY: "2",
+      });
+      await waitForOutput(worker, /worker started/);
+      const member = bearer(ws.tokens.member);
+      const windows = ["LAST_7_DAYS", "LAST_30_DAYS", "LAST_90_DAYS"] as const;
+
+      for (const outageMs of [5_000, 20_000]) {
+        const sessionId = await newSession(h, ws);
+        const packIds: string[] = [];
+        for (const preset of windows) {
+          const res = await h.http.post(`${ws.base}/insights/sessions/${sessionId}/packs`).set(member).send({ window: { preset } });
+          expect(res.status).toBe(202);
+          packIds.push(res.body.id);
+        }
+        // Break the database while a pack is extracting (and another waits for a free slot).
+        await waitFor(
+          async () => ((await h.db.insightContextPack.count({ where: { id: { in: packIds }, status: "RUNNING", processedLeads: { gt: 0 } } })) > 0 ? true : undefined),
+          { what: "a pack half-way through its leads" },
+        );
+        const failuresBefore = (worker.output().match(/"level":(40|50)/g) ?? []).length;
+        await postgres.stop();
+        const outageEnds = Date.now() + outageMs;
+        // The worker meets the outage (its jobs' database calls fail and are logged).
+        await waitFor(async () => ((worker.output().match(/"level":(40|50)/g) ?? []).length > failuresBefore ? true : undefined), {
+          timeoutMs: outageMs,
+          what: "the worker to meet the outage",
+        });
+        // The outage lasts its full length, across several reconcile ticks and pack retries.
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, outageEnds - Date.now())));
+        expect(worker.child.exitCode).toBeNull();
+        await postgres.start();
+        const back = Date.now();
+
+        // Every pack completes by itself within a reconcile interval plus its own work.
+        await waitFor(
+          async () => {
+            const packs = await h.db.insightContextPack.findMany({ where: { id: { in: packIds } } }).catch(() => []);
+            return packs.length === packIds.length && packs.every((p) => p.status === "COMPLETE") ? packs : undefined;
+          },
+          { timeoutMs: 60_000, intervalMs: 200, what: `every pack to complete after a ${outageMs / 1000} s outage` },
+        );
+        const recoveredMs = Date.now() - back;
+        for (const packId of packIds) {
+          const pack = await h.http.get(`${ws.base}/insights/packs/${packId}`).set(member);
+          expect(pack.body).toMatchObject({ status: "COMPLETE", error: null, progress: { failedLeads: 0, stage: "DONE", percent: 100 } });
+          expect(pack.body.progress.processedLeads).toBe(pack.body.progress.totalLeads);
+        }
+        console.info(`after a ${outageMs / 1000} s PostgreSQL outage: ${packIds.length} packs COMPLETE ${recoveredMs} ms after it ended`);
+
+        // The reconciler still runs: a pack committed without its job (a crash between commit and enqueue) completes.
+        const orphan = await insertPendingPack(h, ws, await newSession(h, ws), new Date(Date.now() - 60_000));
+        await waitFor(async () => ((await packStatus(h, ws, orphan.id)) === "COMPLETE" ? true : undefined), {
+          timeoutMs: 30_000,
+          what: "the reconciler to give a pack without a job its job",
+        });
+        // The retention purge still runs: a session deleted 40 days ago is purged.
+        const expired = await newSession(h, ws);
+        await h.http.delete(`${ws.base}/insights/sessions/${expired}`).set(bearer(ws.tokens.admin)).expect(200);
+        await h.db.insightChatSession.update({ where: { id: expired }, data: { deletedAt: new Date(Date.now() - 40 * 24 * 3600_000) } });
+        await waitFor(async () => ((await h.db.insightChatSession.findUnique({ where: { id: expired } })) === null ? true : undefined), {
+          timeoutMs: 30_000,
+          what: "the purge to remove an expired session",
+        });
+      }
+      expect(worker.child.exitCode).toBeNull();
+    },
+  );
 });
