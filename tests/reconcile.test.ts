@@ -1,7 +1,12 @@
 // Postgres is the truth and the queue follows it: rows whose job never made it to Redis get one, and jobs whose row
 // is gone or superseded end cleanly without touching anything.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jobIdOf } from "@insights/shared/jobs/catalog";
+import { Worker } from "bullmq";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { JOBS, jobIdOf } from "@insights/shared/jobs/catalog";
+import { QUEUES } from "@insights/shared/jobs/queues";
+import { createLogger } from "@insights/shared/logger";
+import { createRedis } from "@insights/shared/redis";
+import { reconcile } from "@insights/worker/maintenance/reconcile.handler";
 import { enqueue } from "@insights/shared/jobs/job-queues";
 import { createOfflineProvider } from "@insights/worker/llm/offline-provider";
 import type { WorkerRuntime } from "@insights/worker/runtime/start-workers";
@@ -62,6 +67,45 @@ describe("the reconciler", () => {
     });
     expect(answered.status).toBe("COMPLETE");
     expect(answered.content).toContain("Who replied?");
+  });
+});
+
+describe("a job that failed for good while its failure could not be written", () => {
+  it("is recorded on its pack by the next reconcile, with the job's reason", async () => {
+    // Queues of their own, where no worker runs: the failed job stays exactly as the outage left it.
+    const other = createHarness({ databaseUrl: database.url });
+    const connection = createRedis(inject("redisUrl"), { role: "reconcile-test" });
+    try {
+      const ws = await h.seed({ leads: 2 });
+      const sessionId = await sessionOf(ws);
+      // This file's own worker reconciles every 200 ms: the row becomes visible only with a job in its queues that
+      // it leaves alone (delayed for an hour), so only the reconcile below acts on it.
+      const pack = await h.db.$transaction(async (tx) => {
+        const row = await insertPendingPack(h, ws, sessionId, longAgo(), tx);
+        await tx.insightContextPack.update({ where: { id: row.id }, data: { status: "RUNNING", updatedAt: longAgo() } });
+        const payload = { packId: row.id, generation: 1 };
+        await h.queues.packs.add(JOBS.buildPack.name, payload, { jobId: jobIdOf("buildPack", payload), delay: 3600_000 });
+        return row;
+      });
+      // The job's last attempt failed; the worker's write of that failure was refused (the database was down).
+      const payload = { packId: pack.id, generation: 1 };
+      await other.queues.packs.add(JOBS.buildPack.name, payload, { jobId: jobIdOf("buildPack", payload), attempts: 1 });
+      const taker = new Worker(QUEUES.packs, null, { connection, prefix: other.prefix, autorun: false });
+      const job = await taker.getNextJob("test-token");
+      await job!.moveToFailed(new Error("the LLM provider refused the API key"), "test-token");
+      await taker.close();
+      expect(await (await other.queues.packs.getJob(job!.id!))!.getState()).toBe("failed");
+
+      const result = await reconcile({ db: h.db, queues: other.queues, logger: createLogger("reconcile-test", "silent"), graceMs: 30_000 });
+
+      expect(result.markedFailed).toBeGreaterThanOrEqual(1);
+      const row = await h.db.insightContextPack.findUniqueOrThrow({ where: { id: pack.id } });
+      expect(row).toMatchObject({ status: "FAILED", error: "the pack's job failed: the LLM provider refused the API key" });
+      await (await h.queues.packs.getJob(jobIdOf("buildPack", payload)))?.remove();
+    } finally {
+      await connection.quit();
+      await other.close();
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 // Builds the real app on this run's database, plus seeded workspaces with a token per role.
 import request from "supertest";
 import { inject } from "vitest";
-import { createDb, type Db } from "@insights/shared/db/client";
+import { createDb, type Db, type Tx } from "@insights/shared/db/client";
 import { createLogger, type Logger } from "@insights/shared/logger";
 import { resolveWindow, scopeHashOf, scopeKeyOf } from "@insights/shared/scope/scope";
 import { closeJobQueues, createJobQueues, type JobQueues } from "@insights/shared/jobs/job-queues";
@@ -97,12 +97,12 @@ export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 /**
  * A PENDING pack row over the last 90 days, exactly as the API commits it but with no job: for tests that play the
- * part of a crashed API or of the workers themselves. `at` backdates it.
+ * part of a crashed API or of the workers themselves. `at` backdates it; `db` may be a transaction.
  */
-export async function insertPendingPack(h: Harness, ws: TestWorkspace, sessionId: string, at = new Date()) {
+export async function insertPendingPack(h: Harness, ws: TestWorkspace, sessionId: string, at = new Date(), db: Tx = h.db) {
   const { from, to } = resolveWindow({ preset: "LAST_90_DAYS" }, at);
   const scope = { window: { preset: "LAST_90_DAYS" as const }, campaignIds: [], campaignCap: 10 };
-  return h.db.insightContextPack.create({
+  return db.insightContextPack.create({
     data: {
       clientId: ws.workspaceId,
       sessionId,
