@@ -2,6 +2,7 @@
 // whatever the page holds (no query per pack for its staleness or its failed leads).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "@insights/shared/db/client";
+import { scopeHashOf } from "@insights/shared/scope/scope";
 import { listPacks } from "@insights/api/packs/packs.service";
 import { bearer, createHarness, type TestWorkspace } from "./support/harness.ts";
 
@@ -34,6 +35,7 @@ async function seedPacks(sessionId: string, count: number) {
         clientId: ws.workspaceId,
         sessionId,
         scopeKey: `custom-${i}`,
+        scopeHash: scopeHashOf(`custom-${i}`),
         windowPreset: "CUSTOM",
         windowFrom: new Date(2000, 0, 1),
         windowTo: new Date(2100, 0, 1),
