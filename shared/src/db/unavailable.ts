@@ -2,9 +2,10 @@
 // keeps a job through it instead of spending the job's attempts on an outage.
 import type { Db } from "./client.ts";
 
-// Prisma's codes for "the database is not there" (unreachable, timed out, connection closed, pool exhausted), the
-// driver adapter's error kinds for the same, and the socket errors under them.
-const UNAVAILABLE_PRISMA_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024"]);
+// Prisma's codes for "the database is not there" (unreachable, timed out, connection closed, pool exhausted, an
+// interactive transaction that could not start or finish in time), the driver adapter's error kinds for the same,
+// and the socket errors under them.
+const UNAVAILABLE_PRISMA_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024", "P2028"]);
 const UNAVAILABLE_ADAPTER_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections"]);
 const UNAVAILABLE_SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "57P01", "57P03"]);
 
