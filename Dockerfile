@@ -1,22 +1,39 @@
 # One image for every process (API, worker, migrations); docker-compose.yml picks the command.
-FROM node:20-bookworm-slim
+# Node 24 is an LTS line (supported to 2028-04); the code also runs on Node >= 20.19 (package.json "engines").
+ARG NODE_IMAGE=node:24-bookworm-slim
 
+# Build stage: every dependency, to generate the Prisma client (`npm ci` runs `npm run db:generate`, which needs
+# the prisma CLI, a dev dependency, with the schema and prisma.config.ts). Only the generated client leaves it.
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
-
-# Dependencies first, so a source edit does not reinstall them. `npm ci` runs the postinstall step
-# (`npm run db:generate`), which needs the Prisma schema, prisma.config.ts and prisma/tools, so those come in now too.
-# Dev dependencies stay: tsx runs the TypeScript directly, and the migrations need prisma's wasm schema engine.
 COPY package.json package-lock.json prisma.config.ts tsconfig.base.json tsconfig.json ./
 COPY api/package.json api/
 COPY worker/package.json worker/
 COPY shared/package.json shared/
 COPY tests/package.json tests/
 COPY prisma prisma
-RUN npm ci && npm cache clean --force
+RUN npm ci --no-audit --no-fund
 
-# The source. .dockerignore keeps out node_modules, .env and the generated client built above.
+# Runtime stage: production dependencies only (no vitest, testcontainers, prisma CLI or compiler). The app runs its
+# TypeScript through tsx, and the migrations through @prisma/schema-engine-wasm: both are production dependencies.
+# --ignore-scripts: the postinstall step needs the prisma CLI; its output is copied from the build stage instead.
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY api/package.json api/
+COPY worker/package.json worker/
+COPY shared/package.json shared/
+COPY tests/package.json tests/
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+# The source (.dockerignore keeps out node_modules, .env and any host copy of the generated client), then the client.
 COPY . .
+COPY --from=build /app/shared/src/db/generated shared/src/db/generated
 
+# The files stay root's and read-only to the process; it runs as the image's unprivileged `node` user.
 USER node
-EXPOSE 3000
+EXPOSE 3000 9464
+# The API's readiness (the default command). Compose gives the worker its own check and turns it off for migrate.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 CMD ["node", "scripts/healthcheck.js", "api"]
 CMD ["npm", "run", "start:api"]
