@@ -17,6 +17,7 @@ RUN npm ci --no-audit --no-fund
 # Runtime stage: production dependencies only (no vitest, testcontainers, prisma CLI or compiler). The app runs its
 # TypeScript through tsx, and the migrations through @prisma/schema-engine-wasm: both are production dependencies.
 # --ignore-scripts: the postinstall step needs the prisma CLI; its output is copied from the build stage instead.
+# (npm still keeps the prisma CLI and typescript: @prisma/client names them as optional peers, unused at run time.)
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
 WORKDIR /app

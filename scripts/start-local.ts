@@ -7,6 +7,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import pg from "pg";
+import { prettyFactory } from "pino-pretty";
 import { loadLocalEnv } from "../shared/src/config.ts";
 import { deployMigrations } from "../prisma/tools/schema-engine.ts";
 
@@ -14,6 +15,13 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const CHECK_TIMEOUT_MS = 3000;
 const STOP_GRACE_MS = 15_000; // the API drains for up to 10 s; the worker hands running packs back to the queue
 const say = (line: string) => process.stderr.write(`start: ${line}\n`);
+
+// `npm start -- --pretty`: each JSON log line becomes one readable line, formatted here (before the `api    |`
+// prefix is added, which would keep a pino-pretty further down the pipe from reading it). Off: the JSON as is.
+const pretty = process.argv.includes("--pretty")
+  ? prettyFactory({ colorize: process.stdout.isTTY, singleLine: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname,service,name" })
+  : null;
+const readable = (line: string): string[] => (pretty && line.startsWith("{") ? pretty(line).trimEnd().split("\n") : [line]);
 
 // Variables already set win over the file, so `PORT=3999 npm start` works.
 const envFile = loadLocalEnv(root) ?? "the environment";
@@ -94,7 +102,9 @@ function run(name: string, script: string): void {
   });
   // Line by line, so a prefix never lands in the middle of a log line.
   for (const [stream, out] of [[child.stdout, process.stdout], [child.stderr, process.stderr]] as const) {
-    createInterface({ input: stream }).on("line", (line) => out.write(`${name.padEnd(6)} | ${line}\n`));
+    createInterface({ input: stream }).on("line", (line) => {
+      for (const text of readable(line)) out.write(`${name.padEnd(6)} | ${text}\n`);
+    });
   }
   // "close", not "exit": it comes after the last output line has been forwarded.
   child.on("close", (code, signal) => {

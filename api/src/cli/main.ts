@@ -56,6 +56,7 @@ async function seed(db: Db, secret: string, leadsArg: string, json: boolean): Pr
   }
   const output = { workspaceId: seeded.workspaceId, campaignIds: seeded.campaignIds, users: withTokens };
   if (json) {
+    warnAboutNpmBanner("seed --json");
     process.stdout.write(`${JSON.stringify(output)}\n`);
     return;
   }
@@ -74,7 +75,19 @@ async function token(db: Db, secret: string, who: string | undefined, ttlArg: st
   if (!ttl.success) fail("token: --ttl-hours must be a positive number of hours");
   const user = await db.user.findFirst({ where: who.includes("@") ? { email: who } : { id: who } });
   if (!user) fail(`token: no user with ${who.includes("@") ? "email" : "id"} ${who}; run \`npm run cli -- seed\` first`);
+  warnAboutNpmBanner(`token --user ${who}`);
   process.stdout.write(`${await signToken(secret, user.id, Math.round(ttl.data * 3600))}\n`);
+}
+
+/**
+ * `npm run` prints its `> cli` banner on stdout before this process starts, so output meant for a program (JSON, a
+ * token) arrives behind two lines it cannot parse, and nothing here can take them back. `npm run -s` prints no
+ * banner: say so on stderr whenever npm ran us without it.
+ */
+function warnAboutNpmBanner(command: string): void {
+  if (process.env.npm_lifecycle_event === "cli" && process.env.npm_config_loglevel !== "silent") {
+    process.stderr.write(`cli: npm printed its banner on stdout above this output; for the output alone run \`npm run -s cli -- ${command}\`\n`);
+  }
 }
 
 function fail(message: string): never {

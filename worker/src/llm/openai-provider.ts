@@ -2,7 +2,7 @@
 import OpenAI from "openai";
 import { zodResponseFormat } from "openai/helpers/zod";
 import type { z } from "zod";
-import { observeLlmCall, type LlmMetrics } from "../runtime/metrics.ts";
+import { llmErrorKindOf, observeLlmCall, type LlmMetrics } from "../runtime/metrics.ts";
 import { chatAnswerMessages, leadInsightMessages, packSynthesisMessages } from "./prompts.ts";
 import { addUsage, LlmError, NO_USAGE, type Completion, type LlmCallOptions, type LlmProvider, type LlmUsage } from "./provider.ts";
 import type { RateLimiter } from "./rate-limit.ts";
@@ -71,6 +71,11 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): LlmProvide
           },
           options.retry,
           call.signal,
+          (err, retry, delayMs) =>
+            call.log?.info(
+              { task, retry, of: options.retry.maxRetries, reason: llmErrorKindOf(err), error: describeLlmError(err), delayMs: Math.round(delayMs) },
+              "LLM call failed; retrying",
+            ),
         );
       } catch (err) {
         if (call.signal.aborted) throw err;
@@ -89,6 +94,9 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): LlmProvide
       if (result?.success) return { value: result.data, usage };
       options.metrics?.errors.inc({ task, kind: "malformed" });
       problem = result ? result.error.issues.map((i) => `${i.path.join(".") || "answer"}: ${i.message}`).join("; ") : "not JSON";
+      if (attempt < options.malformedRetries) {
+        call.log?.info({ task, retry: attempt + 1, of: options.malformedRetries, reason: "malformed", error: problem }, "LLM answer did not match its schema; asking again");
+      }
     }
     throw new LlmError(`the model's answer did not match the expected shape ${options.malformedRetries + 1} times (${problem})`, usage);
   }

@@ -1,4 +1,5 @@
 import type { ActionType } from "@insights/shared/insights/shapes";
+import type { Logger } from "@insights/shared/logger";
 import type { ChatAnswer, LeadInsight } from "./schemas.ts";
 
 export interface LlmUsage {
@@ -20,6 +21,8 @@ export interface LlmCallOptions {
   model: string;
   reasoningEffort: "low" | "medium" | "high";
   signal: AbortSignal;
+  /** The caller's logger (job, pack, lead or message ids): retries and their reasons are logged through it. */
+  log?: Logger | undefined;
 }
 
 export interface ThreadMessage {

@@ -47,7 +47,10 @@ export function backoffMs(attempt: number, policy: RetryPolicy, err: unknown): n
   return Math.min(asked ?? computed, policy.maxDelayMs);
 }
 
-export async function withRetries<T>(call: () => Promise<T>, policy: RetryPolicy, signal: AbortSignal): Promise<T> {
+/** Told before each wait: the failure, which retry comes next (1 = the first), and how long it waits. */
+export type OnRetry = (err: unknown, retry: number, delayMs: number) => void;
+
+export async function withRetries<T>(call: () => Promise<T>, policy: RetryPolicy, signal: AbortSignal, onRetry?: OnRetry): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await call();
@@ -56,7 +59,9 @@ export async function withRetries<T>(call: () => Promise<T>, policy: RetryPolicy
       if (attempt >= policy.maxRetries) {
         throw new RetriesExhaustedError(`${describeLlmError(err)} (gave up after ${attempt + 1} attempts)`, attempt + 1);
       }
-      await abortableSleep(backoffMs(attempt, policy, err), signal);
+      const delayMs = backoffMs(attempt, policy, err);
+      onRetry?.(err, attempt + 1, delayMs);
+      await abortableSleep(delayMs, signal);
     }
   }
 }

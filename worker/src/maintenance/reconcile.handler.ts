@@ -69,13 +69,17 @@ async function ensureJob<K extends JobKey>(
   result.checked++;
   const job = await deps.queues[JOBS[key].queue].getJob(jobIdOf(key, payload));
   const state = job ? await job.getState() : "missing";
+  // One line per repair, naming the row, so "why did this pack start again / fail" has an answer in the logs.
+  const action: Record<string, unknown> = { job: JOBS[key].name, jobId: jobIdOf(key, payload), ...payload, jobState: state };
   if (state === "failed") {
     await markFailed(job?.failedReason ?? "unknown reason");
     result.markedFailed++;
+    deps.logger.info({ ...action, action: "marked_failed", reason: job?.failedReason }, "reconciler: marked FAILED, its job failed for good");
   } else if (state === "missing" || state === "completed" || state === "unknown") {
     // A completed job whose row is still unfinished ended early (e.g. it ran before the row was visible).
     if (job && state === "completed") await job.remove();
     await enqueue(deps.queues, key, payload);
     result.enqueued++;
+    deps.logger.info({ ...action, action: "enqueued" }, "reconciler: gave an unfinished row its job back");
   }
 }

@@ -38,8 +38,10 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
     const call: Omit<LlmCallOptions, "signal"> = {
       model: settings?.insightsChatModel ?? "gpt-5-mini",
       reasoningEffort: (settings?.insightsChatReasoningEffort ?? "medium") as LlmCallOptions["reasoningEffort"],
+      log,
     };
     const model = llm.modelFor(call.model);
+    log.info({ stage: pack.stage, model, force: pack.forceRecompute }, "pack run started");
 
     if (pack.stage === "QUEUED" || pack.stage === "SELECTING") {
       const total = await selectLeads(run, deps.tuning.maxLeadsPerPack);
@@ -59,13 +61,16 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
       });
       const stop = stopReasonOf(run.signal);
       if (stop === "shutdown") throw new ReleaseJob(`pack ${pack.id} released at shutdown`);
-      if (stop === "cancelled") return { outcome: "skipped", reason: "cancelled" };
+      if (stop === "cancelled") return cancelled(log);
       await run.update({ stage: "SYNTHESIZING" });
     }
 
     // Re-read for the totals extraction wrote, but only as long as the run is still this job's.
     const current = await db.insightContextPack.findFirst({ where: run.current });
-    if (!current) return run.ended();
+    if (!current) {
+      log.info("pack run ended: cancelled, deleted or superseded");
+      return run.ended();
+    }
     const finalRun = new PackRun(db, current, controller);
     const metrics = await computeMetrics(finalRun, llm.name);
     const metricsJson = metrics as unknown as Prisma.InputJsonObject; // plain JSON data by construction
@@ -74,6 +79,7 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
         where: { packId: pack.id, status: "FAILED" },
         select: { error: true },
       });
+      log.warn({ failed: metrics.counts.failed }, "pack failed: every lead failed to summarize");
       await finalRun.update({
         status: "FAILED",
         metrics: metricsJson,
@@ -90,6 +96,7 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
       ({ synthesis, usage: synthesisUsage } = await synthesize(finalRun, llm, call, metrics));
     } catch (err) {
       if (!(err instanceof LlmError)) throw err;
+      log.warn({ error: err.message }, "pack failed: synthesis failed");
       // The LLM layer already retried; a job retry would only repeat that. The summaries stay cached, so the
       // member's next request (which restarts a FAILED pack) pays only for synthesis.
       await db.$transaction(async (tx) => {
@@ -128,13 +135,21 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
     log.info({ totalLeads: metrics.counts.total, failed: metrics.counts.failed, ...addUsage(leadUsage, synthesisUsage) }, "pack complete");
     return { outcome: "complete", totalLeads: metrics.counts.total };
   } catch (err) {
-    if (err instanceof PackRunEnded) return { outcome: "skipped", reason: "cancelled, deleted or superseded mid-run" };
+    if (err instanceof PackRunEnded) {
+      log.info("pack run ended: cancelled, deleted or superseded");
+      return { outcome: "skipped", reason: "cancelled, deleted or superseded mid-run" };
+    }
     if (stopReasonOf(run.signal) === "shutdown") throw new ReleaseJob(`pack ${pack.id} released at shutdown`);
-    if (stopReasonOf(run.signal) === "cancelled") return { outcome: "skipped", reason: "cancelled" };
+    if (stopReasonOf(run.signal) === "cancelled") return cancelled(log);
     throw err;
   } finally {
     running.finish(pack.id, controller);
   }
+}
+
+function cancelled(log: Logger): BuildPackResult {
+  log.info("pack cancelled: stopped between leads, calls in flight aborted");
+  return { outcome: "skipped", reason: "cancelled" };
 }
 
 async function recordSynthesisUsage(tx: Prisma.TransactionClient, run: PackRun, usage: LlmUsage): Promise<void> {

@@ -125,12 +125,14 @@ async function extractOne(run: PackRun, thread: PendingThread, options: ExtractO
   if (run.signal.aborted) return;
   let insight: LeadInsight;
   let usage: LlmUsage;
+  const log = options.call.log?.child({ leadId: thread.leadId });
   try {
-    ({ value: insight, usage } = await options.llm.extractLeadInsight(thread, { ...options.call, signal: run.signal }));
+    ({ value: insight, usage } = await options.llm.extractLeadInsight(thread, { ...options.call, signal: run.signal, log }));
   } catch (err) {
     // Cancelled or shutting down: leave the lead PENDING for whoever resumes the pack.
     if (run.signal.aborted) return;
     if (!(err instanceof LlmError)) throw err;
+    log?.warn({ error: err.message, llmCalls: err.usage.llmCalls }, "lead failed to summarize; the pack goes on without it");
     await results.write({ leadId: thread.leadId, status: "FAILED", error: err.message, usage: err.usage });
     return;
   }

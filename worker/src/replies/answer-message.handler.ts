@@ -33,11 +33,15 @@ export async function answerMessage(deps: AnswerDeps, payload: JobPayload<"answe
     return { outcome: "failed" };
   }
 
+  const log = deps.logger.child({ messageId: reply.id, packId: pack.id });
+  const started = Date.now();
+  log.info({ questionId: reply.replyTo.id }, "reply started");
   const settings = await db.workspaceSettings.findUnique({ where: { clientId: reply.clientId } });
   const call: LlmCallOptions = {
     model: settings?.insightsChatModel ?? "gpt-5-mini",
     reasoningEffort: (settings?.insightsChatReasoningEffort ?? "medium") as LlmCallOptions["reasoningEffort"],
     signal: deps.shutdown,
+    log,
   };
   const context = await buildAnswerContext(db, reply, reply.replyTo.content, pack, settings);
   try {
@@ -46,7 +50,7 @@ export async function answerMessage(deps: AnswerDeps, payload: JobPayload<"answe
     const allowed = new Set(context.enabledActions);
     const suggestions = value.suggestedActions.filter((a) => allowed.has(a.type));
     const dropped = value.suggestedActions.length - suggestions.length;
-    if (dropped > 0) deps.logger.warn({ messageId: reply.id, dropped }, "dropped suggestions for actions that are off");
+    if (dropped > 0) log.warn({ dropped }, "dropped suggestions for actions that are off");
     const knownLeads = new Set(context.summaries.map((s) => s.leadId));
     await db.$transaction(async (tx) => {
       const { count } = await tx.insightChatMessage.updateMany({
@@ -63,11 +67,13 @@ export async function answerMessage(deps: AnswerDeps, payload: JobPayload<"answe
       });
       if (count === 1) await recordAnswerUsage(tx, reply.clientId, reply.packId, reply.id, usage);
     });
+    log.info({ outcome: "complete", durationMs: Date.now() - started, ...usage }, "reply finished");
     return { outcome: "complete" };
   } catch (err) {
     if (deps.shutdown.aborted) throw new ReleaseJob(`reply ${reply.id} released at shutdown`);
     if (!(err instanceof LlmError)) throw err;
     await failReply(db, reply.id, `could not answer: ${err.message}`, err.usage, { clientId: reply.clientId, packId: reply.packId });
+    log.warn({ outcome: "failed", durationMs: Date.now() - started, error: err.message, ...err.usage }, "reply finished");
     return { outcome: "failed" };
   }
 }
