@@ -1,6 +1,6 @@
 // Bull Board as an operator's browser sees it: Debian's Chromium, headless, driven by playwright-core, against the
-// app on a real port. Anonymous visitors get 401; an operator who follows the login link gets the rendered dashboard
-// with every queue. Skipped only when /usr/bin/chromium is missing (CI installs it: see .ci/run).
+// app on a real port. Anonymous visitors get the sign-in page (401); an operator who signs in with the form gets the
+// rendered dashboard with every queue, and signing out closes it again. Skipped only when /usr/bin/chromium is missing (CI installs it: see .ci/run).
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -33,12 +33,13 @@ describe.skipIf(!hasChromium)(`Bull Board in headless Chromium${hasChromium ? ""
   let server: Server;
   let base: string;
   let opsToken: string;
+  let memberToken: string;
   let profile: string;
   let browser: BrowserContext;
 
   beforeAll(async () => {
     h = createHarness();
-    await h.seed();
+    memberToken = (await h.seed()).tokens.member;
     const ops = await h.db.user.upsert({ where: { email: OPS_ADMIN_EMAIL }, update: {}, create: { email: OPS_ADMIN_EMAIL } });
     opsToken = await signToken(TEST_JWT_SECRET, ops.id);
     server = h.app.listen(0, "127.0.0.1");
@@ -56,25 +57,60 @@ describe.skipIf(!hasChromium)(`Bull Board in headless Chromium${hasChromium ? ""
     await h?.close();
   });
 
-  it("answers an anonymous visitor 401 with the error body, not the dashboard", async () => {
+  async function signIn(token: string) {
+    const page = await browser.newPage();
+    await page.goto(`${base}/admin/queues/login`);
+    await page.getByLabel("Bearer token").fill(token);
+    const [response] = await Promise.all([page.waitForNavigation(), page.getByRole("button", { name: "Sign in" }).click()]);
+    return { page, response };
+  }
+
+  it("shows an anonymous visitor the sign-in page (401), not the dashboard or a JSON error", async () => {
     const page = await browser.newPage();
     const response = await page.goto(`${base}/admin/queues`);
     expect(response?.status()).toBe(401);
-    expect(await page.locator("body").innerText()).toContain("UNAUTHENTICATED");
+    expect(await page.title()).toMatch(/sign in/i);
+    await page.getByLabel("Bearer token").waitFor({ state: "visible" });
+    expect(await page.locator("body").innerText()).not.toContain("UNAUTHENTICATED");
     await page.close();
   });
 
-  it("shows an operator who follows the login link the dashboard with every queue", async () => {
-    const page = await browser.newPage();
-    const response = await page.goto(`${base}/admin/queues/login?token=${opsToken}`);
-    // The link redirects to the dashboard, which the cookie it set now opens.
+  it("signs an operator in with the form, without the token ever in a URL, and shows the dashboard with every queue", async () => {
+    const urls: string[] = [];
+    browser.on("request", (request) => urls.push(request.url()));
+    const { page, response } = await signIn(opsToken);
+    // The form's POST answers with a redirect to the dashboard, which the cookie it set now opens.
     expect(response?.status()).toBe(200);
     expect(new URL(page.url()).pathname).toBe("/admin/queues");
     // The page is a client-side app: the names appear only once its script has run and fetched the queues.
     for (const name of Object.values(QUEUES)) {
       await page.getByText(name, { exact: true }).first().waitFor({ state: "visible", timeout: 15_000 });
     }
-    expect(await page.title()).toMatch(/bull/i);
+    expect(await page.title()).toMatch(/queues/i);
+    // Bull Board's own menu is told where signing out is (it renders the link inside a menu of its own).
+    const ui = JSON.parse((await page.locator("#__UI_CONFIG__").textContent()) ?? "{}") as { miscLinks?: unknown[] };
+    expect(ui.miscLinks).toEqual([{ text: "Sign out", url: "/admin/queues/logout" }]);
+    expect(urls.filter((url) => url.includes(opsToken))).toEqual([]);
+    const cookie = (await browser.cookies(`${base}/admin/queues`)).find((c) => c.name === "insights_ops_token");
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: "Strict", path: "/admin/queues" });
+    await page.close();
+  });
+
+  it("signs out: back to the sign-in page, and the dashboard refuses again", async () => {
+    const page = await browser.newPage();
+    const response = await page.goto(`${base}/admin/queues/logout`);
+    expect(response?.status()).toBe(200);
+    expect(new URL(page.url()).pathname).toBe("/admin/queues/login");
+    expect((await browser.cookies(`${base}/admin/queues`)).find((c) => c.name === "insights_ops_token")).toBeUndefined();
+    expect((await page.goto(`${base}/admin/queues`))?.status()).toBe(401);
+    await page.close();
+  });
+
+  it("tells a signed-in non-operator, on a page, why not", async () => {
+    const { page, response } = await signIn(memberToken);
+    expect(response?.status()).toBe(403);
+    expect(await page.getByRole("alert").innerText()).toContain("OPS_ADMINS");
+    expect((await browser.cookies(`${base}/admin/queues`)).find((c) => c.name === "insights_ops_token")).toBeUndefined();
     await page.close();
   });
 });

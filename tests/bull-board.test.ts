@@ -43,18 +43,62 @@ describe("Bull Board", () => {
     expect(names).toEqual(Object.values(QUEUES).sort());
   });
 
-  it("lets an operator's browser in through the login link's cookie", async () => {
-    const login = await h.http.get(`/admin/queues/login?token=${opsToken}`);
+  it("signs an operator in through the form: the token in a POST body, back as a strict HttpOnly cookie", async () => {
+    const login = await h.http.post("/admin/queues/login").type("form").send({ token: opsToken });
     expect(login.status).toBe(303);
+    expect(login.headers.location).toBe("/admin/queues");
     const cookie = login.headers["set-cookie"]?.[0] ?? "";
-    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/^insights_ops_token=[^;]+; Path=\/admin\/queues; HttpOnly; SameSite=Strict$/);
     const page = await h.http.get("/admin/queues/api/queues").set("Cookie", cookie.split(";")[0]!);
     expect(page.status).toBe(200);
   });
 
-  it("gives no cookie for a member's token", async () => {
-    const login = await h.http.get(`/admin/queues/login?token=${ws.tokens.member}`);
-    expect(login.status).toBe(403);
+  it("marks the cookie Secure when the request came over HTTPS (a TLS proxy on loopback)", async () => {
+    const login = await h.http.post("/admin/queues/login").set("X-Forwarded-Proto", "https").type("form").send({ token: opsToken });
+    expect(login.status).toBe(303);
+    expect(login.headers["set-cookie"]?.[0]).toMatch(/; Secure/);
+  });
+
+  it("gives no cookie for a member's token, a forged one or none, and says why on the form", async () => {
+    const cases = [
+      { token: ws.tokens.member, status: 403, says: /OPS_ADMINS/ },
+      { token: "not-a-jwt", status: 401, says: /invalid or expired/ },
+      { token: "", status: 401, says: /sign in/ },
+    ];
+    for (const { token, status, says } of cases) {
+      const login = await h.http.post("/admin/queues/login").type("form").send({ token });
+      expect(login.status, token).toBe(status);
+      expect(login.headers["set-cookie"], token).toBeUndefined();
+      expect(login.headers["content-type"]).toMatch(/^text\/html/);
+      expect(login.text).toMatch(says);
+      expect(login.text).toContain('<form method="post" action="/admin/queues/login">');
+    }
+  });
+
+  it("no longer takes a token from the link's query string", async () => {
+    const login = await h.http.get(`/admin/queues/login?token=${opsToken}`);
+    expect(login.status).toBe(400);
     expect(login.headers["set-cookie"]).toBeUndefined();
+    expect(login.text).toContain("<form");
+  });
+
+  it("signs out: the cookie is cleared and the dashboard refuses again", async () => {
+    const login = await h.http.post("/admin/queues/login").type("form").send({ token: opsToken });
+    const cookie = login.headers["set-cookie"]![0]!.split(";")[0]!;
+    const logout = await h.http.post("/admin/queues/logout").set("Cookie", cookie);
+    expect(logout.status).toBe(303);
+    expect(logout.headers.location).toBe("/admin/queues/login");
+    expect(logout.headers["set-cookie"]?.[0]).toMatch(/^insights_ops_token=; Path=\/admin\/queues; Expires=Thu, 01 Jan 1970/);
+  });
+
+  it("shows a browser a readable page when it refuses, and keeps JSON for Bull Board's API and tools", async () => {
+    const anonymous = await h.http.get("/admin/queues").set("Accept", "text/html,application/xhtml+xml");
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.text).toContain('<form method="post" action="/admin/queues/login">');
+    const member = await h.http.post("/admin/queues/login").type("form").send({ token: ws.tokens.member });
+    expect(member.status).toBe(403);
+    const api = await h.http.get("/admin/queues/api/queues").set("Accept", "application/json");
+    expect(api.status).toBe(401);
+    expect(api.body.error.code).toBe("UNAUTHENTICATED");
   });
 });

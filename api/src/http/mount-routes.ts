@@ -9,18 +9,24 @@ import { requireMetricsToken } from "../ops/metrics.ts";
 import { contextOf, expressPath, namesWorkspace, readsJsonBody, type Access, type Route, type RouteDeps } from "./route.ts";
 import { parseBody, parseHeaders, parseParams, parseQuery } from "./validate.ts";
 
-/** Every body but the ingestion batch's is small. */
+/** Every body but the ingestion batch's is small; a form carries one field or two. */
 const DEFAULT_BODY_LIMIT = "256kb";
+const FORM_BODY_LIMIT = "16kb";
 
 export function mountRoutes(routes: readonly Route[], deps: RouteDeps): Router {
   const guards = accessGuards(deps);
   const router = Router();
   for (const route of routes) {
-    const chain = [...(readsJsonBody(route) ? [express.json({ limit: route.bodyLimit ?? DEFAULT_BODY_LIMIT })] : []), ...guards[route.access](route)];
+    const chain = [...bodyParserOf(route), ...guards[route.access](route)];
     if (route.mount) router.use(route.path, ...chain, route.mount(deps));
     else router[route.method](expressPath(route.path), ...chain, handlerOf(route, deps));
   }
   return router;
+}
+
+function bodyParserOf(route: Route): RequestHandler[] {
+  if (route.bodyType === "form") return [express.urlencoded({ extended: false, limit: route.bodyLimit ?? FORM_BODY_LIMIT })];
+  return readsJsonBody(route) ? [express.json({ limit: route.bodyLimit ?? DEFAULT_BODY_LIMIT })] : [];
 }
 
 /** The guards of each kind of caller, built once per app (the membership lookup keeps a cache). */

@@ -113,6 +113,8 @@ interface RouteFields<P extends Schema, Q extends Schema, B extends Schema, H ex
   /** Request headers, by their canonical names (`Idempotency-Key`). */
   headers?: H;
   body?: B;
+  /** `form`: the body is an HTML form's (application/x-www-form-urlencoded), parsed on any path; JSON otherwise. */
+  bodyType?: "form";
   /** Largest JSON body accepted (body-parser syntax); 256kb unless set. */
   bodyLimit?: string;
   /** Success and other non-error statuses. */

@@ -121,11 +121,13 @@ function operationOf(route: Route) {
     security: security[route.access],
     parameters,
     ...(route.body
-      ? { requestBody: { required: true, content: { "application/json": { schema: inputSchema(route.body) } } } }
+      ? { requestBody: { required: true, content: { [bodyContentType(route)]: { schema: inputSchema(route.body) } } } }
       : {}),
     responses: responsesOf(route),
   };
 }
+
+const bodyContentType = (route: Route) => (route.bodyType === "form" ? "application/x-www-form-urlencoded" : "application/json");
 
 /** Builds the OpenAPI 3.1 document of the given routes. */
 export function buildOpenApiDocument(routes: readonly Route[]) {
