@@ -6,6 +6,7 @@ import type { Db } from "@insights/shared/db/client";
 import { JOBS, jobIdOf, type JobKey, type JobPayload } from "@insights/shared/jobs/catalog";
 import { enqueue, type JobQueues } from "@insights/shared/jobs/job-queues";
 import type { Logger } from "@insights/shared/logger";
+import type { WorkerMetrics } from "../runtime/metrics.ts";
 import { NO_USAGE } from "../llm/provider.ts";
 import { markPackFailed } from "../packs/build-pack.handler.ts";
 import { failReply } from "../replies/answer-message.handler.ts";
@@ -16,6 +17,7 @@ export interface ReconcileDeps {
   logger: Logger;
   /** Rows younger than this are left alone: their job is being enqueued right now. */
   graceMs: number;
+  metrics?: WorkerMetrics | undefined;
 }
 
 export interface ReconcileResult {
@@ -74,12 +76,14 @@ async function ensureJob<K extends JobKey>(
   if (state === "failed") {
     await markFailed(job?.failedReason ?? "unknown reason");
     result.markedFailed++;
+    deps.metrics?.reconcilerActions.inc({ job: JOBS[key].name, action: "marked_failed" });
     deps.logger.info({ ...action, action: "marked_failed", reason: job?.failedReason }, "reconciler: marked FAILED, its job failed for good");
   } else if (state === "missing" || state === "completed" || state === "unknown") {
     // A completed job whose row is still unfinished ended early (e.g. it ran before the row was visible).
     if (job && state === "completed") await job.remove();
     await enqueue(deps.queues, key, payload);
     result.enqueued++;
+    deps.metrics?.reconcilerActions.inc({ job: JOBS[key].name, action: "enqueued" });
     deps.logger.info({ ...action, action: "enqueued" }, "reconciler: gave an unfinished row its job back");
   }
 }

@@ -4,6 +4,7 @@
 import type { Db, Prisma } from "@insights/shared/db/client";
 import type { JobPayload } from "@insights/shared/jobs/catalog";
 import type { Logger } from "@insights/shared/logger";
+import type { WorkerMetrics } from "../runtime/metrics.ts";
 import { LlmError, addUsage, type LlmCallOptions, type LlmProvider, type LlmUsage } from "../llm/provider.ts";
 import { ReleaseJob, stopReasonOf, type RunningPacks } from "../runtime/cancellations.ts";
 import { extractPendingLeads, markCachedLeads } from "./extract-leads.ts";
@@ -18,6 +19,7 @@ export interface PackPipelineDeps {
   logger: Logger;
   running: RunningPacks;
   tuning: { maxLeadsPerPack: number; llmConcurrency: number; progressIntervalMs: number; pageSize: number };
+  metrics?: WorkerMetrics | undefined;
 }
 
 export type BuildPackResult =
@@ -58,6 +60,7 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
         concurrency: deps.tuning.llmConcurrency,
         pageSize: deps.tuning.pageSize,
         progress,
+        metrics: deps.metrics,
       });
       const stop = stopReasonOf(run.signal);
       if (stop === "shutdown") throw new ReleaseJob(`pack ${pack.id} released at shutdown`);

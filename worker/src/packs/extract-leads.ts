@@ -4,6 +4,7 @@ import type { Db } from "@insights/shared/db/client";
 import { LlmError, type LeadThread, type LlmCallOptions, type LlmProvider, type LlmUsage } from "../llm/provider.ts";
 import { PROMPT_VERSION } from "../llm/prompts.ts";
 import type { LeadInsight } from "../llm/schemas.ts";
+import type { WorkerMetrics } from "../runtime/metrics.ts";
 import { forEachConcurrently } from "../runtime/pool.ts";
 import type { PackRun } from "./pack-run.ts";
 import type { ProgressWriter } from "./progress.ts";
@@ -16,6 +17,8 @@ export interface ExtractOptions {
    * are held in memory. */
   pageSize: number;
   progress: ProgressWriter;
+  /** Counts failed leads. */
+  metrics?: WorkerMetrics | undefined;
 }
 
 /**
@@ -133,6 +136,7 @@ async function extractOne(run: PackRun, thread: PendingThread, options: ExtractO
     if (run.signal.aborted) return;
     if (!(err instanceof LlmError)) throw err;
     log?.warn({ error: err.message, llmCalls: err.usage.llmCalls }, "lead failed to summarize; the pack goes on without it");
+    options.metrics?.failedLeads.inc();
     await results.write({ leadId: thread.leadId, status: "FAILED", error: err.message, usage: err.usage });
     return;
   }

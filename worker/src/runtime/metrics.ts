@@ -18,12 +18,22 @@ export interface WorkerMetrics {
   registry: Registry;
   /** By queue, job name and outcome: `completed`, `failed`, or `released` (handed back at shutdown). */
   jobDuration: Histogram<"queue" | "job" | "outcome">;
+  /** From a job's enqueue (or the end of its delay) to a worker starting its first attempt, by queue. */
+  queueWait: Histogram<"queue">;
+  /** Jobs this worker found stalled (their worker stopped renewing the lock: it died or hung) and put back. */
+  stalledJobs: Counter<"queue">;
+  /** Leads recorded as failed in a pack (the LLM layer had retried), which the pack then completes without. */
+  failedLeads: Counter;
+  /** What the reconciler repaired: `enqueued` (a row's missing job) or `marked_failed` (its job had failed for good). */
+  reconcilerActions: Counter<"job" | "action">;
   llm: LlmMetrics;
 }
 
 // Jobs run from milliseconds (a reply) to many minutes (a large pack).
 const JOB_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 const LLM_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120];
+// A reply should wait well under a second; a pack behind others can wait many minutes.
+const WAIT_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 
 export function createWorkerMetrics(): WorkerMetrics {
   const registry = new Registry();
@@ -36,6 +46,30 @@ export function createWorkerMetrics(): WorkerMetrics {
       help: "Time a job's attempt took in this worker, by queue, job name and outcome (completed, failed, released)",
       labelNames: ["queue", "job", "outcome"],
       buckets: JOB_BUCKETS,
+      registers,
+    }),
+    queueWait: new Histogram({
+      name: "insights_queue_wait_seconds",
+      help: "Time a job waited in its queue before a worker started its first attempt, by queue",
+      labelNames: ["queue"],
+      buckets: WAIT_BUCKETS,
+      registers,
+    }),
+    stalledJobs: new Counter({
+      name: "insights_jobs_stalled_total",
+      help: "Jobs whose worker stopped renewing their lock (died or hung), found by this worker and put back, by queue",
+      labelNames: ["queue"],
+      registers,
+    }),
+    failedLeads: new Counter({
+      name: "insights_pack_leads_failed_total",
+      help: "Leads a pack recorded as failed after the LLM layer's retries (the pack completes without them)",
+      registers,
+    }),
+    reconcilerActions: new Counter({
+      name: "insights_reconciler_actions_total",
+      help: "Rows the reconciler repaired, by job and action (enqueued: a missing job; marked_failed: a job failed for good)",
+      labelNames: ["job", "action"],
       registers,
     }),
     llm: {

@@ -87,6 +87,11 @@ export function startQueueWorker(queue: QueueKey, options: QueueWorkerOptions): 
     );
   });
   worker.on("error", (err) => options.logger.error({ err }, "worker error"));
+  // Emitted by the one worker whose stalled-job check caught it, so replicas do not count a job twice.
+  worker.on("stalled", (jobId) => {
+    options.metrics?.stalledJobs.inc({ queue: QUEUES[queue] });
+    options.logger.warn({ jobId, queue: QUEUES[queue] }, "job stalled: its worker stopped renewing the lock; put back for another attempt");
+  });
   return worker;
 }
 
@@ -98,6 +103,11 @@ function timed(
   processJob: (job: Job, token: string | undefined) => Promise<unknown>,
 ) {
   return async (job: Job, token: string | undefined) => {
+    // First attempts only: a retry's wait is its backoff, which the job's own options chose.
+    if (job.attemptsMade === 0) {
+      const readyAt = job.timestamp + (job.opts.delay ?? 0);
+      metrics.queueWait.observe({ queue }, Math.max(0, (job.processedOn ?? Date.now()) - readyAt) / 1000);
+    }
     const end = metrics.jobDuration.startTimer({ queue, job: known.has(job.name) ? job.name : "unknown" });
     try {
       const result = await processJob(job, token);

@@ -96,6 +96,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
                 progressIntervalMs: tuning.progressIntervalMs,
                 pageSize: tuning.pageSize,
               },
+              metrics: deps.metrics,
             },
             payload,
           ),
@@ -121,7 +122,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       ...common,
       concurrency: 1,
       handlers: {
-        reconcile: (_payload, _job, log) => reconcile({ db, queues, logger: log, graceMs: tuning.reconcileGraceMs }),
+        reconcile: (_payload, _job, log) => reconcile({ db, queues, logger: log, graceMs: tuning.reconcileGraceMs, metrics: deps.metrics }),
         purgeExpiredSessions: (_payload, _job, log) =>
           purgeExpiredSessions({ db, logger: log, retentionDays: tuning.sessionRetentionDays }),
       },

@@ -1,12 +1,16 @@
 // A slow or failing pack can be explained from the worker's info-level log lines alone: each LLM retry with its
 // reason, each failed lead, a cancellation, a reply's start and end, and each reconciler repair, every line naming
-// the pack, lead, message and job it is about. The real worker runtime runs against the fake LLM server, on a
-// database of its own (the reconciler acts on every row of its database).
+// the pack, lead, message and job it is about; and the worker's own metrics count what operators alert on (time in
+// the queue, failed leads, reconciler repairs, stalled jobs). The real worker runtime runs against the fake LLM
+// server, on a database of its own (the reconciler acts on every row of its database).
+import { Worker } from "bullmq";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createJobQueues, closeJobQueues } from "@insights/shared/jobs/job-queues";
 import { createRedis } from "@insights/shared/redis";
+import { QUEUES } from "@insights/shared/jobs/queues";
 import { reconcile } from "@insights/worker/maintenance/reconcile.handler";
+import { createWorkerMetrics, type WorkerMetrics } from "@insights/worker/runtime/metrics";
 import type { WorkerRuntime } from "@insights/worker/runtime/start-workers";
 import { createIsolatedDatabase } from "./support/database.ts";
 import { startFakeLlm, type FakeLlm } from "./support/fake-llm.ts";
@@ -20,15 +24,17 @@ let database: Awaited<ReturnType<typeof createIsolatedDatabase>>;
 let h: Harness;
 let fake: FakeLlm;
 let worker: WorkerRuntime;
+let metrics: WorkerMetrics;
 const lines: Line[] = [];
+const capture = (name: string) => pino({ name, level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line) as Line) });
 
 beforeAll(async () => {
   database = await createIsolatedDatabase();
   h = createHarness({ databaseUrl: database.url });
   fake = await startFakeLlm();
   // At info, as production runs: what this test reads is what an operator sees.
-  const logger = pino({ name: "worker", level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line) as Line) });
-  worker = await startTestWorker(h, fakeLlmProvider(fake, { timeoutMs: 2000, maxRetries: 2 }), { llmConcurrency: 2 }, { logger });
+  metrics = createWorkerMetrics();
+  worker = await startTestWorker(h, fakeLlmProvider(fake, { timeoutMs: 2000, maxRetries: 2 }), { llmConcurrency: 2 }, { logger: capture("worker"), metrics });
 });
 afterAll(async () => {
   await worker?.close();
@@ -51,6 +57,14 @@ const packStatus = (ws: TestWorkspace, packId: string) =>
   h.http.get(`${ws.base}/insights/packs/${packId}`).set(bearer(ws.tokens.member)).then((r) => r.body as { status: string; failures: Array<{ leadId: string }> });
 
 const leadOf = (text: string) => /Lead: (.*)/.exec(text)?.[1];
+
+/** A counter's or a histogram's count for exactly these labels. */
+async function valueOf(metric: { get(): Promise<{ values: Array<{ value: number; labels: object; metricName?: string }> }> }, labels: Record<string, string> = {}, suffix = "") {
+  const { values } = await metric.get();
+  return values
+    .filter((v) => (!suffix || v.metricName?.endsWith(suffix)) && Object.entries(labels).every(([k, l]) => (v.labels as Record<string, unknown>)[k] === l))
+    .reduce((sum, v) => sum + v.value, 0);
+}
 
 describe("the worker's log lines", () => {
   it("explain a pack: its run, each retry with its reason, the lead that failed, and the outcome, all by id", async () => {
@@ -88,6 +102,13 @@ describe("the worker's log lines", () => {
     expect(failed).toHaveLength(1);
     expect(failed[0]!.error).toMatch(/did not match the expected shape/);
     expect(linesWhere({ packId, jobId }, /^pack complete/)).toHaveLength(1);
+
+    // The same story in the worker's metrics: one failed lead, and the pack's wait in its queue observed.
+    expect(await valueOf(metrics.failedLeads)).toBe(1);
+    expect(await valueOf(metrics.queueWait, { queue: QUEUES.packs }, "_count")).toBeGreaterThanOrEqual(1);
+    const waited = await valueOf(metrics.queueWait, { queue: QUEUES.packs }, "_sum");
+    expect(waited).toBeGreaterThanOrEqual(0);
+    expect(waited).toBeLessThan(10);
   });
 
   it("say when a pack is cancelled", async () => {
@@ -119,9 +140,9 @@ describe("the worker's log lines", () => {
     const pack = await insertPendingPack(h, ws, session.body.id as string, new Date(Date.now() - 60_000));
     const redis = createRedis(inject("redisUrl"), { role: "reconcile-test" });
     const queues = createJobQueues(redis, h.prefix);
+    const before = await valueOf(metrics.reconcilerActions, { job: "pack.build", action: "enqueued" });
     try {
-      const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line) as Line) });
-      const result = await reconcile({ db: h.db, queues, logger, graceMs: 0 });
+      const result = await reconcile({ db: h.db, queues, logger: capture("reconcile"), graceMs: 0, metrics });
       expect(result.enqueued).toBeGreaterThanOrEqual(1);
     } finally {
       await closeJobQueues(queues);
@@ -130,5 +151,42 @@ describe("the worker's log lines", () => {
     expect(linesWhere({ packId: pack.id, action: "enqueued", jobState: "missing" }, /^reconciler/)).toMatchObject([
       { job: "pack.build", jobId: `pack-${pack.id}-g${pack.generation}` },
     ]);
+    expect(await valueOf(metrics.reconcilerActions, { job: "pack.build", action: "enqueued" })).toBeGreaterThan(before);
+  });
+
+  it("count and name a job whose worker died holding it (stalled), once, and the job still completes", async () => {
+    // Queues of their own, so the file's worker (its lock 30 s) stays out of it.
+    const h2 = createHarness({ databaseUrl: database.url });
+    const ws = await h2.seed({ leads: 2 });
+    // A worker that takes the pack's job and then neither works nor renews its lock: a process frozen or killed.
+    const frozenConnection = createRedis(inject("redisUrl"), { role: "worker" });
+    const frozen = new Worker(QUEUES.packs, () => new Promise(() => undefined), {
+      connection: frozenConnection,
+      prefix: h2.prefix,
+      lockDuration: 1000,
+      skipLockRenewal: true,
+      skipStalledCheck: true,
+    });
+    const session = await h2.http.post(`${ws.base}/insights/sessions`).set(bearer(ws.tokens.member)).send({});
+    const requested = await h2.http.post(`${ws.base}/insights/sessions/${session.body.id}/packs`).set(bearer(ws.tokens.member)).send({ window: { preset: "LAST_90_DAYS" } });
+    const packId = requested.body.id as string;
+    const jobId = `pack-${packId}-g1`;
+    await waitFor(async () => ((await h2.queues.packs.getJobState(jobId)) === "active" ? true : undefined), { what: "the frozen worker to hold the job" });
+
+    const metrics2 = createWorkerMetrics();
+    const rescuer = await startTestWorker(h2, fakeLlmProvider(fake), { lockDurationMs: 1000 }, { logger: capture("rescuer"), metrics: metrics2 });
+    try {
+      await waitFor(async () => {
+        const pack = await h2.http.get(`${ws.base}/insights/packs/${packId}`).set(bearer(ws.tokens.member));
+        return pack.body.status === "COMPLETE" ? true : undefined;
+      }, { timeoutMs: 20_000, what: "the rescued pack to complete" });
+      expect(await valueOf(metrics2.stalledJobs, { queue: QUEUES.packs })).toBe(1);
+      expect(linesWhere({ jobId }, /^job stalled/)).toHaveLength(1);
+    } finally {
+      await rescuer.close();
+      await frozen.close(true);
+      await frozenConnection.quit();
+      await h2.close();
+    }
   });
 });
