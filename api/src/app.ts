@@ -9,6 +9,7 @@ import { mountRoutes } from "./http/mount-routes.ts";
 import { rateLimitPerUser, type RateLimitOptions } from "./http/rate-limit.ts";
 import { assignRequestId } from "./http/request-context.ts";
 import { logRequests, requestRouteLabeler } from "./http/request-log.ts";
+import { traceRequests } from "./http/trace-requests.ts";
 import type { JobClient } from "./jobs/job-client.ts";
 import { createApiMetrics } from "./ops/metrics.ts";
 import type { ReadinessCheck } from "./ops/ops.routes.ts";
@@ -41,7 +42,7 @@ export function createApp(deps: AppDeps): Express {
   // Per app, not per process: tests build several apps, each with its own registry.
   const metrics = createApiMetrics({ db: deps.db, queues: deps.queues });
   const routeLabelOf = requestRouteLabeler(ALL_ROUTES);
-  app.use(logRequests(deps.logger, routeLabelOf), metrics.observeRequests(routeLabelOf));
+  app.use(traceRequests(routeLabelOf), logRequests(deps.logger, routeLabelOf), metrics.observeRequests(routeLabelOf));
 
   // Everything under /v1 is authenticated, then rate limited before any body is read: a caller over budget costs
   // one Redis round trip, not a 10mb parse. Each route then parses its own body (mount-routes.ts).

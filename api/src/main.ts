@@ -4,6 +4,7 @@ import { createDb } from "@insights/shared/db/client";
 import { createLogger } from "@insights/shared/logger";
 import { closeJobQueues, createJobQueues } from "@insights/shared/jobs/job-queues";
 import { createRedis } from "@insights/shared/redis";
+import { startTracing } from "@insights/shared/tracing";
 import { createApp } from "./app.ts";
 import { loadApiConfig } from "./config.ts";
 import { createJobClient } from "./jobs/job-client.ts";
@@ -12,6 +13,8 @@ const SHUTDOWN_GRACE_MS = 10_000;
 
 const config = loadApiConfig();
 const logger = createLogger("api", config.LOG_LEVEL);
+// Before the queues are built: they take their tracing hook at construction.
+const tracing = startTracing("insights-api", { endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
 const db = createDb(config.DATABASE_URL);
 // Fail fast: with Redis down, writes that need the queue answer 503 instead of hanging (reads keep working).
 const redis = createRedis(config.REDIS_URL, { role: "api", failFast: true });
@@ -57,7 +60,7 @@ async function shutdown(signal: string): Promise<void> {
   const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
   await closed;
   clearTimeout(timer);
-  await Promise.allSettled([db.$disconnect(), closeJobQueues(queues)]);
+  await Promise.allSettled([db.$disconnect(), closeJobQueues(queues), tracing?.shutdown()]);
   await redis.quit().catch(() => undefined);
   logger.info("stopped");
   process.exit(0);

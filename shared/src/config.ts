@@ -16,6 +16,8 @@ export const baseEnvSchema = z.object({
   /** How long a soft-deleted session can be restored; after that the worker purges its messages and packs. */
   SESSION_RETENTION_DAYS: z.coerce.number().positive().max(3650).default(30),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** When set, traces are exported to this OpenTelemetry collector (OTLP/HTTP, `<url>/v1/traces`); unset: off. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
 });
 
 /**

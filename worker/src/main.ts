@@ -2,6 +2,7 @@
 import { createDb } from "@insights/shared/db/client";
 import { createLogger } from "@insights/shared/logger";
 import { createRedis } from "@insights/shared/redis";
+import { startTracing } from "@insights/shared/tracing";
 import { loadWorkerConfig } from "./config.ts";
 import { createOfflineProvider } from "./llm/offline-provider.ts";
 import { createOpenAiProvider } from "./llm/openai-provider.ts";
@@ -12,6 +13,8 @@ import { DEFAULT_TUNING, startWorkers } from "./runtime/start-workers.ts";
 
 const config = loadWorkerConfig();
 const logger = createLogger("worker", config.LOG_LEVEL);
+// Before the workers are built: they take their tracing hook at construction.
+const tracing = startTracing("insights-worker", { endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
 const db = createDb(config.DATABASE_URL, { maxConnections: Math.max(10, config.LLM_CONCURRENCY * 2) });
 const connection = createRedis(config.REDIS_URL, { role: "worker" });
 const subscriber = createRedis(config.REDIS_URL, { role: "worker-cancellations" });
@@ -100,7 +103,7 @@ async function shutdown(signal: string): Promise<void> {
   await runtime.close();
   await metricsServer?.close();
   await db.$disconnect();
-  await Promise.allSettled([connection.quit(), subscriber.quit()]);
+  await Promise.allSettled([connection.quit(), subscriber.quit(), tracing?.shutdown()]);
   logger.info("stopped");
   process.exit(0);
 }

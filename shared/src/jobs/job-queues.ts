@@ -1,6 +1,7 @@
 // The producer side: one BullMQ Queue per queue name, and the one typed way to add a job.
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
+import { bullmqTelemetry } from "../tracing.ts";
 import { JOBS, jobIdOf, type JobKey, type JobPayload } from "./catalog.ts";
 import { QUEUES, type QueueKey } from "./queues.ts";
 
@@ -8,7 +9,8 @@ export type JobQueues = Record<QueueKey, Queue>;
 
 export function createJobQueues(connection: Redis, prefix: string): JobQueues {
   const make = (key: QueueKey) => {
-    const queue = new Queue(QUEUES[key], { connection, prefix });
+    // With tracing on, each add is a span and the job carries its trace on to the worker.
+    const queue = new Queue(QUEUES[key], { connection, prefix, telemetry: bullmqTelemetry() });
     // Connection errors are the shared connection's, reported by its owner (and by /readyz); unheard, BullMQ
     // would print each reconnect attempt to stderr once per queue.
     queue.on("error", () => undefined);

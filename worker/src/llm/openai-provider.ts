@@ -3,6 +3,7 @@ import OpenAI from "openai";
 import { zodResponseFormat } from "openai/helpers/zod";
 import type { z } from "zod";
 import { llmErrorKindOf, observeLlmCall, type LlmMetrics } from "../runtime/metrics.ts";
+import { tracedLlmCall } from "./llm-span.ts";
 import { chatAnswerMessages, leadInsightMessages, packSynthesisMessages } from "./prompts.ts";
 import { addUsage, LlmError, NO_USAGE, type Completion, type LlmCallOptions, type LlmProvider, type LlmUsage } from "./provider.ts";
 import type { RateLimiter } from "./rate-limit.ts";
@@ -58,14 +59,16 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): LlmProvide
           async () => {
             await options.rateLimiter.acquire(call.signal);
             return observeLlmCall(options.metrics, task, () =>
-              client.chat.completions.create(
-                {
-                  model: call.model,
-                  messages,
-                  response_format: responseFormat,
-                  reasoning_effort: call.reasoningEffort,
-                },
-                { signal: call.signal },
+              tracedLlmCall(task, call.model, () =>
+                client.chat.completions.create(
+                  {
+                    model: call.model,
+                    messages,
+                    response_format: responseFormat,
+                    reasoning_effort: call.reasoningEffort,
+                  },
+                  { signal: call.signal },
+                ),
               ),
             );
           },

@@ -5,6 +5,7 @@ import type { Redis } from "ioredis";
 import { JOBS, type JobKey, type JobPayload } from "@insights/shared/jobs/catalog";
 import { QUEUES, type QueueKey } from "@insights/shared/jobs/queues";
 import type { Logger } from "@insights/shared/logger";
+import { bullmqTelemetry } from "@insights/shared/tracing";
 import { ReleaseJob } from "./cancellations.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 
@@ -75,6 +76,8 @@ export function startQueueWorker(queue: QueueKey, options: QueueWorkerOptions): 
       // Look for jobs whose worker died as often as a lock can expire, so recovery takes about one lock period.
       stalledInterval: options.lockDurationMs ?? 30_000,
       maxStalledCount: 2,
+      // With tracing on, each attempt is a span continuing the trace of the request that enqueued the job.
+      telemetry: bullmqTelemetry(),
     },
   );
   worker.on("failed", (job, err) => {

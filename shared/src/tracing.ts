@@ -1,0 +1,44 @@
+// Traces (OpenTelemetry): an API request, the job it enqueues, the worker's run of that job and each LLM call in it,
+// as one trace. Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set (or a test hands in its own span processor): then a
+// process registers a tracer provider and exports over OTLP/HTTP. Off, every tracer is OpenTelemetry's no-op and
+// jobs carry no trace context, so tracing costs nothing.
+import { trace, type Tracer } from "@opentelemetry/api";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { BatchSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+import { BullMQOtel } from "bullmq-otel";
+
+export interface TracingOptions {
+  /** OTEL_EXPORTER_OTLP_ENDPOINT: the collector's base URL; spans go to `<endpoint>/v1/traces`. */
+  endpoint?: string | undefined;
+  /** Instead of the exporter (tests read spans from memory). */
+  processor?: SpanProcessor;
+}
+
+export interface Tracing {
+  /** Sends what is buffered, then stops. */
+  shutdown(): Promise<void>;
+}
+
+// BullMQ's hook into OpenTelemetry, handed to every Queue and Worker once tracing is on: the producer puts the
+// trace context into the job's options, the worker continues the trace from there.
+let jobTelemetry: BullMQOtel | undefined;
+
+/** Starts tracing for this process when there is somewhere to send spans; returns null (tracing off) otherwise. */
+export function startTracing(service: string, options: TracingOptions): Tracing | null {
+  const processor =
+    options.processor ??
+    (options.endpoint ? new BatchSpanProcessor(new OTLPTraceExporter({ url: `${options.endpoint.replace(/\/+$/, "")}/v1/traces` })) : null);
+  if (!processor) return null;
+  const provider = new NodeTracerProvider({ resource: resourceFromAttributes({ "service.name": service }), spanProcessors: [processor] });
+  // Global tracer provider, AsyncLocalStorage context (so spans nest across awaits), W3C trace-context propagation.
+  provider.register();
+  jobTelemetry = new BullMQOtel({ tracerName: "bullmq" });
+  return { shutdown: () => provider.shutdown() };
+}
+
+/** For a BullMQ Queue's or Worker's `telemetry` option: undefined while tracing is off. */
+export const bullmqTelemetry = (): BullMQOtel | undefined => jobTelemetry;
+
+export const tracer = (): Tracer => trace.getTracer("insights");
