@@ -59,6 +59,17 @@ describe("docker-compose.yml", () => {
     expect(READS.worker).toEqual(expect.arrayContaining(["DATABASE_URL", "METRICS_PORT", "LLM_MAX_RETRIES"]));
   });
 
+  it("documents every variable the services read in the README, and names only those in .env.example", () => {
+    // A table row's first cell names one variable or several (`A` / `B`).
+    const firstCells = [...read("README.md").matchAll(/^\| ([^|]+) \|/gm)].map((m) => m[1]!);
+    const documented = new Set(firstCells.flatMap((cell) => [...cell.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1])));
+    const reads = new Set([...READS.api, ...READS.worker]);
+    expect([...reads].filter((v) => !documented.has(v))).toEqual([]);
+    const example = [...read(".env.example").matchAll(/^#? ?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]!);
+    expect(example.length).toBeGreaterThan(4);
+    expect(example.filter((v) => !reads.has(v))).toEqual([]);
+  });
+
   it("gives the migrations the database they migrate", () => {
     expect(envNames(services.migrate!)).toContain("DATABASE_URL");
     expect((services.migrate!.environment as Record<string, string>).DATABASE_URL).toBe(
