@@ -97,6 +97,12 @@ describe("Bull Board", () => {
     expect(anonymous.text).toContain('<form method="post" action="/admin/queues/login">');
     const member = await h.http.post("/admin/queues/login").type("form").send({ token: ws.tokens.member });
     expect(member.status).toBe(403);
+    // Signed in with a cookie, but not an operator: told so, with a way to sign out and use another token.
+    const notOps = await h.http.get("/admin/queues").set("Accept", "text/html").set("Cookie", `insights_ops_token=${ws.tokens.owner}`);
+    expect(notOps.status).toBe(403);
+    expect(notOps.text).toContain("OPS_ADMINS");
+    expect(notOps.text).toContain('<form method="post" action="/admin/queues/logout">');
+    expect(notOps.headers["content-security-policy"]).toMatch(/default-src 'none'/);
     const api = await h.http.get("/admin/queues/api/queues").set("Accept", "application/json");
     expect(api.status).toBe(401);
     expect(api.body.error.code).toBe("UNAUTHENTICATED");
