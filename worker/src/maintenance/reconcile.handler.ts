@@ -6,10 +6,10 @@ import type { Db } from "@insights/shared/db/client";
 import { JOBS, jobIdOf, type JobKey, type JobPayload } from "@insights/shared/jobs/catalog";
 import { enqueue, type JobQueues } from "@insights/shared/jobs/job-queues";
 import type { Logger } from "@insights/shared/logger";
-import type { WorkerMetrics } from "../runtime/metrics.ts";
 import { NO_USAGE } from "../llm/provider.ts";
 import { markPackFailed } from "../packs/build-pack.handler.ts";
 import { failReply } from "../replies/answer-message.handler.ts";
+import type { WorkerMetrics } from "../runtime/metrics.ts";
 
 export interface ReconcileDeps {
   db: Db;

@@ -4,9 +4,9 @@
 import type { Db, Prisma } from "@insights/shared/db/client";
 import type { JobPayload } from "@insights/shared/jobs/catalog";
 import type { Logger } from "@insights/shared/logger";
-import type { WorkerMetrics } from "../runtime/metrics.ts";
 import { LlmError, addUsage, type LlmCallOptions, type LlmProvider, type LlmUsage } from "../llm/provider.ts";
 import { ReleaseJob, stopReasonOf, type RunningPacks } from "../runtime/cancellations.ts";
+import type { WorkerMetrics } from "../runtime/metrics.ts";
 import { extractPendingLeads, markCachedLeads } from "./extract-leads.ts";
 import { PackRun, PackRunEnded, claimPackRun } from "./pack-run.ts";
 import { createProgressWriter } from "./progress.ts";
