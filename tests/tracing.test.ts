@@ -93,6 +93,12 @@ describe("a pack's trace", () => {
     expect(span.parentSpanContext?.spanId).toBe("00f067aa0ba902b7");
   });
 
+  it("leaves out BullMQ's housekeeping (polls, stalled checks): every trace starts at a request, an enqueue or a job", () => {
+    const roots = exporter.getFinishedSpans().filter((s) => !s.parentSpanContext);
+    expect(roots.length).toBeGreaterThan(0);
+    expect(roots.filter((s) => s.kind === SpanKind.INTERNAL).map((s) => s.name)).toEqual([]);
+  });
+
   it("is not started without an endpoint or a processor", () => {
     expect(startTracing("insights-off", {})).toBeNull();
   });

@@ -2,10 +2,10 @@
 // as one trace. Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set (or a test hands in its own span processor): then a
 // process registers a tracer provider and exports over OTLP/HTTP. Off, every tracer is OpenTelemetry's no-op and
 // jobs carry no trace context, so tracing costs nothing.
-import { trace, type Tracer } from "@opentelemetry/api";
+import { SpanKind, trace, type Tracer } from "@opentelemetry/api";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BatchSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { BatchSpanProcessor, ParentBasedSampler, SamplingDecision, type Sampler, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { BullMQOtel } from "bullmq-otel";
 
@@ -25,13 +25,31 @@ export interface Tracing {
 // trace context into the job's options, the worker continues the trace from there.
 let jobTelemetry: BullMQOtel | undefined;
 
+/**
+ * BullMQ also traces its own housekeeping (every poll for a job, every stalled-job check), each as a trace of its
+ * own: noise that would outnumber the requests. Those traces start with an INTERNAL span; every trace worth keeping
+ * starts with a request (SERVER), an enqueue outside one (PRODUCER) or a job (CONSUMER). Children follow their root.
+ */
+const withoutHousekeeping: Sampler = new ParentBasedSampler({
+  root: {
+    shouldSample: (_context, _traceId, _name, kind) => ({
+      decision: kind === SpanKind.INTERNAL ? SamplingDecision.NOT_RECORD : SamplingDecision.RECORD_AND_SAMPLED,
+    }),
+    toString: () => "WithoutHousekeeping",
+  },
+});
+
 /** Starts tracing for this process when there is somewhere to send spans; returns null (tracing off) otherwise. */
 export function startTracing(service: string, options: TracingOptions): Tracing | null {
   const processor =
     options.processor ??
     (options.endpoint ? new BatchSpanProcessor(new OTLPTraceExporter({ url: `${options.endpoint.replace(/\/+$/, "")}/v1/traces` })) : null);
   if (!processor) return null;
-  const provider = new NodeTracerProvider({ resource: resourceFromAttributes({ "service.name": service }), spanProcessors: [processor] });
+  const provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ "service.name": service }),
+    sampler: withoutHousekeeping,
+    spanProcessors: [processor],
+  });
   // Global tracer provider, AsyncLocalStorage context (so spans nest across awaits), W3C trace-context propagation.
   provider.register();
   jobTelemetry = new BullMQOtel({ tracerName: "bullmq" });
