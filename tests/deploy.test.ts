@@ -153,6 +153,21 @@ describe("Dockerfile", () => {
     }
   });
 
+  it("keeps in the build context every file the image copies and runs", () => {
+    // .dockerignore as Docker reads it: later lines win, `!` re-includes. Enough for the plain patterns used there.
+    const rules = read(".dockerignore").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+    const ignored = (file: string) =>
+      rules.reduce((out, rule) => {
+        const negate = rule.startsWith("!");
+        const pattern = (negate ? rule.slice(1) : rule).replace(/^\*\*\//, "");
+        const re = new RegExp(`^(.*/)?${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*")}(/.*)?$`);
+        return re.test(file) ? !negate : out;
+      }, false);
+    const needed = ["package.json", "package-lock.json", ...pkg.workspaces.map((w) => `${w}/package.json`), "scripts/healthcheck.js", "api/src/main.ts", "worker/src/main.ts", "prisma/tools/migrate-deploy.ts", "prisma/schema.prisma", "prisma.config.ts"];
+    expect(needed.filter(ignored)).toEqual([]);
+    expect(["node_modules", ".env", "tests/deploy.test.ts"].filter((f) => !ignored(f))).toEqual([]);
+  });
+
   it("has a HEALTHCHECK and a default command that exist", () => {
     const health = /^HEALTHCHECK .*CMD \["node", "([^"]+)"/m.exec(final);
     expect(health).not.toBeNull();
