@@ -23,7 +23,7 @@ let worker: WorkerRuntime;
 
 beforeAll(async () => {
   // First: queues and workers take their tracing hook when they are built.
-  tracing = startTracing("insights-test", { processor: new SimpleSpanProcessor(exporter) });
+  tracing = await startTracing("insights-test", { processor: new SimpleSpanProcessor(exporter) });
   h = createHarness();
   fake = await startFakeLlm();
   worker = await startTestWorker(h, fakeLlmProvider(fake));
@@ -99,8 +99,8 @@ describe("a pack's trace", () => {
     expect(roots.filter((s) => s.kind === SpanKind.INTERNAL).map((s) => s.name)).toEqual([]);
   });
 
-  it("is not started without an endpoint or a processor", () => {
-    expect(startTracing("insights-off", {})).toBeNull();
+  it("is not started without an endpoint or a processor", async () => {
+    expect(await startTracing("insights-off", {})).toBeNull();
   });
 });
 

@@ -14,7 +14,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
 const config = loadApiConfig();
 const logger = createLogger("api", config.LOG_LEVEL);
 // Before the queues are built: they take their tracing hook at construction.
-const tracing = startTracing("insights-api", { endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+const tracing = await startTracing("insights-api", { endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
 const db = createDb(config.DATABASE_URL);
 // Fail fast: with Redis down, writes that need the queue answer 503 instead of hanging (reads keep working).
 const redis = createRedis(config.REDIS_URL, { role: "api", failFast: true });

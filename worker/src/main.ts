@@ -14,7 +14,7 @@ import { DEFAULT_TUNING, startWorkers } from "./runtime/start-workers.ts";
 const config = loadWorkerConfig();
 const logger = createLogger("worker", config.LOG_LEVEL);
 // Before the workers are built: they take their tracing hook at construction.
-const tracing = startTracing("insights-worker", { endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+const tracing = await startTracing("insights-worker", { endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
 const db = createDb(config.DATABASE_URL, { maxConnections: Math.max(10, config.LLM_CONCURRENCY * 2) });
 const connection = createRedis(config.REDIS_URL, { role: "worker" });
 const subscriber = createRedis(config.REDIS_URL, { role: "worker-cancellations" });
