@@ -18,7 +18,7 @@ export interface WorkerMetrics {
   registry: Registry;
   /** By queue, job name and outcome: `completed`, `failed`, or `released` (handed back at shutdown). */
   jobDuration: Histogram<"queue" | "job" | "outcome">;
-  /** From a job's enqueue (or the end of its delay) to a worker starting its first attempt, by queue. */
+  /** From a job's enqueue (or the end of its delay) to its first start by a worker, by queue. */
   queueWait: Histogram<"queue">;
   /** Jobs this worker found stalled (their worker stopped renewing the lock: it died or hung) and put back. */
   stalledJobs: Counter<"queue">;
@@ -50,7 +50,7 @@ export function createWorkerMetrics(): WorkerMetrics {
     }),
     queueWait: new Histogram({
       name: "insights_queue_wait_seconds",
-      help: "Time a job waited in its queue before a worker started its first attempt, by queue",
+      help: "Time a job waited in its queue before a worker first started it, by queue",
       labelNames: ["queue"],
       buckets: WAIT_BUCKETS,
       registers,

@@ -106,8 +106,9 @@ function timed(
   processJob: (job: Job, token: string | undefined) => Promise<unknown>,
 ) {
   return async (job: Job, token: string | undefined) => {
-    // First attempts only: a retry's wait is its backoff, which the job's own options chose.
-    if (job.attemptsMade === 0) {
+    // The job's first start only: a later one (a retry's backoff, a job handed back at shutdown or during an outage,
+    // a stalled job put back) would count time the job spent somewhere other than waiting for a worker.
+    if (job.attemptsStarted === 1) {
       const readyAt = job.timestamp + (job.opts.delay ?? 0);
       metrics.queueWait.observe({ queue }, Math.max(0, (job.processedOn ?? Date.now()) - readyAt) / 1000);
     }
