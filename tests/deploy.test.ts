@@ -198,8 +198,14 @@ describe("production dependencies", () => {
     for (const file of sources) {
       // Type-only imports vanish at run time; every other static or dynamic import must resolve in production.
       const text = read(file).replace(/^import type [^;]+;$/gm, "");
-      for (const [, spec] of text.matchAll(/(?:[\s}]from\s*|\bimport\s*\(\s*|^import\s+)"([^"./\n][^"\n]*)"/gm)) {
-        const name = spec!.startsWith("@") ? spec!.split("/").slice(0, 2).join("/") : spec!.split("/")[0]!;
+      // Static imports and re-exports (`import … from "x"`, `import "x"`, `export … from "x"`) and `import("x")`.
+      const specifiers = [
+        ...text.matchAll(/^\s*(?:import|export)\b[^;]*?\bfrom\s*"([^"\n]+)"/gm),
+        ...text.matchAll(/^\s*import\s+"([^"\n]+)"/gm),
+        ...text.matchAll(/\bimport\(\s*"([^"\n]+)"\s*\)/g),
+      ].map((m) => m[1]!).filter((spec) => !spec.startsWith("."));
+      for (const spec of specifiers) {
+        const name = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0]!;
         if (name.startsWith("node:") || builtinModules.includes(name) || workspaces.has(name)) continue;
         if (!production.has(name)) missing.add(`${name} (${file})`);
       }
