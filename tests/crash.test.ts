@@ -192,6 +192,7 @@ describe("a worker that lost its pack to another (its lock expired while it was 
       db: h.db,
       llm: fakeLlmProvider(fake),
       logger: createLogger("takeover-test", "silent"),
+      live: h.liveLog,
       running: new RunningPacks(),
       tuning: { maxLeadsPerPack: 1000, llmConcurrency: 4, progressIntervalMs: 50, pageSize: 200 },
     });

@@ -142,7 +142,7 @@ describe("the worker's log lines", () => {
     const queues = createJobQueues(redis, h.prefix);
     const before = await valueOf(metrics.reconcilerActions, { job: "pack.build", action: "enqueued" });
     try {
-      const result = await reconcile({ db: h.db, queues, logger: capture("reconcile"), graceMs: 0, metrics });
+      const result = await reconcile({ db: h.db, live: h.liveLog, queues, logger: capture("reconcile"), graceMs: 0, metrics });
       expect(result.enqueued).toBeGreaterThanOrEqual(1);
     } finally {
       await closeJobQueues(queues);

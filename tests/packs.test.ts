@@ -137,6 +137,31 @@ describe("a context pack", () => {
     expect(again.status).toBe(304);
     expect(again.text).toBe("");
   });
+
+  it("answers 304 also under Cache-Control: no-cache (as fetch sends it), and 200 with a new ETag once the pack reads differently", async () => {
+    const ws = await h.seed({ leads: 3 });
+    const sessionId = await newSession(ws);
+    const pack = await waitForPack(ws, (await requestPack(ws, sessionId)).body.id);
+    const url = `${h.baseUrl()}${ws.base}/insights/packs/${pack.id}`;
+    const first = await fetch(url, { headers: bearer(ws.tokens.member) });
+    const etag = first.headers.get("etag")!;
+    const unchanged = await fetch(url, { headers: { ...bearer(ws.tokens.member), "If-None-Match": etag, "Cache-Control": "no-cache" } });
+    expect(unchanged.status).toBe(304);
+
+    // A thread in scope changes: the pack turns stale, so it reads differently.
+    const lead = await h.db.lead.findFirstOrThrow({ where: { clientId: ws.workspaceId } });
+    const message = { id: "new", direction: "INBOUND", body: "Tell me more.", sentAt: new Date().toISOString() };
+    await h.http.post(`${ws.base}/leads/batch`).set(bearer(ws.tokens.admin)).send({ leads: [{ id: lead.id, campaignId: lead.campaignId, messages: [message] }] });
+    const stale = await fetch(url, { headers: { ...bearer(ws.tokens.member), "If-None-Match": etag, "Cache-Control": "no-cache" } });
+    expect(stale.status).toBe(200);
+    expect(await stale.json()).toMatchObject({ id: pack.id, stale: true });
+    expect(stale.headers.get("etag")).not.toBe(etag);
+
+    // Deleting the session hides the pack from members, ETag or not.
+    await h.http.delete(`${ws.base}/insights/sessions/${sessionId}`).set(bearer(ws.tokens.owner));
+    const hidden = await fetch(url, { headers: { ...bearer(ws.tokens.member), "If-None-Match": stale.headers.get("etag")! } });
+    expect(hidden.status).toBe(404);
+  });
 });
 
 describe("enqueueing", () => {

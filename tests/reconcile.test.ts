@@ -96,7 +96,13 @@ describe("a job that failed for good while its failure could not be written", ()
       await taker.close();
       expect(await (await other.queues.packs.getJob(job!.id!))!.getState()).toBe("failed");
 
-      const result = await reconcile({ db: h.db, queues: other.queues, logger: createLogger("reconcile-test", "silent"), graceMs: 30_000 });
+      const result = await reconcile({
+        db: h.db,
+        live: h.liveLog,
+        queues: other.queues,
+        logger: createLogger("reconcile-test", "silent"),
+        graceMs: 30_000,
+      });
 
       expect(result.markedFailed).toBeGreaterThanOrEqual(1);
       const row = await h.db.insightContextPack.findUniqueOrThrow({ where: { id: pack.id } });

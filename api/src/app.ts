@@ -2,6 +2,7 @@
 import express, { type Express } from "express";
 import type { Db } from "@insights/shared/db/client";
 import type { JobQueues } from "@insights/shared/jobs/job-queues";
+import type { SessionEventLog } from "@insights/shared/live/session-events";
 import type { Logger } from "@insights/shared/logger";
 import { authenticate } from "./auth/guards.ts";
 import { errorHandler, routeNotFound } from "./http/error-handler.ts";
@@ -11,6 +12,8 @@ import { assignRequestId } from "./http/request-context.ts";
 import { logRequests, requestRouteLabeler } from "./http/request-log.ts";
 import { traceRequests } from "./http/trace-requests.ts";
 import type { JobClient } from "./jobs/job-client.ts";
+import { createLiveEvents } from "./live/live-events.ts";
+import type { LiveHub } from "./live/live-hub.ts";
 import { createApiMetrics } from "./ops/metrics.ts";
 import type { ReadinessCheck } from "./ops/ops.routes.ts";
 import { ALL_ROUTES } from "./routes.ts";
@@ -32,6 +35,9 @@ export interface AppDeps {
   metricsToken?: string | undefined;
   /** Per-user read and write budgets for /v1, counted in Redis. */
   rateLimit: RateLimitOptions;
+  /** Live session events: the log every process appends to, and this process's open streams. */
+  liveLog: SessionEventLog;
+  liveHub: LiveHub;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -47,7 +53,8 @@ export function createApp(deps: AppDeps): Express {
   // Everything under /v1 is authenticated, then rate limited before any body is read: a caller over budget costs
   // one Redis round trip, not a 10mb parse. Each route then parses its own body (mount-routes.ts).
   app.use("/v1", authenticate(deps.jwtSecret), rateLimitPerUser(deps.rateLimit, deps.logger));
-  app.use(mountRoutes(ALL_ROUTES, { ...deps, metrics }));
+  const live = createLiveEvents({ db: deps.db, log: deps.liveLog, logger: deps.logger });
+  app.use(mountRoutes(ALL_ROUTES, { ...deps, metrics, live }));
 
   app.use(routeNotFound);
   app.use(errorHandler(deps.logger));

@@ -8,6 +8,7 @@ import { startTracing } from "@insights/shared/tracing";
 import { createApp } from "./app.ts";
 import { loadApiConfig } from "./config.ts";
 import { createJobClient } from "./jobs/job-client.ts";
+import { startLive } from "./live/live-hub.ts";
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -21,7 +22,23 @@ const redis = createRedis(config.REDIS_URL, { role: "api", failFast: true });
 redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
 const queues = createJobQueues(redis, config.QUEUE_PREFIX);
 
+const live = startLive({
+  db,
+  redis,
+  redisUrl: config.REDIS_URL,
+  prefix: config.QUEUE_PREFIX,
+  logger,
+  limits: {
+    keepAliveMs: config.LIVE_KEEPALIVE_MS,
+    maxStreamMs: config.LIVE_MAX_STREAM_MS,
+    maxStreamsPerUser: config.LIVE_MAX_STREAMS_PER_USER,
+    maxBufferedBytes: config.LIVE_MAX_BUFFERED_BYTES,
+    accessCheckMs: config.LIVE_ACCESS_CHECK_MS,
+  },
+});
+
 const app = createApp({
+  ...live,
   db,
   logger,
   jwtSecret: config.AUTH_JWT_SECRET,
@@ -54,6 +71,8 @@ async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, "draining requests");
+  // Event streams never end by themselves: close them first (their clients resume on another process).
+  await live.liveHub.close();
   // Stop accepting connections and let in-flight requests finish; idle keep-alive sockets are closed now.
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();

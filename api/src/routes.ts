@@ -6,6 +6,7 @@ import { auditRoutes } from "./audit/audit.routes.ts";
 import { campaignsRoutes } from "./campaigns/campaigns.routes.ts";
 import { defineRoute, type Route } from "./http/route.ts";
 import { leadsRoutes } from "./leads/leads.routes.ts";
+import { liveRoutes } from "./live/live.routes.ts";
 import { messagesRoutes } from "./messages/messages.routes.ts";
 import { bullBoardRoutes } from "./ops/bull-board.ts";
 import { metricsRoute } from "./ops/metrics.ts";
@@ -39,6 +40,7 @@ export const API_ROUTES = [
   ...campaignsRoutes,
   ...leadsRoutes,
   ...sessionsRoutes,
+  ...liveRoutes,
   ...messagesRoutes,
   ...packsRoutes,
   ...preferencesRoutes,

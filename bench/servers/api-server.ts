@@ -3,6 +3,7 @@
 import type { AddressInfo } from "node:net";
 import { createApp } from "@insights/api/app";
 import { createJobClient } from "@insights/api/jobs/job-client";
+import { startLive } from "@insights/api/live/live-hub";
 import { createDb } from "@insights/shared/db/client";
 import { createJobQueues } from "@insights/shared/jobs/job-queues";
 import { createLogger } from "@insights/shared/logger";
@@ -21,6 +22,7 @@ const redis = createRedis(REDIS_URL, { role: "bench-api", failFast: true });
 await new Promise((resolve) => redis.once("ready", resolve));
 const queues = createJobQueues(redis, QUEUE_PREFIX);
 const app = createApp({
+  ...startLive({ db, redis, redisUrl: REDIS_URL, prefix: QUEUE_PREFIX, logger }),
   db,
   logger,
   jwtSecret: AUTH_JWT_SECRET,

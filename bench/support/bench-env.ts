@@ -7,6 +7,7 @@ import { createApp } from "@insights/api/app";
 import { signToken } from "@insights/api/auth/jwt";
 import { seedWorkspace, type SeededWorkspace } from "@insights/api/cli/seed";
 import { createJobClient } from "@insights/api/jobs/job-client";
+import { startLive } from "@insights/api/live/live-hub";
 import { createDb, type Db } from "@insights/shared/db/client";
 import { closeJobQueues, createJobQueues } from "@insights/shared/jobs/job-queues";
 import { createLogger } from "@insights/shared/logger";
@@ -64,7 +65,9 @@ export async function startApi(env: BenchEnv, prefix = env.prefix): Promise<Benc
   const redis = createRedis(env.redisUrl, { role: "bench-api", failFast: true });
   await new Promise((resolve) => redis.once("ready", resolve));
   const queues = createJobQueues(redis, prefix);
+  const live = startLive({ db: env.db, redis, redisUrl: env.redisUrl, prefix, logger });
   const app = createApp({
+    ...live,
     db: env.db,
     logger,
     jwtSecret: BENCH_JWT_SECRET,
@@ -82,6 +85,7 @@ export async function startApi(env: BenchEnv, prefix = env.prefix): Promise<Benc
   return {
     baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     async close() {
+      await live.liveHub.close();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await closeJobQueues(queues);

@@ -1,7 +1,9 @@
 // A local OpenAI-compatible server standing in for the LLM: the real openai client code runs against it over
 // HTTP. It records every request, answers each task (told apart by its structured-output name) with a valid
 // answer by default, and can be scripted to fail: status codes with retry-after, malformed output, latency.
-import { createServer, type IncomingMessage, type Server } from "node:http";
+// A request with `stream: true` is answered as OpenAI streams: server-sent chunks of the content, then a usage
+// chunk and `[DONE]`, at a pace a test can set (or a stream cut off part way, as a dropped connection).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
 export interface RecordedRequest {
@@ -11,6 +13,7 @@ export interface RecordedRequest {
     reasoning_effort?: string;
     messages: Array<{ role: string; content: string }>;
     response_format?: { json_schema?: { name?: string } };
+    stream?: boolean;
   };
   /** Every message's content, joined: what the LLM was shown. */
   text: string;
@@ -21,7 +24,9 @@ export interface RecordedRequest {
 export type ScriptedReply =
   | { status: number; headers?: Record<string, string>; body?: unknown }
   | { content: string }
-  | { hang: true };
+  | { hang: true }
+  /** Streamed requests only: sends this many characters of the default answer, then drops the connection. */
+  | { dropAfterChars: number };
 
 export type Responder = (request: RecordedRequest) => unknown;
 
@@ -37,6 +42,11 @@ export interface FakeLlm {
   /** Decide per request whether it fails (checked before scripts): return a reply to use, or undefined to go on. */
   intercept: ((request: RecordedRequest) => ScriptedReply | undefined) | null;
   latencyMs: number;
+  /** Streamed replies: characters per chunk, and the pause before each chunk after the first. */
+  streamChunkChars: number;
+  streamChunkDelayMs: number;
+  /** When each streamed reply sent its first content chunk (ms since epoch), in order. */
+  firstChunkAt: number[];
   reset(): void;
   close(): Promise<void>;
 }
@@ -76,6 +86,9 @@ export async function startFakeLlm(): Promise<FakeLlm> {
     baseURL: "",
     requests: [],
     latencyMs: 0,
+    streamChunkChars: 8,
+    streamChunkDelayMs: 0,
+    firstChunkAt: [],
     intercept: null,
     callsFor: (task) => fake.requests.filter((r) => r.task === task).length,
     script: (task, ...replies) => scripts.set(task, [...(scripts.get(task) ?? []), ...replies]),
@@ -85,6 +98,9 @@ export async function startFakeLlm(): Promise<FakeLlm> {
       scripts.clear();
       responders.clear();
       fake.latencyMs = 0;
+      fake.streamChunkChars = 8;
+      fake.streamChunkDelayMs = 0;
+      fake.firstChunkAt.length = 0;
       fake.intercept = null;
     },
     close: () =>
@@ -116,9 +132,14 @@ export async function startFakeLlm(): Promise<FakeLlm> {
       res.end(JSON.stringify(scripted.body ?? { error: { message: `scripted ${scripted.status}`, type: "fake" } }));
       return;
     }
-    const content = scripted
-      ? scripted.content
-      : JSON.stringify((responders.get(task) ?? DEFAULTS[task] ?? (() => ({ text: "ok" })))(recorded));
+    const content =
+      scripted && "content" in scripted
+        ? scripted.content
+        : JSON.stringify((responders.get(task) ?? DEFAULTS[task] ?? (() => ({ text: "ok" })))(recorded));
+    if (body.stream) {
+      await streamReply(res, fake, body.model, content, scripted && "dropAfterChars" in scripted ? scripted.dropAfterChars : undefined);
+      return;
+    }
     res.writeHead(200, { "content-type": "application/json" });
     res.end(
       JSON.stringify({
@@ -134,6 +155,27 @@ export async function startFakeLlm(): Promise<FakeLlm> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   fake.baseURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
   return fake;
+}
+
+async function streamReply(res: ServerResponse, fake: FakeLlm, model: string, content: string, dropAfterChars?: number) {
+  const base = { id: `chatcmpl-${fake.requests.length}`, object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model };
+  const send = (chunk: object) => res.write(`data: ${JSON.stringify({ ...base, ...chunk })}\n\n`);
+  res.writeHead(200, { "content-type": "text/event-stream" });
+  const end = dropAfterChars ?? content.length;
+  for (let at = 0; at < end; at += fake.streamChunkChars) {
+    if (at > 0 && fake.streamChunkDelayMs > 0) await new Promise((r) => setTimeout(r, fake.streamChunkDelayMs));
+    if (res.destroyed) return;
+    if (at === 0) fake.firstChunkAt.push(Date.now());
+    const piece = content.slice(at, Math.min(end, at + fake.streamChunkChars));
+    send({ choices: [{ index: 0, delta: at === 0 ? { role: "assistant", content: piece } : { content: piece }, finish_reason: null }] });
+  }
+  if (dropAfterChars !== undefined) {
+    res.destroy();
+    return;
+  }
+  send({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] });
+  send({ choices: [], usage: { ...USAGE, total_tokens: USAGE.prompt_tokens + USAGE.completion_tokens } });
+  res.end("data: [DONE]\n\n");
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

@@ -1,12 +1,15 @@
 // Builds the real app on this run's database, plus seeded workspaces with a token per role.
+import type { AddressInfo } from "node:net";
 import request from "supertest";
 import { inject } from "vitest";
 import { createDb, type Db, type Tx } from "@insights/shared/db/client";
 import { createLogger, type Logger } from "@insights/shared/logger";
 import { resolveWindow, scopeHashOf, scopeKeyOf } from "@insights/shared/scope/scope";
 import { closeJobQueues, createJobQueues, type JobQueues } from "@insights/shared/jobs/job-queues";
+import type { SessionEventLog } from "@insights/shared/live/session-events";
 import { createRedis } from "@insights/shared/redis";
 import { createJobClient } from "@insights/api/jobs/job-client";
+import { startLive, type LiveHub, type LiveLimits } from "@insights/api/live/live-hub";
 import { createApp } from "@insights/api/app";
 import type { RateLimitOptions } from "@insights/api/http/rate-limit";
 import { signToken } from "@insights/api/auth/jwt";
@@ -30,9 +33,15 @@ export interface Harness {
   /** This harness's own BullMQ prefix, under the run's: test files running in parallel never share jobs. */
   prefix: string;
   queues: JobQueues;
+  /** The live session event log the app publishes to (for handlers a test runs in-process). */
+  liveLog: SessionEventLog;
+  /** The app's open event streams. */
+  liveHub: LiveHub;
   app: ReturnType<typeof createApp>;
   /** supertest bound to one listening server (one port for the whole file, not one per request). */
   http: ReturnType<typeof request>;
+  /** `http://127.0.0.1:<port>` of that server, for clients supertest cannot play (event streams). */
+  baseUrl: () => string;
   seed: (options?: { leads?: number }) => Promise<TestWorkspace>;
   close: () => Promise<void>;
 }
@@ -47,6 +56,8 @@ export interface HarnessOptions {
   redisUrl?: string;
   /** When set, GET /metrics requires it as a bearer token. */
   metricsToken?: string;
+  /** Live event stream limits (keep-alive interval, per-user cap, ...). */
+  live?: Partial<LiveLimits>;
 }
 
 export function createHarness(options: HarnessOptions = {}): Harness {
@@ -56,7 +67,18 @@ export function createHarness(options: HarnessOptions = {}): Harness {
   redis.on("error", () => undefined); // outage tests stop Redis on purpose; readiness reports it
   const prefix = `${inject("queuePrefix")}-${Math.random().toString(36).slice(2, 8)}`;
   const queues = createJobQueues(redis, prefix);
+  // Event streams end after a moment unless a test asks for longer: suites that send one request per route
+  // (permissions, fuzzing, isolation) then get whole responses from the stream route too.
+  const live = startLive({
+    db,
+    redis,
+    redisUrl: options.redisUrl ?? inject("redisUrl"),
+    prefix,
+    logger,
+    limits: { maxStreamMs: 50, ...options.live },
+  });
   const app = createApp({
+    ...live,
     db,
     logger,
     jwtSecret: TEST_JWT_SECRET,
@@ -73,8 +95,11 @@ export function createHarness(options: HarnessOptions = {}): Harness {
     db,
     prefix,
     queues,
+    liveLog: live.liveLog,
+    liveHub: live.liveHub,
     app,
     http: request(server),
+    baseUrl: () => `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     seed: async (options = {}) => {
       // failFast Redis refuses commands until connected; the first test must not race the connection.
       if (redis.status !== "ready") await new Promise((resolve) => redis.once("ready", resolve));
@@ -86,6 +111,7 @@ export function createHarness(options: HarnessOptions = {}): Harness {
       return { ...seeded, tokens, base: `/v1/workspaces/${seeded.workspaceId}` };
     },
     close: async () => {
+      await live.liveHub.close();
       await new Promise((resolve) => server.close(resolve));
       await closeJobQueues(queues);
       await Promise.all([db.$disconnect(), redis.quit()]);

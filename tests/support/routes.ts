@@ -170,6 +170,10 @@ const FIXTURES: Record<OperationId, RouteFixture> = {
       { body: { window: [{ preset: "LAST_7_DAYS" }] }, field: "body.window" },
     ],
   },
+  sessionEvents: {
+    // The test harness ends event streams after a moment, so this answers like any other route here.
+    prepare: async (h, ws) => ({ path: `${ws.base}/insights/sessions/${await newSession(h, ws)}/events` }),
+  },
   listPacks: {
     prepare: async (h, ws) => ({ path: `${ws.base}/insights/sessions/${await newSession(h, ws)}/packs` }),
   },

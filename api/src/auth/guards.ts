@@ -10,9 +10,15 @@ import { cachedMembershipLookup } from "./membership-cache.ts";
 export const bearerTokenOf = (req: Request): string | undefined =>
   /^Bearer ([^\s]+)$/i.exec(req.get("authorization") ?? "")?.[1];
 
+// Browsers' EventSource cannot set headers, so the live events route alone also takes `?access_token=`. The request
+// log and the error log never print a query string, so the token never reaches a log line.
+const EVENTS_ROUTE = /^\/workspaces\/[^/]+\/insights\/sessions\/[^/]+\/events\/?$/;
+const queryTokenOf = (req: Request): string | undefined =>
+  req.method === "GET" && EVENTS_ROUTE.test(req.path) && typeof req.query.access_token === "string" ? req.query.access_token : undefined;
+
 export function authenticate(secret: string): RequestHandler {
   return async (req, _res, next) => {
-    const token = bearerTokenOf(req);
+    const token = bearerTokenOf(req) ?? queryTokenOf(req);
     if (!token) throw new AppError("UNAUTHENTICATED", "send Authorization: Bearer <token>");
     const userId = await verifyToken(secret, token);
     if (!userId) throw new AppError("UNAUTHENTICATED", "the bearer token is invalid or expired");

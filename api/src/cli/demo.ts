@@ -1,12 +1,14 @@
 // `npm run cli -- demo`: the product end to end, as a client sees it. Only the demo workspace and its token come
 // from the database directly (the host application's job); everything else goes over HTTP to the running API, so
-// the demo shows exactly what `npm start` serves.
+// the demo shows exactly what `npm start` serves. It follows the session's live events: the bar moves with each
+// `pack.updated`, and the answer prints as the model writes it (`message.delta`).
 import type { Db } from "@insights/shared/db/client";
 import { signToken } from "../auth/jwt.ts";
+import { readServerSentEvents } from "./sse-reader.ts";
 import { seedWorkspace } from "./seed.ts";
 
 const DEMO_LEADS = 200;
-const POLL_MS = 500;
+const RECONNECT_MS = 500;
 const REQUEST_TIMEOUT_MS = 10_000;
 const PACK_TIMEOUT_MS = 15 * 60_000; // generous: with a real LLM, 200 extractions take minutes
 const REPLY_TIMEOUT_MS = 60_000;
@@ -32,7 +34,11 @@ interface Message {
   content: string;
   error: string | null;
 }
-type Api = ReturnType<typeof apiClient>;
+interface LiveEvent {
+  event: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- narrowed by event type where read
+  data: any;
+}
 
 export async function runDemo(db: Db, options: { apiUrl: string; secret: string }): Promise<void> {
   const base = options.apiUrl.replace(/\/+$/, "");
@@ -40,31 +46,130 @@ export async function runDemo(db: Db, options: { apiUrl: string; secret: string 
   const { workspaceId, ownerId, seeded } = await findOrSeedWorkspace(db);
   note(seeded ? `seeded workspace ${workspaceId} with ${DEMO_LEADS} leads` : `reusing workspace ${workspaceId}`);
 
-  const api = apiClient(base, await signToken(options.secret, ownerId, 3600));
+  const token = await signToken(options.secret, ownerId, 3600);
+  const api = apiClient(base, token);
   const insights = `/v1/workspaces/${workspaceId}/insights`;
   const session = await api.send<{ id: string }>("POST", `${insights}/sessions`, { title: "CLI demo" });
-  const requested = await api.send<Pack>("POST", `${insights}/sessions/${session.id}/packs`, {
-    window: { preset: "LAST_90_DAYS" },
-  });
-  const started = Date.now();
-  const pack = await waitForPack(api, `${insights}/packs/${requested.id}`, requested);
-  if (pack.status === "FAILED") throw new DemoFailure(`the pack failed: ${pack.error ?? "no error recorded"}`);
-  if (pack.status === "CANCELLED") throw new DemoFailure("the pack was cancelled (deleted by an admin?)");
-  const p = pack.progress;
-  note(`pack ${pack.id} complete in ${((Date.now() - started) / 1000).toFixed(1)} s: ${p.totalLeads} leads ` +
-    `(${p.cachedLeads} cached, ${p.failedLeads} failed), ${pack.usage.llmCalls} LLM calls`);
-  process.stdout.write(`${pack.synthesis ?? "(the pack has no synthesis)"}\n\nQ: ${QUESTION}\n`);
+  const events = followSession(base, token, `${insights}/sessions/${session.id}/events`);
+  try {
+    await events.next(); // the snapshot: from here on, nothing that happens to the session is missed
+    const requested = await api.send<Pack>("POST", `${insights}/sessions/${session.id}/packs`, {
+      window: { preset: "LAST_90_DAYS" },
+    });
+    const started = Date.now();
+    const pack = await followPack(events, requested);
+    if (pack.status === "FAILED") throw new DemoFailure(`the pack failed: ${pack.error ?? "no error recorded"}`);
+    if (pack.status === "CANCELLED") throw new DemoFailure("the pack was cancelled (deleted by an admin?)");
+    const p = pack.progress;
+    note(`pack ${pack.id} complete in ${((Date.now() - started) / 1000).toFixed(1)} s: ${p.totalLeads} leads ` +
+      `(${p.cachedLeads} cached, ${p.failedLeads} failed), ${pack.usage.llmCalls} LLM calls`);
+    process.stdout.write(`${pack.synthesis ?? "(the pack has no synthesis)"}\n\nQ: ${QUESTION}\n`);
 
-  const { reply } = await api.send<{ reply: Message | null }>("POST", `${insights}/sessions/${session.id}/messages`, {
-    content: QUESTION,
-  });
-  if (!reply) {
-    process.stdout.write("(answers from packs arrive in a later release)\n");
-    return;
+    const { reply } = await api.send<{ reply: Message | null }>("POST", `${insights}/sessions/${session.id}/messages`, {
+      content: QUESTION,
+    });
+    if (!reply) {
+      process.stdout.write("(answers from packs arrive in a later release)\n");
+      return;
+    }
+    const answer = await followAnswer(events, reply.id);
+    if (answer.status === "FAILED") throw new DemoFailure(`the answer failed: ${answer.error ?? "no error recorded"}`);
+  } finally {
+    await events.return(undefined);
   }
-  const answer = await waitForReply(api, `${insights}/sessions/${session.id}/messages?limit=200`, reply.id);
-  if (answer.status === "FAILED") throw new DemoFailure(`the answer failed: ${answer.error ?? "no error recorded"}`);
-  process.stdout.write(`A: ${answer.content}\n`);
+}
+
+/**
+ * The session's events, resuming after the last one seen whenever the connection drops (an API restart, say). The
+ * whole demo shares one deadline: an answer that never comes ends it with a message, not a hang.
+ */
+async function* followSession(base: string, token: string, path: string): AsyncGenerator<LiveEvent, void, undefined> {
+  const deadline = AbortSignal.timeout(PACK_TIMEOUT_MS + REPLY_TIMEOUT_MS);
+  let lastEventId: string | undefined;
+  for (;;) {
+    let res: Response;
+    try {
+      res = await fetch(`${base}${path}`, {
+        headers: { authorization: `Bearer ${token}`, accept: "text/event-stream", ...(lastEventId ? { "last-event-id": lastEventId } : {}) },
+        signal: deadline,
+      });
+    } catch {
+      if (deadline.aborted) throw new DemoFailure("no result in time; is a worker running?");
+      throw new DemoFailure(`the API at ${base} stopped answering`);
+    }
+    if (!res.ok || !res.body) throw await failureOf(res, "GET", path);
+    try {
+      for await (const event of readServerSentEvents(res.body)) {
+        lastEventId = event.id;
+        yield { event: event.event, data: JSON.parse(event.data) };
+      }
+    } catch {
+      if (deadline.aborted) throw new DemoFailure("no result in time; is a worker running?");
+      // the connection dropped: resume below
+    }
+    await sleep(RECONNECT_MS);
+  }
+}
+
+type SessionEvents = ReturnType<typeof followSession>;
+
+/** Draws the bar from each `pack.updated` until the pack is finished. */
+async function followPack(events: SessionEvents, initial: Pack): Promise<Pack> {
+  let pack = initial;
+  progress(progressLine(pack));
+  // Nothing moves for a while: say why that usually is.
+  const hint = setTimeout(() => {
+    if (pack.progress.stage !== "QUEUED") return;
+    note("still queued: is a worker running? (`npm start` runs one)");
+    progress(progressLine(pack));
+  }, QUEUED_HINT_MS);
+  try {
+    for (;;) {
+      const { event, data } = await nextEvent(events);
+      if (event === "pack.deleted" && data.id === pack.id) throw new DemoFailure("the pack was deleted by an admin");
+      if (event !== "pack.updated" || data.id !== pack.id) continue;
+      pack = data as Pack;
+      progress(progressLine(pack));
+      if (FINISHED.includes(pack.status)) break;
+    }
+  } finally {
+    clearTimeout(hint);
+    if (process.stderr.isTTY) process.stderr.write("\n");
+  }
+  return pack;
+}
+
+/** Prints the answer as it is written; a new attempt (a retry after an error) starts the line over. */
+async function followAnswer(events: SessionEvents, replyId: string): Promise<Message> {
+  let attempt = 0;
+  let printed = "";
+  process.stdout.write("A: ");
+  for (;;) {
+    const { event, data } = await nextEvent(events);
+    if (event === "message.delta" && data.messageId === replyId) {
+      if (data.attempt !== attempt) {
+        if (attempt !== 0) process.stdout.write("\n(the answer started over)\nA: ");
+        attempt = data.attempt;
+        printed = "";
+      }
+      process.stdout.write(data.text);
+      printed += data.text;
+    }
+    if (event === "message.updated" && data.id === replyId) {
+      const reply = data as Message;
+      // A reply that streamed nothing here (or something else) prints as stored.
+      if (reply.status === "COMPLETE" && printed !== reply.content) process.stdout.write(`${printed ? "\n" : ""}${reply.content}`);
+      process.stdout.write("\n");
+      return reply;
+    }
+  }
+}
+
+// Not `for await`: leaving such a loop early would close the stream that the next step goes on reading.
+async function nextEvent(events: SessionEvents): Promise<LiveEvent> {
+  const next = await events.next();
+  if (next.done) throw new DemoFailure("the session's event stream ended");
+  return next.value;
 }
 
 async function ensureApiAnswers(base: string): Promise<void> {
@@ -87,49 +192,6 @@ async function findOrSeedWorkspace(db: Db) {
   if (existing) return { workspaceId: existing.id, ownerId: existing.memberships[0]!.userId, seeded: false };
   const seeded = await seedWorkspace(db, { leads: DEMO_LEADS });
   return { workspaceId: seeded.workspaceId, ownerId: seeded.users.owner.id, seeded: true };
-}
-
-/** Polls with the last ETag, so an unchanged pack costs a 304 and no body. */
-async function waitForPack(api: Api, path: string, initial: Pack): Promise<Pack> {
-  const started = Date.now();
-  let pack = initial;
-  let etag: string | null = null;
-  let shown = "";
-  let hinted = false;
-  for (;;) {
-    const res = await api.request("GET", path, undefined, etag ? { "if-none-match": etag } : {});
-    if (res.status !== 304) {
-      if (!res.ok) throw await failureOf(res, "GET", path);
-      pack = (await res.json()) as Pack;
-      etag = res.headers.get("etag");
-    }
-    const line = progressLine(pack);
-    if (line !== shown) progress((shown = line));
-    if (FINISHED.includes(pack.status)) {
-      if (process.stderr.isTTY) process.stderr.write("\n");
-      return pack;
-    }
-    if (!hinted && pack.progress.stage === "QUEUED" && Date.now() - started > QUEUED_HINT_MS) {
-      hinted = true;
-      note("still queued: is a worker running? (`npm start` runs one)");
-      progress(shown);
-    }
-    if (Date.now() - started > PACK_TIMEOUT_MS) {
-      throw new DemoFailure(`the pack was not done after ${PACK_TIMEOUT_MS / 60_000} min (${pack.status} ${pack.progress.stage})`);
-    }
-    await sleep(POLL_MS);
-  }
-}
-
-async function waitForReply(api: Api, path: string, replyId: string): Promise<Message> {
-  const deadline = Date.now() + REPLY_TIMEOUT_MS;
-  for (;;) {
-    const { messages } = await api.send<{ messages: Message[] }>("GET", path);
-    const reply = messages.find((m) => m.id === replyId);
-    if (reply && (reply.status === "COMPLETE" || reply.status === "FAILED")) return reply;
-    if (Date.now() > deadline) throw new DemoFailure(`no answer after ${REPLY_TIMEOUT_MS / 1000} s; is a worker running?`);
-    await sleep(POLL_MS);
-  }
 }
 
 function progressLine({ status, progress: p }: Pack): string {

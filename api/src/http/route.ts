@@ -30,6 +30,7 @@
 import type { Request, RequestHandler, Response } from "express";
 import { z } from "zod";
 import type { AppDeps } from "../app.ts";
+import type { LiveEvents } from "../live/live-events.ts";
 import type { ApiMetrics } from "../ops/metrics.ts";
 import type { ErrorCode } from "./app-error.ts";
 import { callerOf, type Caller } from "./request-context.ts";
@@ -95,6 +96,8 @@ export type Reply<R extends Responses> = {
 /** What a handler may use: the app's dependencies and the per-app metrics. */
 export interface RouteDeps extends AppDeps {
   metrics: ApiMetrics;
+  /** Publishes to the sessions' live event logs after a change commits. */
+  live: LiveEvents;
 }
 
 interface RouteFields<P extends Schema, Q extends Schema, B extends Schema, H extends Schema, R extends Responses> {

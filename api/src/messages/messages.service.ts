@@ -1,36 +1,16 @@
-import type { SuggestedAction } from "@insights/shared/insights/shapes";
-import type { Db, InsightChatMessage, Tx } from "@insights/shared/db/client";
+import type { Db, Tx } from "@insights/shared/db/client";
+import { authorSelect, toMessageView, type MessageRow } from "@insights/shared/views/message-view";
 import { recordAuditEvent } from "../audit/audit.service.ts";
 import type { MessageResponse } from "./messages.schema.ts";
 import { AppError, notFound } from "../http/app-error.ts";
 import type { JobClient } from "../jobs/job-client.ts";
+import type { LiveEvents } from "../live/live-events.ts";
 import { afterCursor, toPage, type Cursor } from "../http/pagination.ts";
 import type { Caller } from "../http/request-context.ts";
 import { findVisibleSession, findWritableSession, lockWritableSession } from "../sessions/sessions.service.ts";
 
-const authorSelect = { select: { id: true, email: true, name: true } } as const;
-type MessageRow = InsightChatMessage & { author: { id: string; email: string; name: string | null } | null };
-
-export function toMessageDto(row: MessageRow): MessageResponse {
-  return {
-    id: row.id,
-    sessionId: row.sessionId,
-    role: row.role,
-    status: row.status,
-    content: row.content,
-    author: row.author,
-    packId: row.packId,
-    replyToId: row.replyToId,
-    error: row.error,
-    model: row.model,
-    // Written by the worker as this shape (shared/src/insights/shapes.ts); null on questions and notes.
-    suggestions: row.suggestions as SuggestedAction[] | null,
-    citedLeadIds: row.citedLeadIds,
-    usage: { llmCalls: row.llmCalls, inputTokens: row.inputTokens, outputTokens: row.outputTokens },
-    createdAt: row.createdAt,
-    completedAt: row.completedAt,
-  };
-}
+/** The shared builder, checked against the response schema here. */
+export const toMessageDto: (row: MessageRow) => MessageResponse = toMessageView;
 
 /** Oldest first, the order a chat reads in. */
 export async function listMessages(
@@ -50,6 +30,17 @@ export async function listMessages(
   return { messages: result.items.map(toMessageDto), nextCursor: result.nextCursor };
 }
 
+/** The newest `count` messages, oldest first (the session's visibility is the caller's to check). */
+export async function lastMessages(db: Db, sessionId: string, count: number) {
+  const rows = await db.insightChatMessage.findMany({
+    where: { sessionId },
+    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+    take: count,
+    include: { author: authorSelect },
+  });
+  return rows.reverse().map(toMessageDto);
+}
+
 /**
  * Stores the caller's USER message and, when the session has a COMPLETE pack (or the request names one), a
  * PENDING ASSISTANT reply that a worker completes from that pack. Both messages and their audit events land in one
@@ -58,7 +49,7 @@ export async function listMessages(
  * enqueued after it commits (a missed enqueue is picked up by the reconciler).
  */
 export async function createUserMessage(
-  deps: { db: Db; jobs: JobClient },
+  deps: { db: Db; jobs: JobClient; live: LiveEvents },
   caller: Caller,
   sessionId: string,
   input: { content: string; packId?: string | undefined },
@@ -107,8 +98,13 @@ export async function createUserMessage(
     });
     return { message, reply };
   });
-  if (reply) await jobs.enqueueCommitted("answerMessage", { messageId: reply.id });
-  return { message: toMessageDto(message), reply: reply ? toMessageDto(reply) : null };
+  const created = { message: toMessageDto(message), reply: reply ? toMessageDto(reply) : null };
+  await deps.live.messageCreated(created.message);
+  if (created.reply) {
+    await deps.live.messageCreated(created.reply);
+    await jobs.enqueueCommitted("answerMessage", { messageId: created.reply.id });
+  }
+  return created;
 }
 
 /**

@@ -48,8 +48,19 @@ export const packsRoutes = [
     tag: "insights",
     access: "member",
     params: packPath,
-    responses: { 200: { description: "The pack", body: packResponse } },
-    handle: async ({ params, caller }, { db }) => ({ status: 200, body: await packs.getPack(db, caller, params.packId) }),
+    responses: { 200: { description: "The pack", body: packResponse, headers: ["ETag"] } },
+    // A poll of an unchanged pack is answered 304 from its version tag alone, before the pack is built. Also under
+    // `Cache-Control: no-cache`, which fetch adds when a client sets If-None-Match itself (Express's own check
+    // would refuse the 304 then): the client asks to revalidate, and this is the revalidation.
+    handle: async ({ params, caller, req, res }, { db }) => {
+      const tag = await packs.packVersionTag(db, caller, params.packId);
+      res.setHeader("ETag", tag);
+      if (matchesETag(req.get("if-none-match"), tag)) {
+        res.status(304).end();
+        return;
+      }
+      return { status: 200, body: await packs.getPack(db, caller, params.packId) };
+    },
   }),
   defineRoute({
     operationId: "recomputePack",
@@ -79,3 +90,10 @@ export const packsRoutes = [
     handle: async ({ params, caller }, deps) => ({ status: 200, body: await packs.deletePack(deps, caller, params.packId) }),
   }),
 ];
+
+/** If-None-Match uses the weak comparison: `W/` prefixes are ignored, `*` matches anything. */
+function matchesETag(ifNoneMatch: string | undefined, tag: string): boolean {
+  if (!ifNoneMatch) return false;
+  const opaque = (t: string) => t.trim().replace(/^W\//, "");
+  return ifNoneMatch.split(",").some((candidate) => candidate.trim() === "*" || opaque(candidate) === opaque(tag));
+}

@@ -1,4 +1,3 @@
-import type { PackMetrics } from "@insights/shared/insights/shapes";
 import type { Db, InsightContextPack } from "@insights/shared/db/client";
 import {
   RELATIVE_WINDOW_STALE_AFTER_MS,
@@ -10,19 +9,23 @@ import {
   type PackScope,
   type ScopeWindow,
 } from "@insights/shared/scope/scope";
+import { toPackView, toPackViews } from "@insights/shared/views/pack-view";
 import { recordAuditEvent } from "../audit/audit.service.ts";
 import type { DeletedPackResponse, PackPage, PackResponse } from "./packs.schema.ts";
 import { AppError, notFound, validationFailed } from "../http/app-error.ts";
 import { afterCursor, toPage, type Cursor } from "../http/pagination.ts";
 import type { Caller } from "../http/request-context.ts";
 import type { JobClient } from "../jobs/job-client.ts";
+import type { LiveEvents } from "../live/live-events.ts";
 import { getPreferences } from "../preferences/preferences.service.ts";
 import { lockCallerMembership } from "../auth/membership-lock.ts";
+import { toMessageDto } from "../messages/messages.service.ts";
 import { findVisibleSession, findWritableSession, lockWritableSession } from "../sessions/sessions.service.ts";
 
 export interface PacksDeps {
   db: Db;
   jobs: JobClient;
+  live: LiveEvents;
 }
 
 export interface PackRequest {
@@ -101,8 +104,10 @@ export async function requestPack(deps: PacksDeps, caller: Caller, sessionId: st
       ? { pack: restarted[0], started: true }
       : { pack: await tx.insightContextPack.findUniqueOrThrow({ where: { id: existing.id } }), started: false };
   });
-  if (started) await jobs.enqueueCommitted("buildPack", { packId: pack.id, generation: pack.generation });
-  else if (pack.status === "COMPLETE") await recordPackReuse(db, pack);
+  if (started) {
+    await deps.live.packUpdated(pack.id);
+    await jobs.enqueueCommitted("buildPack", { packId: pack.id, generation: pack.generation });
+  } else if (pack.status === "COMPLETE") await recordPackReuse(db, pack);
   return { created: started, pack: await toPackDto(db, pack) };
 }
 
@@ -181,6 +186,28 @@ export async function findVisiblePack(db: Db, caller: Caller, packId: string): P
   return row;
 }
 
+/**
+ * The pack's ETag from one indexed lookup, without building it: polling an unchanged pack costs this query, not a
+ * DTO with its staleness query. It changes whenever the pack would read differently: any update of the row bumps
+ * `version` (a trigger), and a COMPLETE pack's `stale` can only turn when a thread in its workspace changes (the
+ * newest `threadUpdatedAt`, an index-only read) or its relative window ages past the limit. Same 404 rules as
+ * `findVisiblePack`.
+ */
+export async function packVersionTag(db: Db, caller: Caller, packId: string): Promise<string> {
+  const [row] = await db.$queryRaw<
+    Array<{ version: number; completedAt: Date | null; windowPreset: string; sessionDeletedAt: Date | null; threadsAt: Date | null }>
+  >`
+    SELECT p."version", p."completedAt", p."windowPreset", s."deletedAt" AS "sessionDeletedAt",
+           CASE WHEN p."status" = 'COMPLETE'
+                THEN (SELECT max(l."threadUpdatedAt") FROM "Lead" l WHERE l."clientId" = p."clientId") END AS "threadsAt"
+    FROM "InsightContextPack" p JOIN "InsightChatSession" s ON s."id" = p."sessionId"
+    WHERE p."id" = ${packId} AND p."clientId" = ${caller.workspaceId}`;
+  if (!row || (row.sessionDeletedAt && !caller.isAdmin)) throw notFound("pack");
+  const aged =
+    row.completedAt !== null && row.windowPreset !== "CUSTOM" && Date.now() - row.completedAt.getTime() > RELATIVE_WINDOW_STALE_AFTER_MS;
+  return `W/"pack-${row.version}-${row.threadsAt?.getTime() ?? 0}-${aged ? 1 : 0}"`;
+}
+
 export async function getPack(db: Db, caller: Caller, packId: string) {
   return toPackDto(db, await findVisiblePack(db, caller, packId));
 }
@@ -236,10 +263,12 @@ export async function recomputePack(deps: PacksDeps, caller: Caller, packId: str
       packId,
       details: { messageId: note.id, role: "SYSTEM" },
     });
-    return row;
+    return { pack: row, note };
   });
-  await jobs.enqueueCommitted("buildPack", { packId, generation: updated.generation });
-  return toPackDto(db, updated);
+  await deps.live.messageCreated(toMessageDto({ ...updated.note, author: null }));
+  await deps.live.packUpdated(packId);
+  await jobs.enqueueCommitted("buildPack", { packId, generation: updated.pack.generation });
+  return toPackDto(db, updated.pack);
 }
 
 /**
@@ -264,101 +293,11 @@ export async function deletePack(deps: PacksDeps, caller: Caller, packId: string
     });
     return row;
   });
+  await deps.live.packDeleted({ id: packId, sessionId: deleted.sessionId });
   await jobs.cancelPack(packId, deleted.generation);
   return { id: packId, sessionId: deleted.sessionId, deletedAt };
 }
 
-/**
- * The COMPLETE packs that are stale: a thread in their scope changed after they completed, or their relative window
- * has moved on. One query for all of them.
- */
-async function stalePackIds(db: Db, packs: InsightContextPack[]): Promise<Set<string>> {
-  const stale = new Set<string>();
-  const toCheck: string[] = [];
-  for (const pack of packs) {
-    if (pack.status !== "COMPLETE" || !pack.completedAt) continue;
-    if (pack.windowPreset !== "CUSTOM" && Date.now() - pack.completedAt.getTime() > RELATIVE_WINDOW_STALE_AFTER_MS) {
-      stale.add(pack.id);
-    } else {
-      toCheck.push(pack.id);
-    }
-  }
-  if (toCheck.length === 0) return stale;
-  const changed = await db.$queryRaw<Array<{ id: string }>>`
-    SELECT p."id" FROM "InsightContextPack" p
-    WHERE p."id" = ANY(${toCheck}::text[])
-      AND EXISTS (
-        SELECT 1 FROM "Lead" l
-        WHERE l."clientId" = p."clientId"
-          AND l."threadUpdatedAt" > p."completedAt"
-          AND l."lastActivityAt" >= p."windowFrom"
-          AND (p."windowPreset" <> 'CUSTOM' OR l."lastActivityAt" <= p."windowTo")
-          AND (cardinality(p."campaignIds") = 0 OR l."campaignId" = ANY(p."campaignIds")))`;
-  for (const { id } of changed) stale.add(id);
-  return stale;
-}
-
-/** Which leads failed and why, for a person to read (the first few of each pack; `failedLeads` has the count). */
-const FAILURE_SAMPLE = 10;
-async function failureSamples(db: Db, packs: InsightContextPack[]) {
-  const ids = packs.filter((pack) => pack.failedLeads > 0).map((pack) => pack.id);
-  const samples = new Map<string, Array<{ leadId: string; error: string | null }>>();
-  if (ids.length === 0) return samples;
-  const rows = await db.$queryRaw<Array<{ packId: string; leadId: string; error: string | null }>>`
-    SELECT "packId", "leadId", "error" FROM (
-      SELECT "packId", "leadId", "error", "position",
-             row_number() OVER (PARTITION BY "packId" ORDER BY "position") AS n
-      FROM "InsightContextPackLead"
-      WHERE "packId" = ANY(${ids}::text[]) AND "status" = 'FAILED'
-    ) failed
-    WHERE n <= ${FAILURE_SAMPLE}
-    ORDER BY "packId", "position"`;
-  for (const { packId, leadId, error } of rows) {
-    const list = samples.get(packId) ?? [];
-    list.push({ leadId, error });
-    samples.set(packId, list);
-  }
-  return samples;
-}
-
-export async function toPackDto(db: Db, pack: InsightContextPack): Promise<PackResponse> {
-  const [dto] = await toPackDtos(db, [pack]);
-  return dto!;
-}
-
-/** Packs as the API returns them, with one query for staleness and one for failures however many there are. */
-async function toPackDtos(db: Db, packs: InsightContextPack[]): Promise<PackResponse[]> {
-  const [stale, failures] = await Promise.all([stalePackIds(db, packs), failureSamples(db, packs)]);
-  return packs.map((pack) => ({
-    id: pack.id,
-    sessionId: pack.sessionId,
-    scopeKey: pack.scopeKey,
-    scope: {
-      window: { preset: pack.windowPreset, from: pack.windowFrom, to: pack.windowTo },
-      campaignIds: pack.campaignIds,
-      campaignCap: pack.campaignCap,
-    },
-    status: pack.status,
-    progress: {
-      stage: pack.stage,
-      totalLeads: pack.totalLeads,
-      processedLeads: pack.processedLeads,
-      cachedLeads: pack.cachedLeads,
-      failedLeads: pack.failedLeads,
-      percent: pack.percent,
-    },
-    synthesis: pack.synthesis,
-    // Written by the worker as this shape (shared/src/insights/shapes.ts); null until the pack completes.
-    metrics: pack.metrics as PackMetrics | null,
-    provider: pack.provider,
-    model: pack.model,
-    usage: { llmCalls: pack.llmCalls, inputTokens: pack.inputTokens, outputTokens: pack.outputTokens },
-    generation: pack.generation,
-    stale: stale.has(pack.id),
-    error: pack.error,
-    failures: failures.get(pack.id) ?? [],
-    createdAt: pack.createdAt,
-    startedAt: pack.startedAt,
-    completedAt: pack.completedAt,
-  }));
-}
+/** The shared builders, checked against the response schema here. */
+export const toPackDto: (db: Db, pack: InsightContextPack) => Promise<PackResponse> = toPackView;
+const toPackDtos: (db: Db, packs: InsightContextPack[]) => Promise<PackResponse[]> = toPackViews;

@@ -52,9 +52,9 @@ export const sessionsRoutes = [
     body: renameSessionBody,
     responses: { 200: { description: "The renamed session", body: sessionResponse } },
     errors: ["CONFLICT"],
-    handle: async ({ params, body, caller }, { db }) => ({
+    handle: async ({ params, body, caller }, { db, live }) => ({
       status: 200,
-      body: await sessions.renameSession(db, caller, params.sessionId, body.title),
+      body: await sessions.renameSession(db, live, caller, params.sessionId, body.title),
     }),
   }),
   defineRoute({
@@ -67,9 +67,9 @@ export const sessionsRoutes = [
     params: sessionPath,
     responses: { 200: { description: "The session, with deletedAt", body: sessionResponse } },
     errors: ["CONFLICT"],
-    handle: async ({ params, caller }, { db, jobs }) => ({
+    handle: async ({ params, caller }, { db, jobs, live }) => ({
       status: 200,
-      body: await sessions.deleteSession(db, jobs, caller, params.sessionId),
+      body: await sessions.deleteSession(db, jobs, live, caller, params.sessionId),
     }),
   }),
   defineRoute({
@@ -82,9 +82,9 @@ export const sessionsRoutes = [
     params: sessionPath,
     responses: { 200: { description: "The restored session", body: sessionResponse } },
     errors: ["CONFLICT"],
-    handle: async ({ params, caller }, { db, sessionRetentionDays }) => ({
+    handle: async ({ params, caller }, { db, live, sessionRetentionDays }) => ({
       status: 200,
-      body: await sessions.restoreSession(db, caller, params.sessionId, sessionRetentionDays),
+      body: await sessions.restoreSession(db, live, caller, params.sessionId, sessionRetentionDays),
     }),
   }),
 ];

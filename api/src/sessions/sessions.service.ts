@@ -7,6 +7,7 @@ import { retentionCutoff } from "@insights/shared/retention";
 import { recordAuditEvent } from "../audit/audit.service.ts";
 import type { SessionResponse } from "./sessions.schema.ts";
 import type { JobClient } from "../jobs/job-client.ts";
+import type { LiveEvents } from "../live/live-events.ts";
 
 export function toSessionDto(row: InsightChatSession): SessionResponse {
   return {
@@ -103,13 +104,16 @@ export async function getSession(db: Db, caller: Caller, sessionId: string) {
   return toSessionDto(await findVisibleSession(db, caller, sessionId));
 }
 
-export async function renameSession(db: Db, caller: Caller, sessionId: string, title: string) {
+export async function renameSession(db: Db, live: LiveEvents, caller: Caller, sessionId: string, title: string) {
   await findWritableSession(db, caller, sessionId);
-  const session = await db.$transaction(async (tx) => {
-    await lockWritableSession(tx, caller, sessionId);
-    return tx.insightChatSession.update({ where: { id: sessionId }, data: { title } });
-  });
-  return toSessionDto(session);
+  const session = toSessionDto(
+    await db.$transaction(async (tx) => {
+      await lockWritableSession(tx, caller, sessionId);
+      return tx.insightChatSession.update({ where: { id: sessionId }, data: { title } });
+    }),
+  );
+  await live.sessionUpdated(session);
+  return session;
 }
 
 /**
@@ -118,9 +122,9 @@ export async function renameSession(db: Db, caller: Caller, sessionId: string, t
  * replies, each in one statement that returns exactly what it cancelled, and names them in its audit event. Workers
  * write a pack's or reply's result only while it is still RUNNING or PENDING, so none completes after this.
  */
-export async function deleteSession(db: Db, jobs: JobClient, caller: Caller, sessionId: string) {
+export async function deleteSession(db: Db, jobs: JobClient, live: LiveEvents, caller: Caller, sessionId: string) {
   await findVisibleSession(db, caller, sessionId);
-  const { session, cancelled } = await db.$transaction(async (tx) => {
+  const { session, cancelled, failedReplies } = await db.$transaction(async (tx) => {
     const existing = await lockSessionForAdmin(tx, caller, sessionId);
     if (existing.deletedAt) throw new AppError("CONFLICT", "the session is already deleted");
     const reason = "cancelled: the session was deleted";
@@ -143,17 +147,22 @@ export async function deleteSession(db: Db, jobs: JobClient, caller: Caller, ses
       sessionId,
       details: { cancelledPackIds: packs.map((p) => p.id), cancelledReplyIds: replies.map((r) => r.id) },
     });
-    return { session, cancelled: packs };
+    return { session, cancelled: packs, failedReplies: replies };
   });
+  // The packs and replies first: session.deleted closes the session's streams.
+  for (const pack of cancelled) await live.packUpdated(pack.id);
+  await live.messagesUpdated(failedReplies.map((r) => r.id));
+  const deleted = toSessionDto(session);
+  await live.sessionDeleted(deleted);
   await Promise.all(cancelled.map((p) => jobs.cancelPack(p.id, p.generation)));
-  return toSessionDto(session);
+  return deleted;
 }
 
 /**
  * Admin: undo a soft delete, within the retention period. The purge locks the same row: whichever comes second sees
  * what the first did (a restored session is not purged; a purged one is not found).
  */
-export async function restoreSession(db: Db, caller: Caller, sessionId: string, retentionDays: number) {
+export async function restoreSession(db: Db, live: LiveEvents, caller: Caller, sessionId: string, retentionDays: number) {
   await findVisibleSession(db, caller, sessionId);
   const session = await db.$transaction(async (tx) => {
     const existing = await lockSessionForAdmin(tx, caller, sessionId);
@@ -168,5 +177,7 @@ export async function restoreSession(db: Db, caller: Caller, sessionId: string, 
     });
     return tx.insightChatSession.update({ where: { id: sessionId }, data: { deletedAt: null, deletedById: null } });
   });
-  return toSessionDto(session);
+  const restored = toSessionDto(session);
+  await live.sessionUpdated(restored);
+  return restored;
 }

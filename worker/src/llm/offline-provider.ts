@@ -2,7 +2,8 @@
 // quotes the lead's own words instead of writing new ones (extractive), so the product runs end to end on a fresh
 // machine. Everything it writes is labelled: provider "offline", model OFFLINE_MODEL, and a marked synthesis.
 import type { ConversationInsightOutcome } from "@insights/shared/db/client";
-import { NO_USAGE, type AnswerContext, type LeadThread, type LlmProvider, type PackDigest } from "./provider.ts";
+import { NO_USAGE, type AnswerContext, type AnswerStream, type LeadThread, type LlmProvider, type PackDigest } from "./provider.ts";
+import { abortableSleep } from "./rate-limit.ts";
 import type { ChatAnswer, LeadInsight } from "./schemas.ts";
 
 /** Part of the summary cache's key, like a model name: bump it when the offline output changes. */
@@ -114,12 +115,29 @@ export function answerOffline(context: AnswerContext): ChatAnswer {
   };
 }
 
+/** Words per piece and the pause between pieces: the offline answer streams like a model's, so the demo shows it. */
+const OFFLINE_PIECE_WORDS = 4;
+const OFFLINE_PIECE_MS = 15;
+
+async function streamInPieces(text: string, stream: AnswerStream, signal: AbortSignal): Promise<void> {
+  stream.begin();
+  const words = text.split(/(?<=\s)/);
+  for (let i = 0; i < words.length; i += OFFLINE_PIECE_WORDS) {
+    if (i > 0) await abortableSleep(OFFLINE_PIECE_MS, signal);
+    stream.text(words.slice(i, i + OFFLINE_PIECE_WORDS).join(""));
+  }
+}
+
 export function createOfflineProvider(): LlmProvider {
   return {
     name: "offline",
     modelFor: () => OFFLINE_MODEL,
     extractLeadInsight: async (thread) => ({ value: extractOffline(thread), usage: NO_USAGE }),
     synthesizePack: async (digest) => ({ value: synthesizeOffline(digest), usage: NO_USAGE }),
-    answerQuestion: async (context) => ({ value: answerOffline(context), usage: NO_USAGE }),
+    answerQuestion: async (context, options, stream) => {
+      const value = answerOffline(context);
+      await streamInPieces(value.answer, stream, options.signal);
+      return { value, usage: NO_USAGE };
+    },
   };
 }

@@ -69,6 +69,14 @@ export interface AnswerContext {
   enabledActions: ActionType[];
 }
 
+/** Where a streamed answer's text goes as the model writes it. */
+export interface AnswerStream {
+  /** A new try at the answer starts (the first, or a retry): the pieces of any earlier try are void. */
+  begin(): void;
+  /** The next piece of the answer's text; within one try the pieces concatenate to the final answer. */
+  text(piece: string): void;
+}
+
 export interface Completion<T> {
   value: T;
   usage: LlmUsage;
@@ -84,7 +92,8 @@ export interface LlmProvider {
   modelFor(requested: string): string;
   extractLeadInsight(thread: LeadThread, options: LlmCallOptions): Promise<Completion<LeadInsight>>;
   synthesizePack(digest: PackDigest, options: LlmCallOptions): Promise<Completion<string>>;
-  answerQuestion(context: AnswerContext, options: LlmCallOptions): Promise<Completion<ChatAnswer>>;
+  /** Streams the answer's text to `stream` as it is written; the result is the whole answer. */
+  answerQuestion(context: AnswerContext, options: LlmCallOptions, stream: AnswerStream): Promise<Completion<ChatAnswer>>;
 }
 
 /** An LLM failure a person can read; `usage` counts the calls it cost anyway. */

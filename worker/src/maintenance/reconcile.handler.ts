@@ -5,6 +5,7 @@
 import type { Db } from "@insights/shared/db/client";
 import { JOBS, jobIdOf, type JobKey, type JobPayload } from "@insights/shared/jobs/catalog";
 import { enqueue, type JobQueues } from "@insights/shared/jobs/job-queues";
+import type { SessionEventLog } from "@insights/shared/live/session-events";
 import type { Logger } from "@insights/shared/logger";
 import { NO_USAGE } from "../llm/provider.ts";
 import { markPackFailed } from "../packs/build-pack.handler.ts";
@@ -13,6 +14,7 @@ import type { WorkerMetrics } from "../runtime/metrics.ts";
 
 export interface ReconcileDeps {
   db: Db;
+  live: SessionEventLog;
   queues: JobQueues;
   logger: Logger;
   /** Rows younger than this are left alone: their job is being enqueued right now. */
@@ -41,7 +43,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
   });
   for (const pack of packs) {
     const payload = { packId: pack.id, generation: pack.generation };
-    await ensureJob(deps, "buildPack", payload, result, (reason) => markPackFailed(db, payload, `the pack's job failed: ${reason}`));
+    await ensureJob(deps, "buildPack", payload, result, (reason) => markPackFailed(deps, payload, `the pack's job failed: ${reason}`));
   }
 
   const replies = await db.insightChatMessage.findMany({
@@ -52,7 +54,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
   });
   for (const reply of replies) {
     await ensureJob(deps, "answerMessage", { messageId: reply.id }, result, (reason) =>
-      failReply(db, reply.id, `could not answer: ${reason}`, NO_USAGE),
+      failReply(deps, reply.id, `could not answer: ${reason}`, NO_USAGE),
     );
   }
 

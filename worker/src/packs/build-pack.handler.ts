@@ -3,6 +3,8 @@
 // this run's (see pack-run.ts). A retried or resumed job continues where the last one stopped.
 import type { Db, Prisma } from "@insights/shared/db/client";
 import type { JobPayload } from "@insights/shared/jobs/catalog";
+import { publishPackUpdated } from "@insights/shared/live/publish";
+import type { SessionEventLog } from "@insights/shared/live/session-events";
 import type { Logger } from "@insights/shared/logger";
 import { LlmError, addUsage, type LlmCallOptions, type LlmProvider, type LlmUsage } from "../llm/provider.ts";
 import { ReleaseJob, stopReasonOf, type RunningPacks } from "../runtime/cancellations.ts";
@@ -17,6 +19,8 @@ export interface PackPipelineDeps {
   db: Db;
   llm: LlmProvider;
   logger: Logger;
+  /** The session's live log: every change of the pack is published after it commits. */
+  live: SessionEventLog;
   running: RunningPacks;
   tuning: { maxLeadsPerPack: number; llmConcurrency: number; progressIntervalMs: number; pageSize: number };
   metrics?: WorkerMetrics | undefined;
@@ -30,6 +34,9 @@ export type BuildPackResult =
 export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"buildPack">): Promise<BuildPackResult> {
   const { db, llm, running } = deps;
   const pack = await claimPackRun(db, payload.packId, payload.generation);
+  // Also when skipped: a job run again after a crash between a commit and its event publishes the state it missed.
+  const publish = () => publishPack(deps, payload.packId);
+  await publish();
   if (!pack) return { outcome: "skipped", reason: "the pack was deleted, cancelled, finished or recomputed" };
 
   const controller = running.start(pack.id);
@@ -50,10 +57,11 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
       // Cached summaries are claimed once, right after selection; a resumed run skips this (its rows are final).
       if (!pack.forceRecompute) await markCachedLeads(run, model);
       log.info({ totalLeads: total }, "leads selected");
+      await publish();
     }
 
     if (pack.stage !== "SYNTHESIZING") {
-      const progress = createProgressWriter(run, deps.tuning.progressIntervalMs);
+      const progress = createProgressWriter(run, deps.tuning.progressIntervalMs, publish);
       await extractPendingLeads(run, {
         llm,
         call,
@@ -66,6 +74,7 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
       if (stop === "shutdown") throw new ReleaseJob(`pack ${pack.id} released at shutdown`);
       if (stop === "cancelled") return cancelled(log);
       await run.update({ stage: "SYNTHESIZING" });
+      await publish();
     }
 
     // Re-read for the totals extraction wrote, but only as long as the run is still this job's.
@@ -147,6 +156,17 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
     throw err;
   } finally {
     running.finish(pack.id, controller);
+    // The final state (complete, failed, or whatever a cancellation left).
+    await publish();
+  }
+}
+
+/** Publishes the pack as it is now; a failure is logged, and the next change or a client's snapshot carries it. */
+async function publishPack(deps: { db: Db; live: SessionEventLog; logger: Logger }, packId: string): Promise<void> {
+  try {
+    await publishPackUpdated(deps.db, deps.live, packId);
+  } catch (err) {
+    deps.logger.warn({ err: (err as Error).message, packId }, "live pack event not published");
   }
 }
 
@@ -161,9 +181,14 @@ async function recordSynthesisUsage(tx: Prisma.TransactionClient, run: PackRun, 
 }
 
 /** Called when the job has used its last attempt: the pack says what failed instead of staying RUNNING. */
-export async function markPackFailed(db: Db, payload: JobPayload<"buildPack">, reason: string): Promise<void> {
-  await db.insightContextPack.updateMany({
+export async function markPackFailed(
+  deps: { db: Db; live: SessionEventLog; logger: Logger },
+  payload: JobPayload<"buildPack">,
+  reason: string,
+): Promise<void> {
+  await deps.db.insightContextPack.updateMany({
     where: { id: payload.packId, generation: payload.generation, status: { in: ["PENDING", "RUNNING"] } },
     data: { status: "FAILED", error: reason, completedAt: new Date() },
   });
+  await publishPack(deps, payload.packId);
 }

@@ -11,7 +11,8 @@ export interface ProgressWriter {
   flush(): Promise<void>;
 }
 
-export function createProgressWriter(run: PackRun, intervalMs: number): ProgressWriter {
+/** `afterWrite` runs after each write has committed (the live `pack.updated` event). */
+export function createProgressWriter(run: PackRun, intervalMs: number, afterWrite: () => Promise<void>): ProgressWriter {
   let lastWrite = 0;
   let inFlight: Promise<void> | null = null;
   let failure: unknown = null;
@@ -19,6 +20,7 @@ export function createProgressWriter(run: PackRun, intervalMs: number): Progress
   const write = async () => {
     lastWrite = Date.now();
     await writeProgress(run);
+    await afterWrite();
   };
   const schedule = () => {
     if (inFlight) return inFlight;

@@ -28,7 +28,8 @@ export async function relevantSummaries(db: Db, pack: InsightContextPack, questi
   const query = toSearchQuery(question);
   const rank = query
     ? Prisma.sql`ts_rank(to_tsvector('english', i."summary"::text || ' ' || coalesce(l."name", '') || ' ' || coalesce(c."name", '')), to_tsquery('english', ${query}))`
-    : Prisma.sql`0`;
+    : // An expression, not a bare 0: `ORDER BY 0` would name a (nonexistent) select-list position.
+      Prisma.sql`0::real`;
   const rows = await db.$queryRaw<
     Array<{ leadId: string; leadName: string | null; campaignName: string | null; outcome: string; summary: LeadInsight }>
   >`

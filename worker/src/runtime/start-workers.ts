@@ -6,6 +6,7 @@ import type { Db } from "@insights/shared/db/client";
 import { failedFromOutage } from "@insights/shared/db/unavailable";
 import { subscribePackCancellations } from "@insights/shared/jobs/cancellation";
 import { closeJobQueues, createJobQueues, enqueue } from "@insights/shared/jobs/job-queues";
+import { createSessionEventLog } from "@insights/shared/live/session-events";
 import type { Logger } from "@insights/shared/logger";
 import type { LlmProvider } from "../llm/provider.ts";
 import { purgeExpiredSessions } from "../maintenance/purge-sessions.handler.ts";
@@ -70,6 +71,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   const shutdown = new AbortController();
   setMaxListeners(0, shutdown.signal);
   const queues = createJobQueues(deps.connection, deps.prefix);
+  const live = createSessionEventLog(deps.connection, deps.prefix);
   await subscribePackCancellations(deps.subscriber, deps.prefix, (packId) => running.cancel(packId));
 
   const common = { connection: deps.connection, prefix: deps.prefix, logger, lockDurationMs: tuning.lockDurationMs, metrics: deps.metrics };
@@ -89,6 +91,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
               db,
               llm: deps.llm,
               logger: log,
+              live,
               running,
               tuning: {
                 maxLeadsPerPack: tuning.maxLeadsPerPack,
@@ -102,7 +105,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
           ),
       },
       onFinalFailure: async (key, payload, reason) => {
-        if (key === "buildPack") await markPackFailed(db, payload as { packId: string; generation: number }, reason);
+        if (key === "buildPack") await markPackFailed({ db, live, logger }, payload as { packId: string; generation: number }, reason);
       },
     }),
     startQueueWorker("replies", {
@@ -110,11 +113,11 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       outages,
       concurrency: tuning.replyConcurrency,
       handlers: {
-        answerMessage: (payload, _job, log) => answerMessage({ db, llm: deps.llm, logger: log, shutdown: shutdown.signal }, payload),
+        answerMessage: (payload, _job, log) => answerMessage({ db, llm: deps.llm, logger: log, shutdown: shutdown.signal, live }, payload),
       },
       onFinalFailure: async (key, payload, reason) => {
         if (key === "answerMessage") {
-          await failReply(db, (payload as { messageId: string }).messageId, `could not answer: ${reason}`, { llmCalls: 0, inputTokens: 0, outputTokens: 0 });
+          await failReply({ db, live }, (payload as { messageId: string }).messageId, `could not answer: ${reason}`, { llmCalls: 0, inputTokens: 0, outputTokens: 0 });
         }
       },
     }),
@@ -122,7 +125,8 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       ...common,
       concurrency: 1,
       handlers: {
-        reconcile: (_payload, _job, log) => reconcile({ db, queues, logger: log, graceMs: tuning.reconcileGraceMs, metrics: deps.metrics }),
+        reconcile: (_payload, _job, log) =>
+          reconcile({ db, live, queues, logger: log, graceMs: tuning.reconcileGraceMs, metrics: deps.metrics }),
         purgeExpiredSessions: (_payload, _job, log) =>
           purgeExpiredSessions({ db, logger: log, retentionDays: tuning.sessionRetentionDays }),
       },

@@ -1,0 +1,30 @@
+// What the API and the workers publish after a commit, built by the same view functions the routes answer with, so
+// an event carries exactly what a poll would return at that moment.
+import type { Db } from "../db/client.ts";
+import { authorSelect, toMessageView } from "../views/message-view.ts";
+import { toPackView } from "../views/pack-view.ts";
+import type { SessionEventLog } from "./session-events.ts";
+
+/**
+ * Publishes the pack as it is now. Safe to call more often than needed: the pack's version (bumped by a trigger on
+ * every update) lets the log drop a state it already has, and never lets an older state follow a newer one.
+ */
+export async function publishPackUpdated(db: Db, log: SessionEventLog, packId: string): Promise<void> {
+  const pack = await db.insightContextPack.findUnique({ where: { id: packId } });
+  if (!pack) return; // deleted: its pack.deleted event says so
+  await log.append(pack.sessionId, "pack.updated", await toPackView(db, pack), { entity: `pack:${pack.id}`, version: pack.version });
+}
+
+/** Publishes messages as listed now, in the order given (a question before its reply). */
+export async function publishMessages(
+  db: Db,
+  log: SessionEventLog,
+  type: "message.created" | "message.updated",
+  messageIds: string[],
+): Promise<void> {
+  const rows = await db.insightChatMessage.findMany({ where: { id: { in: messageIds } }, include: { author: authorSelect } });
+  for (const id of messageIds) {
+    const row = rows.find((r) => r.id === id);
+    if (row) await log.append(row.sessionId, type, toMessageView(row));
+  }
+}
