@@ -53,6 +53,20 @@ async function requestPack(ws: TestWorkspace, sessionId: string): Promise<string
   return res.body.id as string;
 }
 
+/**
+ * A session whose pack is COMPLETE, a stream on it (the given user's) that saw it complete, and the fake model set
+ * to answer `answer` next.
+ */
+async function streamOnAnsweringSession(leads: number, as: "member" | "admin", answer: string) {
+  const ws = await h.seed({ leads });
+  const sessionId = await newSession(ws);
+  const packId = await requestPack(ws, sessionId);
+  const client = await connect(ws, sessionId, ws.tokens[as]);
+  await client.waitFor(packDone(packId), "the pack to complete");
+  fake.respond("chat_answer", () => ({ answer, citedLeadIds: [], suggestedActions: [] }));
+  return { ws, sessionId, client };
+}
+
 const packDone = (packId: string) => (e: LiveEvent) => e.event === "pack.updated" && e.data.id === packId && e.data.status === "COMPLETE";
 
 /** Ids strictly increase, in the order the stream sent them. */
@@ -90,13 +104,8 @@ describe("GET /sessions/:sessionId/events", () => {
   });
 
   it("streams an answer to every member: the question, its pending reply, pieces that add up to the stored answer, then the answer", async () => {
-    const ws = await h.seed({ leads: 4 });
-    const sessionId = await newSession(ws);
-    const packId = await requestPack(ws, sessionId);
-    const member = await connect(ws, sessionId, ws.tokens.member);
-    await member.waitFor(packDone(packId), "the pack to complete");
     const answer = "Three leads asked about pricing; \"Acme\" booked a call.\nNext: follow up — soon 👍.";
-    fake.respond("chat_answer", () => ({ answer, citedLeadIds: [], suggestedActions: [] }));
+    const { ws, sessionId, client: member } = await streamOnAnsweringSession(4, "member", answer);
     fake.streamChunkChars = 3;
 
     const other = await connect(ws, sessionId, ws.tokens.admin);
@@ -121,13 +130,8 @@ describe("GET /sessions/:sessionId/events", () => {
   });
 
   it("gives a member who connects mid-answer the text so far in the snapshot, which the next pieces continue", async () => {
-    const ws = await h.seed({ leads: 2 });
-    const sessionId = await newSession(ws);
-    const packId = await requestPack(ws, sessionId);
-    const asker = await connect(ws, sessionId, ws.tokens.member);
-    await asker.waitFor(packDone(packId), "the pack to complete");
     const answer = `A long answer, written slowly: ${"word ".repeat(30)}end.`;
-    fake.respond("chat_answer", () => ({ answer, citedLeadIds: [], suggestedActions: [] }));
+    const { ws, sessionId, client: asker } = await streamOnAnsweringSession(2, "member", answer);
     fake.streamChunkChars = 6;
     fake.streamChunkDelayMs = 25;
     const asked = await h.http.post(`${ws.base}/insights/sessions/${sessionId}/messages`).set(bearer(ws.tokens.member)).send({ content: "Tell me" });
@@ -146,11 +150,7 @@ describe("GET /sessions/:sessionId/events", () => {
   });
 
   it("starts a new attempt when the model fails part way, and the final attempt's pieces add up to the answer", async () => {
-    const ws = await h.seed({ leads: 2 });
-    const sessionId = await newSession(ws);
-    const packId = await requestPack(ws, sessionId);
-    const client = await connect(ws, sessionId, ws.tokens.member);
-    await client.waitFor(packDone(packId), "the pack to complete");
+    const { ws, sessionId, client } = await streamOnAnsweringSession(2, "member", "Why: the pack says so.");
     // Slow enough that the first try's pieces go out before it breaks off.
     fake.streamChunkChars = 4;
     fake.streamChunkDelayMs = 30;

@@ -86,6 +86,17 @@ async function requestPack(ws: TestWorkspace, sessionId: string): Promise<string
   return res.body.id;
 }
 
+/** A session whose pack is COMPLETE, a stream on it through `api` that saw it complete, and the model's next answer set. */
+async function streamOnAnsweringSession(leads: number, api: number, as: "member" | "admin", answer: string) {
+  const ws = await h.seed({ leads });
+  const sessionId = await sessionOf(ws);
+  const packId = await requestPack(ws, sessionId);
+  const client = await connect(api, ws, sessionId, ws.tokens[as]);
+  await client.waitFor(packDone(packId), "the pack to complete");
+  fake.respond("chat_answer", () => ({ answer, citedLeadIds: [], suggestedActions: [] }));
+  return { ws, sessionId, client };
+}
+
 const packDone = (packId: string) => (e: LiveEvent) => e.event === "pack.updated" && e.data.id === packId && e.data.status === "COMPLETE";
 const withoutSnapshots = (events: LiveEvent[]) => events.filter((e) => e.event !== "session.snapshot");
 const deltasOf = (events: LiveEvent[], messageId: string) => events.filter((e) => e.event === "message.delta" && e.data.messageId === messageId);
@@ -112,14 +123,9 @@ describe("live session events across API processes and workers", () => {
   });
 
   it("a second member sees the first member's question live on another API process, and the answer's pieces add up to what is stored", { timeout: 60_000 }, async () => {
-    const ws = await h.seed({ leads: 4 });
-    const sessionId = await sessionOf(ws);
-    const packId = await requestPack(ws, sessionId);
-    const second = await connect(1, ws, sessionId, ws.tokens.admin);
-    await second.waitFor(packDone(packId), "the pack to complete");
-    fake.streamChunkChars = 5;
     const answer = `A streamed answer across processes: ${"many words ".repeat(20)}done.`;
-    fake.respond("chat_answer", () => ({ answer, citedLeadIds: [], suggestedActions: [] }));
+    const { ws, sessionId, client: second } = await streamOnAnsweringSession(4, 1, "admin", answer);
+    fake.streamChunkChars = 5;
 
     const asked = await call(0, "POST", `${ws.base}/insights/sessions/${sessionId}/messages`, ws.tokens.member, { content: "What did they say?" });
     expect(asked.status).toBe(201);
@@ -139,13 +145,8 @@ describe("live session events across API processes and workers", () => {
   });
 
   it("a worker killed mid-answer leads to a new attempt and exactly one final message", { timeout: 90_000 }, async () => {
-    const ws = await h.seed({ leads: 3 });
-    const sessionId = await sessionOf(ws);
-    const packId = await requestPack(ws, sessionId);
-    const client = await connect(0, ws, sessionId, ws.tokens.member);
-    await client.waitFor(packDone(packId), "the pack to complete");
     const answer = `The answer after a crash: ${"word ".repeat(60)}end.`;
-    fake.respond("chat_answer", () => ({ answer, citedLeadIds: [], suggestedActions: [] }));
+    const { ws, sessionId, client } = await streamOnAnsweringSession(3, 0, "member", answer);
     fake.streamChunkChars = 4;
     fake.streamChunkDelayMs = 100; // ~8 s for the whole answer: the worker dies well before it ends
 
