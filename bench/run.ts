@@ -11,6 +11,7 @@ import { incrementalAndTokens } from "./figures/incremental.ts";
 import { llmEfficiency } from "./figures/llm-efficiency.ts";
 import { memory } from "./figures/memory.ts";
 import { pipelineOverhead } from "./figures/pipeline-overhead.ts";
+import { live } from "./figures/live.ts";
 import { polling } from "./figures/polling.ts";
 
 const FIGURES: Record<string, (env: Awaited<ReturnType<typeof createBenchEnv>>) => Promise<Figure | Figure[]>> = {
@@ -19,6 +20,7 @@ const FIGURES: Record<string, (env: Awaited<ReturnType<typeof createBenchEnv>>) 
   incremental: incrementalAndTokens,
   polling,
   memory,
+  live,
 };
 
 const onlyArg = process.argv.findIndex((a) => a === "--only" || a.startsWith("--only="));

@@ -22,7 +22,14 @@ const redis = createRedis(REDIS_URL, { role: "bench-api", failFast: true });
 await new Promise((resolve) => redis.once("ready", resolve));
 const queues = createJobQueues(redis, QUEUE_PREFIX);
 const app = createApp({
-  ...startLive({ db, redis, redisUrl: REDIS_URL, prefix: QUEUE_PREFIX, logger }),
+  ...startLive({
+    db,
+    redis,
+    redisUrl: REDIS_URL,
+    prefix: QUEUE_PREFIX,
+    logger,
+    limits: { maxStreamsPerUser: Number(process.env.LIVE_MAX_STREAMS_PER_USER ?? 10) },
+  }),
   db,
   logger,
   jwtSecret: AUTH_JWT_SECRET,
@@ -36,3 +43,9 @@ const app = createApp({
 });
 const server = app.listen(0, "127.0.0.1", () => process.send!({ port: (server.address() as AddressInfo).port }));
 process.on("disconnect", () => process.exit(0));
+// The live figure asks for this process's memory, measured after a full GC (NODE_OPTIONS=--expose-gc).
+process.on("message", (message) => {
+  if (message !== "memory") return;
+  (globalThis as { gc?: () => void }).gc?.();
+  process.send!({ memory: process.memoryUsage() });
+});

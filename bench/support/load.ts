@@ -67,7 +67,10 @@ export async function measureThroughput(options: {
 const serversDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "../servers");
 
 /** Starts bench/servers/<name>.ts in a child process; resolves once it listens. */
-export async function startServerProcess(name: string, env: Record<string, string> = {}): Promise<{ port: number; pid: number; close(): Promise<void> }> {
+export async function startServerProcess(
+  name: string,
+  env: Record<string, string> = {},
+): Promise<{ port: number; pid: number; memory(): Promise<NodeJS.MemoryUsage>; close(): Promise<void> }> {
   const child: ChildProcess = fork(path.join(serversDir, `${name}.ts`), [], {
     // BENCH_CPU_PROF=<dir> writes each server's CPU profile there when it exits (node --cpu-prof).
     execArgv: ["--import", "tsx", ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [])],
@@ -81,6 +84,12 @@ export async function startServerProcess(name: string, env: Record<string, strin
   return {
     port,
     pid: child.pid!,
+    // Servers that answer a "memory" message (after a full GC when run with --expose-gc).
+    memory: () =>
+      new Promise((resolve) => {
+        child.once("message", (m) => resolve((m as { memory: NodeJS.MemoryUsage }).memory));
+        child.send("memory");
+      }),
     close: () =>
       new Promise((resolve) => {
         child.once("exit", () => resolve());
