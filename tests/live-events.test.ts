@@ -219,6 +219,10 @@ describe("GET /sessions/:sessionId/events", () => {
     expect(elsewhere.status).toBe(401);
     const otherSession = await connect(ws, "no-such-session", ws.tokens.member);
     expect(otherSession.status).toBe(404);
+    // HEAD answers with the headers and ends; it holds no stream.
+    const head = await fetch(`${h.baseUrl()}${eventsPath(ws, sessionId)}`, { method: "HEAD", headers: bearer(ws.tokens.member) });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-type")).toMatch(/^text\/event-stream/);
   });
 
   it("sends a keep-alive comment while nothing happens", async () => {

@@ -144,6 +144,11 @@ export async function openSessionStream(
 ): Promise<void> {
   const { db, log, hub } = deps;
   await findVisibleSession(db, caller, sessionId);
+  // HEAD (which Express routes here with GET) gets the headers only: a body nobody reads must not hold a stream.
+  if (res.req.method === "HEAD") {
+    res.writeHead(200, SSE_HEADERS).end();
+    return;
+  }
   const release = hub.reserveStream(caller.userId);
   let stream: SessionStream | undefined;
   try {
