@@ -131,9 +131,10 @@ class SessionStream implements LiveSubscriber {
 }
 
 /**
- * Serves one connection. Order matters: the stream subscribes to the hub (holding live events) before it reads
- * the log's position and the snapshot, and catches up from the log before it sends what it held, so every event
- * after its start point reaches it exactly once.
+ * Serves one connection. Order matters: the start point comes first (the client's Last-Event-ID, or the log's
+ * position for a snapshot, read before the snapshot's database reads); then the stream subscribes to the hub,
+ * holding live events; then it catches up from the log after its start point, and only then sends what it held.
+ * Ids at or below the last one sent are dropped, so every event after the start point arrives exactly once.
  */
 export async function openSessionStream(
   deps: LiveStreamDeps,
