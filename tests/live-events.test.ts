@@ -106,7 +106,9 @@ describe("GET /sessions/:sessionId/events", () => {
   it("streams an answer to every member: the question, its pending reply, pieces that add up to the stored answer, then the answer", async () => {
     const answer = "Three leads asked about pricing; \"Acme\" booked a call.\nNext: follow up — soon 👍.";
     const { ws, sessionId, client: member } = await streamOnAnsweringSession(4, "member", answer);
+    // Paced like a model: pieces that arrive together may go out as one event.
     fake.streamChunkChars = 3;
+    fake.streamChunkDelayMs = 10;
 
     const other = await connect(ws, sessionId, ws.tokens.admin);
     const asked = await h.http.post(`${ws.base}/insights/sessions/${sessionId}/messages`).set(bearer(ws.tokens.member)).send({ content: "Who asked about pricing?" });
@@ -181,9 +183,10 @@ describe("GET /sessions/:sessionId/events", () => {
     await dropped.ended;
     const before = dropped.events.slice(1);
 
-    const viaHeader = await connect(ws, sessionId, ws.tokens.member, { "Last-Event-ID": dropped.lastEventId! });
+    // Other users resume it (any member may), so the member's own streams stay under the per-user cap.
+    const viaHeader = await connect(ws, sessionId, ws.tokens.admin, { "Last-Event-ID": dropped.lastEventId! });
     await viaHeader.waitFor(packDone(packId), "the pack to complete (resumed by header)");
-    const viaQuery = await connect(ws, sessionId, ws.tokens.member, {}, `?lastEventId=${encodeURIComponent(dropped.lastEventId!)}`);
+    const viaQuery = await connect(ws, sessionId, ws.tokens.owner, {}, `?lastEventId=${encodeURIComponent(dropped.lastEventId!)}`);
     await viaQuery.waitFor(packDone(packId), "the pack to complete (resumed by query)");
     await stayed.waitFor(packDone(packId), "the pack to complete");
 
@@ -272,6 +275,27 @@ describe("GET /sessions/:sessionId/events", () => {
     await h.db.workspaceMembership.delete({ where: { clientId_userId: { clientId: ws.workspaceId, userId: ws.users.member.id } } });
     await client.ended;
     expect(client.comments.some((c) => c.includes("no longer a member"))).toBe(true);
+  });
+
+  it("closes a stream at its maximum age with a reason, and the client resumes where it was", async () => {
+    // The default test harness ends streams after 50 ms (LIVE_MAX_STREAM_MS in production: 30 min).
+    const short = createHarness();
+    try {
+      const ws = await short.seed();
+      const sessionId = (await short.http.post(`${ws.base}/insights/sessions`).set(bearer(ws.tokens.member)).send({})).body.id as string;
+      // An event first: a snapshot of a session whose log is still empty cannot be resumed (it gets a new snapshot).
+      await short.http.patch(`${ws.base}/insights/sessions/${sessionId}`).set(bearer(ws.tokens.member)).send({ title: "Before" });
+      const first = await SseClient.open(`${short.baseUrl()}${eventsPath(ws, sessionId)}`, bearer(ws.tokens.member));
+      await first.ended;
+      expect(first.events.map((e) => e.event)).toEqual(["session.snapshot"]);
+      expect(first.comments.some((c) => c.includes("maximum age"))).toBe(true);
+      await short.http.patch(`${ws.base}/insights/sessions/${sessionId}`).set(bearer(ws.tokens.member)).send({ title: "Meanwhile" });
+      const again = await SseClient.open(`${short.baseUrl()}${eventsPath(ws, sessionId)}`, { ...bearer(ws.tokens.member), "Last-Event-ID": first.lastEventId! });
+      await again.ended;
+      expect(again.events.map((e) => [e.event, e.data.title])).toEqual([["session.updated", "Meanwhile"]]);
+    } finally {
+      await short.close();
+    }
   });
 
   it("drops a client that stops reading instead of buffering for it without bound", { timeout: 90_000 }, async () => {

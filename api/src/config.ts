@@ -18,7 +18,7 @@ export const apiEnvSchema = baseEnvSchema.extend({
   LIVE_MAX_STREAM_MS: z.coerce.number().int().min(1_000).default(30 * 60_000),
   /** Open event streams one user may hold on one API process; the next one is refused with 429. */
   LIVE_MAX_STREAMS_PER_USER: z.coerce.number().int().min(1).default(10),
-  /** Bytes a stream may have waiting for a slow client before it is closed (the client resumes by Last-Event-ID). */
+  /** Bytes a stream may have waiting for a slow client for 5 s (4× at once) before it is closed; the client resumes. */
   LIVE_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).default(64 * 1024),
   /** How often open streams re-check that their user is still a member and the session is still visible. */
   LIVE_ACCESS_CHECK_MS: z.coerce.number().int().min(100).default(3_000),

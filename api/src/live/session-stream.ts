@@ -23,6 +23,13 @@ const CATCH_UP_BATCH = 500;
 const MAX_HELD_EVENTS = 2_000;
 /** A closed stream whose client reads nothing is cut off after this long. */
 const CLOSE_GRACE_MS = 2_000;
+/**
+ * A client may fall behind by more than LIVE_MAX_BUFFERED_BYTES for this long (a burst, a slow link) before it is
+ * dropped; beyond SLOW_CLIENT_HARD_FACTOR times that, it is dropped at once. That bounds each stream's buffer.
+ */
+const SLOW_CLIENT_GRACE_MS = 5_000;
+const SLOW_CLIENT_HARD_FACTOR = 4;
+const TOO_SLOW = "this client reads too slowly; reconnect with Last-Event-ID to resume";
 
 const SSE_HEADERS = {
   "Content-Type": "text/event-stream; charset=utf-8",
@@ -39,6 +46,7 @@ class SessionStream implements LiveSubscriber {
   /** Nothing is written before the headers: a keep-alive tick would otherwise send default ones. */
   private started = false;
   private ageLimit: NodeJS.Timeout | undefined;
+  private slowCheck: NodeJS.Timeout | undefined;
 
   constructor(
     readonly sessionId: string,
@@ -63,7 +71,7 @@ class SessionStream implements LiveSubscriber {
     if (this.closed) return;
     if (this.held) {
       this.held.push(event);
-      if (this.held.length > MAX_HELD_EVENTS) this.close("this client fell too far behind; reconnect with Last-Event-ID to resume");
+      if (this.held.length > MAX_HELD_EVENTS) this.close(TOO_SLOW);
       return;
     }
     this.send(event);
@@ -80,7 +88,9 @@ class SessionStream implements LiveSubscriber {
 
   /** The snapshot stands at the log position it was taken at: the events after it follow. */
   sendSnapshot(data: object): void {
-    this.write(`id: ${this.lastSentId}\nevent: session.snapshot\ndata: ${JSON.stringify(data)}\n\n`);
+    // Exempt from the slow-client bound: it is one write of bounded size (200 packs, 50 messages), and the stream
+    // waits for the client to take it before it sends anything else.
+    this.write(`id: ${this.lastSentId}\nevent: session.snapshot\ndata: ${JSON.stringify(data)}\n\n`, false);
   }
 
   send(event: SessionEvent): void {
@@ -111,12 +121,28 @@ class SessionStream implements LiveSubscriber {
     setTimeout(() => this.res.destroy(), CLOSE_GRACE_MS).unref();
   }
 
-  private write(frame: string): void {
+  /** Resolves once the client has taken what was buffered for it (or the stream closed): catching up goes at its pace. */
+  async drained(): Promise<void> {
+    if (this.closed || !this.res.writableNeedDrain) return;
+    await new Promise<void>((resolve) => {
+      this.res.once("drain", resolve);
+      this.res.once("close", resolve);
+    });
+  }
+
+  private write(frame: string, bounded = true): void {
     if (this.closed) return;
     this.res.write(frame);
+    if (!bounded) return;
     // What the socket has not taken yet: a client that stops reading is dropped instead of growing this buffer.
-    if (this.res.writableLength > this.hub.limits.maxBufferedBytes) {
-      this.close("this client reads too slowly; reconnect with Last-Event-ID to resume");
+    const limit = this.hub.limits.maxBufferedBytes;
+    if (this.res.writableLength > limit * SLOW_CLIENT_HARD_FACTOR) {
+      this.close(TOO_SLOW);
+    } else if (this.res.writableLength > limit && !this.slowCheck) {
+      this.slowCheck = setTimeout(() => {
+        this.slowCheck = undefined;
+        if (this.res.writableLength > limit) this.close(TOO_SLOW);
+      }, SLOW_CLIENT_GRACE_MS);
     }
   }
 
@@ -124,6 +150,7 @@ class SessionStream implements LiveSubscriber {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.ageLimit);
+    clearTimeout(this.slowCheck);
     this.held = null;
     this.hub.unsubscribe(this);
     this.release();
@@ -161,9 +188,13 @@ export async function openSessionStream(
     stream.start();
     if (snapshot) stream.sendSnapshot(snapshot);
     else res.write(": resuming\n\n"); // sends the headers now, so the client knows it is connected
+    await stream.drained();
     for (;;) {
       const batch = await log.readAfter(sessionId, stream.position, CATCH_UP_BATCH);
-      for (const event of batch) stream.send(event);
+      for (const event of batch) {
+        stream.send(event);
+        await stream.drained();
+      }
       if (batch.length < CATCH_UP_BATCH || stream.isClosed) break;
     }
     stream.goLive();
