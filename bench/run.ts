@@ -13,6 +13,7 @@ import { memory } from "./figures/memory.ts";
 import { pipelineOverhead } from "./figures/pipeline-overhead.ts";
 import { live } from "./figures/live.ts";
 import { polling } from "./figures/polling.ts";
+import { scheduling } from "./figures/scheduling.ts";
 
 const FIGURES: Record<string, (env: Awaited<ReturnType<typeof createBenchEnv>>) => Promise<Figure | Figure[]>> = {
   pipeline: pipelineOverhead,
@@ -21,6 +22,7 @@ const FIGURES: Record<string, (env: Awaited<ReturnType<typeof createBenchEnv>>) 
   polling,
   memory,
   live,
+  scheduling,
 };
 
 const onlyArg = process.argv.findIndex((a) => a === "--only" || a.startsWith("--only="));

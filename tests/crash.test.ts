@@ -1,14 +1,22 @@
 // Real worker processes, really killed. The API runs in-process (its own tests cover it); the workers run as
 // `npm run start:worker` would, against this run's database and a queue prefix of this file's own.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { inject } from "vitest";
 import { createLogger } from "@insights/shared/logger";
 import { buildPack } from "@insights/worker/packs/build-pack.handler";
 import { RunningPacks } from "@insights/worker/runtime/cancellations";
 import { bearer, createHarness, insertPendingPack, type TestWorkspace } from "./support/harness.ts";
 import { startFakeLlm, type FakeLlm } from "./support/fake-llm.ts";
-import { startService, waitForOutput, type ServiceProcess } from "./support/processes.ts";
-import { fakeLlmProvider, SHARED_DATABASE_SAFE, waitFor } from "./support/worker-harness.ts";
+import {
+  expectMonotonic,
+  extractionCallsByLead as callsByLead,
+  requestPack as requestPackVia,
+  seedNamed,
+  startWorkerProcess,
+  watchPack,
+  type Progress,
+} from "./support/pack-processes.ts";
+import type { ServiceProcess } from "./support/processes.ts";
+import { fakeLlmProvider, waitFor } from "./support/worker-harness.ts";
 
 const h = createHarness();
 let fake: FakeLlm;
@@ -29,77 +37,16 @@ afterAll(async () => {
 const LOCK_MS = 2000;
 
 async function startWorker(): Promise<ServiceProcess> {
-  const worker = startService("worker", {
-    DATABASE_URL: inject("databaseUrl"),
-    REDIS_URL: inject("redisUrl"),
-    QUEUE_PREFIX: h.prefix,
-    OPENAI_API_KEY: "test-key",
-    OPENAI_BASE_URL: fake.baseURL,
-    LLM_CONCURRENCY: "4",
-    LLM_RETRY_BASE_MS: "10",
-    PROGRESS_INTERVAL_MS: "50",
-    JOB_LOCK_MS: String(LOCK_MS),
-    RECONCILE_INTERVAL_MS: "500",
-    // The run's database is shared with other test files: leave their unfinished rows alone (worker-harness.ts).
-    RECONCILE_GRACE_MS: String(SHARED_DATABASE_SAFE.reconcileGraceMs),
-    SESSION_RETENTION_DAYS: "3650",
-  });
+  const worker = await startWorkerProcess(h, fake, { JOB_LOCK_MS: String(LOCK_MS) });
   workers.push(worker);
-  await waitForOutput(worker, /worker started/);
   return worker;
 }
 
-type Progress = { stage: string; processedLeads: number; percent: number; totalLeads: number; failedLeads: number; cachedLeads: number };
-
-/** A workspace whose lead names are unique across workspaces, so the fake LLM's requests say whose lead they are. */
-async function seed(leads: number): Promise<TestWorkspace> {
-  const ws = await h.seed({ leads });
-  await h.db.$executeRaw`UPDATE "Lead" SET "name" = "name" || ' #' || "clientId" WHERE "clientId" = ${ws.workspaceId}`;
-  return ws;
-}
-
-async function requestPack(ws: TestWorkspace): Promise<string> {
-  const session = await h.http.post(`${ws.base}/insights/sessions`).set(bearer(ws.tokens.member)).send({});
-  const res = await h.http
-    .post(`${ws.base}/insights/sessions/${session.body.id}/packs`)
-    .set(bearer(ws.tokens.member))
-    .send({ window: { preset: "LAST_90_DAYS" } });
-  expect(res.status).toBe(202);
-  return res.body.id;
-}
-
-/** Polls the pack through the API, keeping every progress reading, until `until` holds. */
-async function watch(ws: TestWorkspace, packId: string, seen: Progress[], until: (p: { status: string; progress: Progress }) => boolean, timeoutMs = 30_000) {
-  return waitFor(
-    async () => {
-      const res = await h.http.get(`${ws.base}/insights/packs/${packId}`).set(bearer(ws.tokens.member));
-      seen.push(res.body.progress);
-      return until(res.body) ? res.body : undefined;
-    },
-    { timeoutMs, intervalMs: 25, what: "pack progress" },
-  );
-}
-
-function expectMonotonic(seen: Progress[]) {
-  const stages = ["QUEUED", "SELECTING", "EXTRACTING", "SYNTHESIZING", "DONE"];
-  for (let i = 1; i < seen.length; i++) {
-    expect(stages.indexOf(seen[i]!.stage)).toBeGreaterThanOrEqual(stages.indexOf(seen[i - 1]!.stage));
-    expect(seen[i]!.processedLeads).toBeGreaterThanOrEqual(seen[i - 1]!.processedLeads);
-    expect(seen[i]!.percent).toBeGreaterThanOrEqual(seen[i - 1]!.percent);
-  }
-}
-
-/** How many extraction calls the fake LLM received for each lead, keyed by lead id. */
-async function extractionCallsByLead(ws: TestWorkspace): Promise<Map<string, number>> {
-  const leads = await h.db.lead.findMany({ where: { clientId: ws.workspaceId }, select: { id: true, name: true } });
-  const idByName = new Map(leads.map((l) => [l.name, l.id]));
-  const counts = new Map<string, number>();
-  for (const request of fake.requests.filter((r) => r.task === "lead_insight")) {
-    const id = idByName.get(/Lead: (.*)/.exec(request.text)?.[1] ?? "");
-    if (id) counts.set(id, (counts.get(id) ?? 0) + 1);
-  }
-  return counts;
-}
+const seed = (leads: number) => seedNamed(h, leads);
+const requestPack = (ws: TestWorkspace) => requestPackVia(h, ws);
+const watch = (ws: TestWorkspace, packId: string, seen: Progress[], until: Parameters<typeof watchPack>[4], timeoutMs?: number) =>
+  watchPack(h, ws, packId, seen, until, timeoutMs);
+const extractionCallsByLead = (ws: TestWorkspace) => callsByLead(h, fake, ws);
 
 describe("a worker process that dies mid-pack", () => {
   it("is replaced by another that completes the pack without extracting a lead twice, duplicating a row, or moving progress back", async () => {

@@ -25,6 +25,26 @@ describe("the deployment-wide LLM rate limit", () => {
     starts.forEach((start, n) => expect(start - begun).toBeGreaterThanOrEqual(n * 100 - 2));
   });
 
+  it("starts a reply's call ahead of the pack calls already waiting, and pushes them back to keep the rate", async () => {
+    const prefix = `${inject("queuePrefix")}-rate-${Math.random().toString(36).slice(2, 8)}`;
+    const limiter = createRedisRateLimiter({ redis: redis[0]!, prefix, requestsPerMinute: 600, logger: createLogger("rate-test", "silent") });
+    const signal = new AbortController().signal;
+    const started = Date.now();
+    const packStarts: number[] = [];
+    // Ten pack calls book the next second (one every 100 ms); then a reply arrives.
+    const packs = Array.from({ length: 10 }, () => limiter.acquire(signal, "packs").then(() => packStarts.push(Date.now() - started)));
+    await new Promise((r) => setImmediate(r));
+    const replyAt = Date.now();
+    await limiter.acquire(signal, "reply");
+    expect(Date.now() - replyAt).toBeLessThan(100); // not behind the ~1 s of pack calls booked before it
+    // A pack call booked after the reply waits one more spacing: the lanes together keep to the rate.
+    const after = Date.now();
+    await limiter.acquire(signal, "packs");
+    expect(Date.now() - after).toBeGreaterThanOrEqual(1000 - (after - started) + 95 - 20);
+    await Promise.all(packs);
+    expect(packStarts).toHaveLength(10);
+  });
+
   it("gives up waiting as soon as the call is cancelled", async () => {
     const prefix = `${inject("queuePrefix")}-rate-${Math.random().toString(36).slice(2, 8)}`;
     const limiter = createRedisRateLimiter({ redis: redis[0]!, prefix, requestsPerMinute: 1, logger: createLogger("rate-test", "silent") });

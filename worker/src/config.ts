@@ -6,11 +6,15 @@ const int = (min: number, max: number, fallback: number) => z.coerce.number().in
 
 /** The worker's tuning knobs; docs/OPERATIONS.md says when to turn each. */
 export const workerEnvSchema = baseEnvSchema.extend({
-  /** Pack jobs one worker process runs at once. */
-  PACK_CONCURRENCY: int(1, 64, d.packConcurrency),
+  /** Pack jobs (selection, planning, waiting for chunks, synthesis) one worker process runs at once. */
+  PACK_CONCURRENCY: int(1, 256, d.packConcurrency),
+  /** Chunk jobs (extraction of up to PACK_CHUNK_SIZE leads) one worker process runs at once. */
+  CHUNK_CONCURRENCY: int(1, 64, d.chunkConcurrency),
+  /** Leads per chunk: a pack's extraction is spread over every worker process in chunks of this size. */
+  PACK_CHUNK_SIZE: int(1, 10_000, d.chunkSize),
   /** Chat replies one worker process answers at once. */
   REPLY_CONCURRENCY: int(1, 256, d.replyConcurrency),
-  /** LLM calls in flight per pack job. */
+  /** LLM extraction calls in flight per worker process, shared by every chunk it runs. */
   LLM_CONCURRENCY: int(1, 256, d.llmConcurrency),
   /** Server-side cap on leads per pack, most recent activity first: it bounds what one pack can cost. */
   PACK_MAX_LEADS: int(1, 1_000_000, d.maxLeadsPerPack),

@@ -52,6 +52,8 @@ const runtime = await startWorkers({
   tuning: {
     ...DEFAULT_TUNING,
     packConcurrency: config.PACK_CONCURRENCY,
+    chunkConcurrency: config.CHUNK_CONCURRENCY,
+    chunkSize: config.PACK_CHUNK_SIZE,
     replyConcurrency: config.REPLY_CONCURRENCY,
     llmConcurrency: config.LLM_CONCURRENCY,
     maxLeadsPerPack: config.PACK_MAX_LEADS,

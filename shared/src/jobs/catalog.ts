@@ -37,6 +37,20 @@ export const JOBS = {
       removeOnFail: { age: 7 * 24 * 3600 },
     },
   }),
+  // One chunk of one pack run's extraction. Chunks belong to the run's generation, not to the pack job's attempt: a
+  // pack job taken over by another attempt finds its chunk jobs still there, and their work goes on.
+  extractChunk: define({
+    queue: "packChunks",
+    name: "pack.extract-chunk",
+    payload: z.object({ packId: id, generation: z.number().int().positive(), index: z.number().int().nonnegative() }),
+    jobId: (p) => `chunk-${p.packId}-g${p.generation}-c${p.index}`,
+    options: {
+      attempts: 3,
+      backoff: { type: "exponential", delay: 2_000 },
+      removeOnComplete: { age: 3600, count: 5000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    },
+  }),
   answerMessage: define({
     queue: "replies",
     name: "reply.answer",

@@ -16,7 +16,7 @@ export function createJobQueues(connection: Redis, prefix: string): JobQueues {
     queue.on("error", () => undefined);
     return queue;
   };
-  return { packs: make("packs"), replies: make("replies"), maintenance: make("maintenance") };
+  return { packs: make("packs"), packChunks: make("packChunks"), replies: make("replies"), maintenance: make("maintenance") };
 }
 
 export async function closeJobQueues(queues: JobQueues): Promise<void> {
@@ -24,11 +24,16 @@ export async function closeJobQueues(queues: JobQueues): Promise<void> {
 }
 
 /** Validates the payload against the catalog and adds the job under its deterministic id (a no-op if it exists). */
-export async function enqueue<K extends JobKey>(queues: JobQueues, key: K, payload: JobPayload<K>): Promise<string> {
+export async function enqueue<K extends JobKey>(
+  queues: JobQueues,
+  key: K,
+  payload: JobPayload<K>,
+  options: { priority?: number } = {},
+): Promise<string> {
   const definition = JOBS[key];
   const data = definition.payload.parse(payload) as JobPayload<K>;
   const jobId = jobIdOf(key, data);
-  await queues[definition.queue].add(definition.name, data, { ...definition.options, jobId });
+  await queues[definition.queue].add(definition.name, data, { ...definition.options, ...options, jobId });
   return jobId;
 }
 

@@ -1,8 +1,10 @@
 // Queue names. A name in Redis is permanent: renaming one strands every job already queued under the old name,
 // so add new names instead of changing these.
 export const QUEUES = {
-  /** One job per pack run: select, extract, synthesize. */
+  /** One job per pack run: select, plan chunks, wait for them, synthesize. */
   packs: "insights-packs",
+  /** One job per chunk of a pack run's leads to extract; served by priority, fairly across workspaces. */
+  packChunks: "insights-pack-chunks",
   /** One job per ASSISTANT reply to complete. */
   replies: "insights-replies",
   /** Reconciliation and retention, on schedules. */

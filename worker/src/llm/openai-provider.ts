@@ -102,7 +102,7 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): LlmProvide
       try {
         reply = await withRetries(
           async () => {
-            await options.rateLimiter.acquire(call.signal);
+            await options.rateLimiter.acquire(call.signal, task === TASKS.chatAnswer ? "reply" : "packs");
             return observeLlmCall(options.metrics, task, () =>
               tracedLlmCall(task, call.model, () =>
                 stream ? requestStreamed(task, messages, call, stream) : requestWhole(task, messages, call),

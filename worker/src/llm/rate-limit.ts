@@ -5,17 +5,35 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "@insights/shared/logger";
 
-// KEYS[1]: the next free start (ms). ARGV: now, spacing. Returns how long this caller must wait.
+//
+// Replies go first: they have a lane of their own (KEYS[2]), spaced only among themselves, so a reply never waits
+// behind the pack work already booked; each reply moves the pack lane's next free start one spacing later, so the
+// two lanes together still keep to the rate (give or take the pack slots already granted when a reply arrives).
+// KEYS[1]: the pack lane's next free start (ms), KEYS[2]: the reply lane's. ARGV: now, spacing, lane. Returns how
+// long this caller must wait.
 const TAKE_SLOT = `
-local next_free = tonumber(redis.call('GET', KEYS[1]) or '0')
 local now = tonumber(ARGV[1])
-local start = math.max(now, next_free)
-redis.call('SET', KEYS[1], start + tonumber(ARGV[2]), 'PX', math.max(1000, start + tonumber(ARGV[2]) - now))
+local spacing = tonumber(ARGV[2])
+local function book(key, at)
+  redis.call('SET', key, at, 'PX', math.max(1000, at - now))
+end
+local packs_next = tonumber(redis.call('GET', KEYS[1]) or '0')
+if ARGV[3] == 'reply' then
+  local start = math.max(now, tonumber(redis.call('GET', KEYS[2]) or '0'))
+  book(KEYS[2], start + spacing)
+  book(KEYS[1], math.max(now, packs_next) + spacing)
+  return start - now
+end
+local start = math.max(now, packs_next)
+book(KEYS[1], start + spacing)
 return start - now`;
+
+/** Replies take the rate's slots ahead of pack work (extraction and synthesis). */
+export type RateLane = "packs" | "reply";
 
 export interface RateLimiter {
   /** Resolves when this call may start; rejects if the signal aborts while it waits. */
-  acquire(signal: AbortSignal): Promise<void>;
+  acquire(signal: AbortSignal, lane?: RateLane): Promise<void>;
 }
 
 export const unlimited: RateLimiter = { acquire: async () => {} };
@@ -27,12 +45,13 @@ export function createRedisRateLimiter(options: {
   logger: Logger;
 }): RateLimiter {
   const spacingMs = 60_000 / options.requestsPerMinute;
-  const key = `${options.prefix}:llm-rate`;
+  // Both keys under the queue prefix: with a hash-tagged prefix ({insights}) they share one Redis Cluster slot.
+  const keys = [`${options.prefix}:llm-rate`, `${options.prefix}:llm-rate-replies`];
   return {
-    async acquire(signal) {
+    async acquire(signal, lane = "packs") {
       let waitMs: number;
       try {
-        waitMs = Number(await options.redis.eval(TAKE_SLOT, 1, key, Date.now(), spacingMs));
+        waitMs = Number(await options.redis.eval(TAKE_SLOT, 2, ...keys, Date.now(), spacingMs, lane));
       } catch (err) {
         options.logger.warn({ err }, "LLM rate limiter unavailable; calling without it");
         return;

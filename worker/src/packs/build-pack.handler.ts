@@ -1,6 +1,7 @@
-// pack.build: select → extract → synthesize for one run of one pack. Safe to run again at any point: selection is
-// one transaction, each lead's summary and status land together, and the pack row changes only while it is still
-// this run's (see pack-run.ts). A retried or resumed job continues where the last one stopped.
+// pack.build: select → plan chunks → (chunk jobs extract, see chunks.ts) → synthesize, for one run of one pack. Safe
+// to run again at any point: selection is one transaction, each lead's summary and status land together, and the
+// pack row changes only while it is still this run's (see pack-run.ts). A retried or resumed job continues where the
+// last one stopped.
 import type { Db, Prisma } from "@insights/shared/db/client";
 import type { JobPayload } from "@insights/shared/jobs/catalog";
 import { publishPackUpdated } from "@insights/shared/live/publish";
@@ -9,9 +10,11 @@ import type { Logger } from "@insights/shared/logger";
 import { LlmError, addUsage, type LlmCallOptions, type LlmProvider, type LlmUsage } from "../llm/provider.ts";
 import { ReleaseJob, stopReasonOf, type RunningPacks } from "../runtime/cancellations.ts";
 import type { WorkerMetrics } from "../runtime/metrics.ts";
-import { extractPendingLeads, markCachedLeads } from "./extract-leads.ts";
+import { Semaphore } from "../runtime/pool.ts";
+import { DEFAULT_CHUNK_SIZE, awaitChunks, extractChunk, planChunks, unfinishedChunks, type ChunkDispatcher } from "./chunks.ts";
+import { markCachedLeads } from "./extract-leads.ts";
 import { PackRun, PackRunEnded, claimPackRun } from "./pack-run.ts";
-import { createProgressWriter } from "./progress.ts";
+import { writeProgress } from "./progress.ts";
 import { selectLeads } from "./select-leads.ts";
 import { computeMetrics, synthesize } from "./synthesize-pack.ts";
 
@@ -22,8 +25,24 @@ export interface PackPipelineDeps {
   /** The session's live log: every change of the pack is published after it commits. */
   live: SessionEventLog;
   running: RunningPacks;
-  tuning: { maxLeadsPerPack: number; llmConcurrency: number; progressIntervalMs: number; pageSize: number };
+  tuning: { maxLeadsPerPack: number; llmConcurrency: number; progressIntervalMs: number; pageSize: number; chunkSize?: number };
+  /**
+   * Where the pack's chunks go: chunk jobs any worker process takes. Without one (a single process, as in tests that
+   * call the handler directly) the pack job extracts its chunks itself, one after another.
+   */
+  chunks?: ChunkDispatcher;
+  /** The process's LLM budget for extraction, shared with its chunk jobs; a budget of its own when not given. */
+  llmSlots?: Semaphore;
   metrics?: WorkerMetrics | undefined;
+}
+
+/** The workspace's model and reasoning effort, as every call of the pack uses them. */
+export async function callOptionsFor(db: Db, clientId: string): Promise<Omit<LlmCallOptions, "signal">> {
+  const settings = await db.workspaceSettings.findUnique({ where: { clientId } });
+  return {
+    model: settings?.insightsChatModel ?? "gpt-5-mini",
+    reasoningEffort: (settings?.insightsChatReasoningEffort ?? "medium") as LlmCallOptions["reasoningEffort"],
+  };
 }
 
 export type BuildPackResult =
@@ -43,12 +62,7 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
   const run = new PackRun(db, pack, controller);
   const log = deps.logger.child({ packId: pack.id, generation: pack.generation });
   try {
-    const settings = await db.workspaceSettings.findUnique({ where: { clientId: pack.clientId } });
-    const call: Omit<LlmCallOptions, "signal"> = {
-      model: settings?.insightsChatModel ?? "gpt-5-mini",
-      reasoningEffort: (settings?.insightsChatReasoningEffort ?? "medium") as LlmCallOptions["reasoningEffort"],
-      log,
-    };
+    const call = { ...(await callOptionsFor(db, pack.clientId)), log };
     const model = llm.modelFor(call.model);
     log.info({ stage: pack.stage, model, force: pack.forceRecompute }, "pack run started");
 
@@ -61,18 +75,38 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
     }
 
     if (pack.stage !== "SYNTHESIZING") {
-      const progress = createProgressWriter(run, deps.tuning.progressIntervalMs, publish);
-      await extractPendingLeads(run, {
-        llm,
-        call,
-        concurrency: deps.tuning.llmConcurrency,
-        pageSize: deps.tuning.pageSize,
-        progress,
-        metrics: deps.metrics,
-      });
+      // Planned over the leads still PENDING, once per selection; a resumed run finds its chunks planned.
+      await planChunks(run, deps.tuning.chunkSize ?? DEFAULT_CHUNK_SIZE);
+      const left = await unfinishedChunks(db, pack.id);
+      if (deps.chunks) {
+        let failure = await deps.chunks.dispatch(pack, left);
+        if (!failure) {
+          log.info({ chunks: left.length }, "chunks handed out");
+          failure = await awaitChunks(run, deps.chunks);
+        }
+        if (failure) {
+          await run.update({ status: "FAILED", error: `a chunk of the pack failed: ${failure}`, completedAt: new Date() });
+          return { outcome: "failed", totalLeads: pack.totalLeads };
+        }
+      } else {
+        const chunkDeps = {
+          db,
+          llm,
+          logger: log,
+          running,
+          llmSlots: deps.llmSlots ?? new Semaphore(deps.tuning.llmConcurrency),
+          tuning: deps.tuning,
+          metrics: deps.metrics,
+        };
+        for (const index of left) {
+          if ((await extractChunk(chunkDeps, pack, index, call, controller, publish)) === "stopped") break;
+        }
+      }
       const stop = stopReasonOf(run.signal);
       if (stop === "shutdown") throw new ReleaseJob(`pack ${pack.id} released at shutdown`);
       if (stop === "cancelled") return cancelled(log);
+      // The chunks' last progress writes may not have caught their last leads: the figures are complete from here.
+      await writeProgress(run);
       await run.update({ stage: "SYNTHESIZING" });
       await publish();
     }
@@ -162,7 +196,7 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
 }
 
 /** Publishes the pack as it is now; a failure is logged, and the next change or a client's snapshot carries it. */
-async function publishPack(deps: { db: Db; live: SessionEventLog; logger: Logger }, packId: string): Promise<void> {
+export async function publishPack(deps: { db: Db; live: SessionEventLog; logger: Logger }, packId: string): Promise<void> {
   try {
     await publishPackUpdated(deps.db, deps.live, packId);
   } catch (err) {

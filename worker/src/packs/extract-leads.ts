@@ -5,14 +5,16 @@ import { LlmError, type LeadThread, type LlmCallOptions, type LlmProvider, type 
 import { PROMPT_VERSION } from "../llm/prompts.ts";
 import type { LeadInsight } from "../llm/schemas.ts";
 import type { WorkerMetrics } from "../runtime/metrics.ts";
-import { forEachConcurrently } from "../runtime/pool.ts";
+import { forEachConcurrently, type Semaphore } from "../runtime/pool.ts";
 import type { PackRun } from "./pack-run.ts";
 import type { ProgressWriter } from "./progress.ts";
 
 export interface ExtractOptions {
   llm: LlmProvider;
   call: Omit<LlmCallOptions, "signal">;
+  /** Lanes this run keeps busy; each LLM call also waits for one of the process's `llmSlots`. */
   concurrency: number;
+  llmSlots: Semaphore;
   /** Leads read from Postgres per query; only two pages (this one and the next, read ahead) plus the calls in flight
    * are held in memory. */
   pageSize: number;
@@ -46,7 +48,10 @@ export async function markCachedLeads(run: PackRun, model: string): Promise<void
     FROM marked HAVING count(*) > 0`;
 }
 
-/** Summarizes every PENDING lead of the run. Returns when none is left, or early when the run's signal aborts. */
+/**
+ * Summarizes every PENDING lead of the run (of its chunk, for a chunk job). Returns when none is left, or early when
+ * the run's signal aborts.
+ */
 export async function extractPendingLeads(run: PackRun, options: ExtractOptions): Promise<void> {
   const results = createResultWriter(run, options);
   await forEachConcurrently(
@@ -89,8 +94,9 @@ async function* pendingThreads(run: PackRun, pageSize: number): AsyncGenerator<P
 
 async function loadPage(run: PackRun, after: number, pageSize: number): Promise<{ leads: PendingThread[]; lastPosition: number | null }> {
   await run.assertCurrent();
+  const to = run.chunk?.toPosition;
   const page = await run.db.insightContextPackLead.findMany({
-    where: { packId: run.id, status: "PENDING", position: { gt: after } },
+    where: { packId: run.id, status: "PENDING", position: { gt: Math.max(after, (run.chunk?.fromPosition ?? 1) - 1), ...(to ? { lte: to } : {}) } },
     orderBy: { position: "asc" },
     take: pageSize,
     select: { leadId: true, position: true },
@@ -130,7 +136,11 @@ async function extractOne(run: PackRun, thread: PendingThread, options: ExtractO
   let usage: LlmUsage;
   const log = options.call.log?.child({ leadId: thread.leadId });
   try {
-    ({ value: insight, usage } = await options.llm.extractLeadInsight(thread, { ...options.call, signal: run.signal, log }));
+    ({ value: insight, usage } = await options.llmSlots.run(
+      () => options.llm.extractLeadInsight(thread, { ...options.call, signal: run.signal, log }),
+      run.signal,
+      run.pack.clientId,
+    ));
   } catch (err) {
     // Cancelled or shutting down: leave the lead PENDING for whoever resumes the pack.
     if (run.signal.aborted) return;
@@ -191,9 +201,10 @@ function createResultWriter(run: PackRun, options: ExtractOptions): ResultWriter
 /**
  * One statement for a batch of results, so each lead's summary, its status and its ledger row land together: a
  * crash after the LLM call loses that call, never a stored summary, and a resumed run never summarizes the lead
- * again. Per lead it does what the per-lead transaction did: upsert the cached summary, move the lead's status off
- * PENDING (only if it still is), and book one EXTRACTION ledger row when the lead cost calls (none for the offline
- * provider, which makes no calls). Timestamps travel as ISO strings cast to timestamp(3), as Prisma stores them.
+ * again. Per lead it moves the lead's status off PENDING (only if it still is) and, only for the leads it moved,
+ * upserts the cached summary and books one EXTRACTION ledger row when the lead cost calls (none for the offline
+ * provider, which makes no calls): a second attempt at the same chunk that finished a lead too late books nothing. Timestamps travel as
+ * ISO strings cast to timestamp(3), as Prisma stores them.
  */
 async function writeResults(run: PackRun, results: LeadResult[], model: string, provider: string): Promise<void> {
   const now = new Date().toISOString();
@@ -212,14 +223,26 @@ async function writeResults(run: PackRun, results: LeadResult[], model: string, 
         ${results.map((r) => r.usage.outputTokens)}::int[]
       ) AS t(lead_id, status, error, outcome, summary, fingerprint, llm_calls, input_tokens, output_tokens)
     ),
+    moved AS (
+      UPDATE "InsightContextPackLead" pl SET
+        "status" = i.status::"PackLeadStatus",
+        "error" = COALESCE(i.error, pl."error"),
+        "llmCalls" = i.llm_calls,
+        "inputTokens" = i.input_tokens,
+        "outputTokens" = i.output_tokens
+      FROM input i
+      WHERE pl."packId" = ${run.id} AND pl."leadId" = ANY(${results.map((r) => r.leadId)}::text[])
+        AND pl."leadId" = i.lead_id AND pl."status"::text = 'PENDING'
+      RETURNING pl."leadId" AS lead_id
+    ),
     summaries AS (
       INSERT INTO "LeadConversationInsight" ("clientId", "leadId", "outcome", "summary", "threadFingerprint",
                                              "promptVersion", "model", "provider", "inputTokens", "outputTokens",
                                              "createdAt", "updatedAt")
-      SELECT ${run.pack.clientId}, lead_id, outcome::"ConversationInsightOutcome", summary::jsonb, fingerprint,
-             ${PROMPT_VERSION}, ${model}, ${provider}, input_tokens, output_tokens,
+      SELECT ${run.pack.clientId}, i.lead_id, i.outcome::"ConversationInsightOutcome", i.summary::jsonb, i.fingerprint,
+             ${PROMPT_VERSION}, ${model}, ${provider}, i.input_tokens, i.output_tokens,
              ${now}::timestamp(3), ${now}::timestamp(3)
-      FROM input WHERE status = 'EXTRACTED'
+      FROM input i JOIN moved USING (lead_id) WHERE i.status = 'EXTRACTED'
       ON CONFLICT ("clientId", "leadId") DO UPDATE SET
         "outcome" = EXCLUDED."outcome",
         "summary" = EXCLUDED."summary",
@@ -230,20 +253,10 @@ async function writeResults(run: PackRun, results: LeadResult[], model: string, 
         "inputTokens" = EXCLUDED."inputTokens",
         "outputTokens" = EXCLUDED."outputTokens",
         "updatedAt" = EXCLUDED."updatedAt"
-    ),
-    ledger AS (
-      INSERT INTO "InsightLlmUsage" ("id", "clientId", "kind", "packId", "llmCalls", "inputTokens", "outputTokens", "createdAt")
-      SELECT gen_random_uuid()::text, ${run.pack.clientId}, 'EXTRACTION', ${run.id}, llm_calls, input_tokens, output_tokens,
-             ${now}::timestamp(3)
-      FROM input WHERE llm_calls > 0
+      RETURNING 1
     )
-    UPDATE "InsightContextPackLead" pl SET
-      "status" = i.status::"PackLeadStatus",
-      "error" = COALESCE(i.error, pl."error"),
-      "llmCalls" = i.llm_calls,
-      "inputTokens" = i.input_tokens,
-      "outputTokens" = i.output_tokens
-    FROM input i
-    WHERE pl."packId" = ${run.id} AND pl."leadId" = ANY(${results.map((r) => r.leadId)}::text[])
-      AND pl."leadId" = i.lead_id AND pl."status"::text = 'PENDING'`;
+    INSERT INTO "InsightLlmUsage" ("id", "clientId", "kind", "packId", "llmCalls", "inputTokens", "outputTokens", "createdAt")
+    SELECT gen_random_uuid()::text, ${run.pack.clientId}, 'EXTRACTION', ${run.id}, i.llm_calls, i.input_tokens, i.output_tokens,
+           ${now}::timestamp(3)
+    FROM input i JOIN moved USING (lead_id) WHERE i.llm_calls > 0`;
 }

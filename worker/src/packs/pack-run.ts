@@ -11,11 +11,21 @@ export class PackRunEnded extends Error {
   }
 }
 
+/** The slice of the run a chunk job works on, under its own claim (see chunks.ts). */
+export interface ChunkClaim {
+  index: number;
+  fromPosition: number;
+  toPosition: number;
+  runToken: string;
+}
+
 export class PackRun {
   constructor(
     readonly db: Db,
     readonly pack: InsightContextPack,
     private readonly controller: AbortController,
+    /** Set for a chunk job's part of the run: it then also stops when another attempt takes its chunk over. */
+    readonly chunk?: ChunkClaim,
   ) {}
 
   /** Aborts when the run is cancelled, found ended, or the worker shuts down; LLM calls in flight abort with it. */
@@ -36,9 +46,13 @@ export class PackRun {
     return this.pack.generation;
   }
 
-  /** The `where` that makes a write this run's. */
+  /**
+   * The `where` that makes a write this run's. A chunk's part of the run is the generation's, whichever pack job
+   * attempt holds the pack: its own claim is the chunk's token.
+   */
   get current() {
-    return { id: this.pack.id, generation: this.pack.generation, status: "RUNNING" as const, runToken: this.pack.runToken };
+    const run = { id: this.pack.id, generation: this.pack.generation, status: "RUNNING" as const };
+    return this.chunk ? run : { ...run, runToken: this.pack.runToken };
   }
 
   async update(data: Prisma.InsightContextPackUpdateManyMutationInput, tx: Prisma.TransactionClient | Db = this.db) {
@@ -50,6 +64,12 @@ export class PackRun {
   async assertCurrent(): Promise<void> {
     const row = await this.db.insightContextPack.findFirst({ where: this.current, select: { id: true } });
     if (!row) this.ended();
+    if (!this.chunk) return;
+    const chunk = await this.db.insightContextPackChunk.findFirst({
+      where: { packId: this.id, index: this.chunk.index, runToken: this.chunk.runToken, done: false },
+      select: { index: true },
+    });
+    if (!chunk) this.ended();
   }
 
   /** Stops the run's other work in flight, then unwinds this path. */

@@ -2,6 +2,7 @@
 // the pack row gets the aggregate at most once per interval. Counts are recomputed from those rows, never kept in
 // memory, so a resumed run continues from the true figures and progress never goes backwards. Each write is also
 // the run's check that it is still current.
+import { Prisma } from "@insights/shared/db/client";
 import type { PackRun } from "./pack-run.ts";
 
 export interface ProgressWriter {
@@ -69,8 +70,15 @@ export async function writeProgress(run: PackRun): Promise<void> {
       FROM "InsightContextPackLead" WHERE "packId" = ${run.id}
     ) a
     WHERE p."id" = ${run.id} AND p."generation" = ${run.generation} AND p."status" = 'RUNNING'
-      AND p."runToken" = ${run.pack.runToken}`;
+      AND ${ownership(run)}`;
   // Gone, no longer RUNNING, or taken over by another worker's run. This also stops the run when a cancellation
   // message never arrived, so a missed message (or a lost job lock) costs at most one progress interval of work.
   if (count === 0) run.ended();
+}
+
+/** The pack job's run holds the pack's token; a chunk job's holds its chunk's. */
+function ownership(run: PackRun): Prisma.Sql {
+  if (!run.chunk) return Prisma.sql`p."runToken" = ${run.pack.runToken}`;
+  return Prisma.sql`EXISTS (SELECT 1 FROM "InsightContextPackChunk" c WHERE c."packId" = p."id" AND c."index" = ${run.chunk.index}
+                            AND c."runToken" = ${run.chunk.runToken} AND NOT c."done")`;
 }

@@ -13,6 +13,7 @@ export async function selectLeads(run: PackRun, maxLeads: number): Promise<numbe
   return run.db.$transaction(async (tx) => {
     await run.update({ stage: "SELECTING" }, tx);
     await tx.insightContextPackLead.deleteMany({ where: { packId: pack.id } });
+    await tx.insightContextPackChunk.deleteMany({ where: { packId: pack.id } }); // planned again over the new list
     const total = await tx.$executeRaw`
       INSERT INTO "InsightContextPackLead" ("packId", "clientId", "leadId", "position")
       SELECT ${pack.id}, l."clientId", l."id", row_number() OVER (ORDER BY l."lastActivityAt" DESC, l."id")

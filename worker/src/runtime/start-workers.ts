@@ -12,15 +12,21 @@ import type { LlmProvider } from "../llm/provider.ts";
 import { purgeExpiredSessions } from "../maintenance/purge-sessions.handler.ts";
 import { reconcile } from "../maintenance/reconcile.handler.ts";
 import { buildPack, markPackFailed } from "../packs/build-pack.handler.ts";
+import { createChunkDispatcher, createFairShare } from "../packs/chunk-dispatch.ts";
+import { DEFAULT_CHUNK_SIZE } from "../packs/chunks.ts";
+import { extractChunkJob } from "../packs/extract-chunk.handler.ts";
 import { answerMessage, failReply } from "../replies/answer-message.handler.ts";
 import { RunningPacks } from "./cancellations.ts";
 import type { WorkerMetrics } from "./metrics.ts";
+import { Semaphore } from "./pool.ts";
 import { startQueueWorker } from "./queue-worker.ts";
 
 export interface WorkerTuning {
   sessionRetentionDays: number;
   retentionSweepIntervalMs: number;
   packConcurrency: number;
+  chunkConcurrency: number;
+  chunkSize: number;
   replyConcurrency: number;
   llmConcurrency: number;
   maxLeadsPerPack: number;
@@ -34,7 +40,11 @@ export interface WorkerTuning {
 export const DEFAULT_TUNING: WorkerTuning = {
   sessionRetentionDays: 30,
   retentionSweepIntervalMs: 3600_000,
-  packConcurrency: 2,
+  // A pack job mostly waits for its chunks, so many run at once: a workspace's queued packs must not hold the slots
+  // another workspace's pack needs to plan its chunks.
+  packConcurrency: 16,
+  chunkConcurrency: 4,
+  chunkSize: DEFAULT_CHUNK_SIZE,
   replyConcurrency: 4,
   llmConcurrency: 8,
   maxLeadsPerPack: 10_000,
@@ -74,6 +84,17 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   const live = createSessionEventLog(deps.connection, deps.prefix);
   await subscribePackCancellations(deps.subscriber, deps.prefix, (packId) => running.cancel(packId));
 
+  const fair = createFairShare({ redis: deps.connection, prefix: deps.prefix, queues, logger });
+  const chunks = createChunkDispatcher(queues, fair);
+  // One LLM budget for every chunk this process runs (the pack jobs' synthesis and the replies have their own slots).
+  const llmSlots = new Semaphore(tuning.llmConcurrency);
+  const pipelineTuning = {
+    maxLeadsPerPack: tuning.maxLeadsPerPack,
+    llmConcurrency: tuning.llmConcurrency,
+    progressIntervalMs: tuning.progressIntervalMs,
+    pageSize: tuning.pageSize,
+    chunkSize: tuning.chunkSize,
+  };
   const common = { connection: deps.connection, prefix: deps.prefix, logger, lockDurationMs: tuning.lockDurationMs, metrics: deps.metrics };
   // A pack or reply whose attempt failed because PostgreSQL was away waits for it instead of spending its attempts:
   // every attempt fails during an outage, and a pack that used them all would stay FAILED (or, with its final
@@ -86,26 +107,27 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       concurrency: tuning.packConcurrency,
       handlers: {
         buildPack: (payload, _job, log) =>
-          buildPack(
-            {
-              db,
-              llm: deps.llm,
-              logger: log,
-              live,
-              running,
-              tuning: {
-                maxLeadsPerPack: tuning.maxLeadsPerPack,
-                llmConcurrency: tuning.llmConcurrency,
-                progressIntervalMs: tuning.progressIntervalMs,
-                pageSize: tuning.pageSize,
-              },
-              metrics: deps.metrics,
-            },
-            payload,
-          ),
+          buildPack({ db, llm: deps.llm, logger: log, live, running, tuning: pipelineTuning, chunks, llmSlots, metrics: deps.metrics }, payload),
       },
       onFinalFailure: async (key, payload, reason) => {
         if (key === "buildPack") await markPackFailed({ db, live, logger }, payload as { packId: string; generation: number }, reason);
+      },
+    }),
+    startQueueWorker("packChunks", {
+      ...common,
+      outages,
+      concurrency: tuning.chunkConcurrency,
+      handlers: {
+        extractChunk: async (payload, job, log) => {
+          await fair.started(job.opts.priority ?? 0);
+          return extractChunkJob({ db, llm: deps.llm, logger: log, live, running, llmSlots, tuning: pipelineTuning, metrics: deps.metrics }, payload);
+        },
+      },
+      // A chunk that cannot be extracted fails its pack run (its pack job, waiting for it, then stops).
+      onFinalFailure: async (key, payload, reason) => {
+        if (key === "extractChunk") {
+          await markPackFailed({ db, live, logger }, payload as { packId: string; generation: number }, `a chunk of the pack failed: ${reason}`);
+        }
       },
     }),
     startQueueWorker("replies", {

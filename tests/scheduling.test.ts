@@ -1,0 +1,169 @@
+// Many workspaces, many workers, on real worker processes: one pack's chunks spread over every process, a process
+// killed mid-chunk loses nothing, a big workspace's backlog does not hold up a small workspace's pack, and a reply is
+// answered while every extraction slot is busy.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { bearer, createHarness, type TestWorkspace } from "./support/harness.ts";
+import { startFakeLlm, type FakeLlm } from "./support/fake-llm.ts";
+import {
+  expectMonotonic,
+  extractionCallsByLead,
+  requestPack,
+  seedNamed,
+  startWorkerProcess,
+  watchPack,
+  type Progress,
+} from "./support/pack-processes.ts";
+import type { ServiceProcess } from "./support/processes.ts";
+import { waitFor } from "./support/worker-harness.ts";
+
+const h = createHarness();
+let fake: FakeLlm;
+const workers: ServiceProcess[] = [];
+
+beforeAll(async () => {
+  fake = await startFakeLlm();
+});
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.kill("SIGKILL")));
+  fake.reset();
+});
+afterAll(async () => {
+  await fake.close();
+  await h.close();
+});
+
+const CHUNK = 20;
+
+async function startWorkers(n: number): Promise<ServiceProcess[]> {
+  const started = await Promise.all(
+    Array.from({ length: n }, () =>
+      startWorkerProcess(h, fake, { JOB_LOCK_MS: "2000", PACK_CHUNK_SIZE: String(CHUNK), CHUNK_CONCURRENCY: "2", LLM_CONCURRENCY: "4" }),
+    ),
+  );
+  workers.push(...started);
+  return started;
+}
+
+/** The leads of `packId` each process logged as extracted in its chunks. */
+function chunkLeadsBy(worker: ServiceProcess, packId: string): number {
+  let leads = 0;
+  for (const line of worker.output().split("\n")) {
+    if (!line.includes('"chunk done"') || !line.includes(packId)) continue;
+    leads += (JSON.parse(line) as { leads: number }).leads;
+  }
+  return leads;
+}
+
+async function expectExactlyOnce(ws: TestWorkspace, packId: string, leads: number) {
+  const calls = await extractionCallsByLead(h, fake, ws);
+  expect(calls.size).toBe(leads);
+  expect([...calls.values()].every((n) => n === 1)).toBe(true);
+  expect(await h.db.leadConversationInsight.count({ where: { clientId: ws.workspaceId } })).toBe(leads);
+  expect(await h.db.insightLlmUsage.count({ where: { packId, kind: "EXTRACTION" } })).toBe(leads);
+  expect(await h.db.insightLlmUsage.count({ where: { packId, kind: "SYNTHESIS" } })).toBe(1);
+}
+
+describe("one pack on three worker processes", () => {
+  it("is extracted in chunks by all three, every lead once, with one synthesis and progress that never goes back", { timeout: 90_000 }, async () => {
+    const ws = await seedNamed(h, 240);
+    fake.latencyMs = 50;
+    const procs = await startWorkers(3);
+    const packId = await requestPack(h, ws);
+    const seen: Progress[] = [];
+    const done = await watchPack(h, ws, packId, seen, (p) => p.status === "COMPLETE", 60_000);
+    expect(done.progress).toMatchObject({ totalLeads: 240, processedLeads: 240, failedLeads: 0, percent: 100 });
+    expectMonotonic(seen);
+
+    const byProcess = procs.map((w) => chunkLeadsBy(w, packId));
+    for (const leads of byProcess) expect(leads).toBeGreaterThan(0);
+    expect(byProcess.reduce((a, b) => a + b, 0)).toBe(240);
+    await expectExactlyOnce(ws, packId, 240);
+    expect(fake.callsFor("pack_synthesis")).toBe(1);
+  });
+
+  it("loses nothing when one process is killed mid-chunk: the others finish, no summarized lead is summarized again", { timeout: 90_000 }, async () => {
+    const ws = await seedNamed(h, 200);
+    fake.latencyMs = 100;
+    const [victim] = await startWorkers(3);
+    const packId = await requestPack(h, ws);
+    const seen: Progress[] = [];
+    await watchPack(h, ws, packId, seen, (p) => p.progress.processedLeads >= 40);
+    await waitFor(async () => (chunkLeadsBy(victim!, packId) > 0 ? true : undefined), { what: "the victim to have done a chunk" });
+
+    await victim!.kill("SIGKILL");
+    const extractedAtKill = (
+      await h.db.insightContextPackLead.findMany({ where: { packId, status: "EXTRACTED" }, select: { leadId: true } })
+    ).map((r) => r.leadId);
+
+    const done = await watchPack(h, ws, packId, seen, (p) => p.status !== "PENDING" && p.status !== "RUNNING", 60_000);
+    expect(done.status).toBe("COMPLETE");
+    expect(done.progress).toMatchObject({ totalLeads: 200, processedLeads: 200, failedLeads: 0 });
+    expectMonotonic(seen);
+    const calls = await extractionCallsByLead(h, fake, ws);
+    for (const leadId of extractedAtKill) expect(calls.get(leadId), leadId).toBe(1);
+    // At most the calls in flight were repeated: the killed process's, and (when it held the pack job) the others'.
+    expect(fake.callsFor("lead_insight")).toBeLessThanOrEqual(200 + 3 * 4);
+    expect(await h.db.insightLlmUsage.count({ where: { packId, kind: "EXTRACTION" } })).toBe(200);
+    expect(await h.db.insightLlmUsage.count({ where: { packId, kind: "SYNTHESIS" } })).toBe(1);
+    expect(fake.callsFor("pack_synthesis")).toBe(1);
+  });
+});
+
+describe("a big workspace's backlog", () => {
+  it("neither makes a small workspace's pack wait for it to drain nor holds up a reply", { timeout: 120_000 }, async () => {
+    fake.latencyMs = 50;
+    await startWorkers(2);
+    const small = await seedNamed(h, 20);
+    const otherSmall = await seedNamed(h, 20);
+    const big = await seedNamed(h, 200);
+
+    // Idle figures first: the small pack alone, then a reply from it.
+    let started = Date.now();
+    const first = await requestPack(h, small);
+    const firstDone = await watchPack(h, small, first, [], (p) => p.status === "COMPLETE");
+    const packAlone = Date.now() - started;
+    started = Date.now();
+    const replyId = await ask(small, firstDone.sessionId);
+    await waitForReply(small, firstDone.sessionId, replyId);
+    const replyAlone = Date.now() - started;
+
+    // Four 200-lead packs of the big workspace, 40 chunks: far more than the 4 chunk slots of the two processes.
+    const bigPacks = await Promise.all(Array.from({ length: 4 }, () => requestPack(h, big)));
+    await waitFor(
+      async () => ((await h.db.insightContextPackLead.count({ where: { packId: { in: bigPacks }, status: "EXTRACTED" } })) >= 20 ? true : undefined),
+      { what: "the big workspace's packs to be extracting" },
+    );
+
+    started = Date.now();
+    const replyUnderLoad = await ask(small, firstDone.sessionId);
+    await waitForReply(small, firstDone.sessionId, replyUnderLoad);
+    const replyLoaded = Date.now() - started;
+
+    started = Date.now();
+    const second = await requestPack(h, otherSmall);
+    await watchPack(h, otherSmall, second, [], (p) => p.status === "COMPLETE");
+    const packLoaded = Date.now() - started;
+    const bigLeft = await h.db.insightContextPackLead.count({ where: { packId: { in: bigPacks }, status: "PENDING" } });
+
+    // Served in turn with the backlog, not after it: most of the big workspace's 800 leads were still waiting.
+    expect(bigLeft).toBeGreaterThan(400);
+    // The bound: a few of the backlog's chunks ahead of it at most (each 20 leads, ~250 ms on 4 lanes), plus the pack's own time.
+    expect(packLoaded, `alone ${packAlone} ms`).toBeLessThan(packAlone * 3 + 2000);
+    expect(replyLoaded, `idle ${replyAlone} ms`).toBeLessThan(replyAlone * 3 + 1000);
+    for (const packId of bigPacks) await watchPack(h, big, packId, [], (p) => p.status === "COMPLETE", 60_000);
+  });
+});
+
+async function ask(ws: TestWorkspace, sessionId: string): Promise<string> {
+  const res = await h.http.post(`${ws.base}/insights/sessions/${sessionId}/messages`).set(bearer(ws.tokens.member)).send({ content: "Who asked for pricing?" });
+  expect(res.status).toBe(201);
+  return res.body.reply.id as string;
+}
+
+async function waitForReply(ws: TestWorkspace, sessionId: string, replyId: string) {
+  return waitFor(async () => {
+    const res = await h.http.get(`${ws.base}/insights/sessions/${sessionId}/messages`).set(bearer(ws.tokens.member));
+    const reply = (res.body.messages as Array<{ id: string; status: string }>).find((m) => m.id === replyId);
+    return reply?.status === "COMPLETE" ? reply : undefined;
+  }, { what: `reply ${replyId}` });
+}

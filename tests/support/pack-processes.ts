@@ -1,0 +1,94 @@
+// What the process tests (crash, scheduling) share: worker processes against this run's database and a fake LLM, and
+// packs requested and watched through the API, as a member would.
+import { expect, inject } from "vitest";
+import { bearer, type Harness, type TestWorkspace } from "./harness.ts";
+import type { FakeLlm } from "./fake-llm.ts";
+import { startService, waitForOutput, type ServiceProcess } from "./processes.ts";
+import { SHARED_DATABASE_SAFE, waitFor } from "./worker-harness.ts";
+
+export type Progress = {
+  stage: string;
+  processedLeads: number;
+  percent: number;
+  totalLeads: number;
+  failedLeads: number;
+  cachedLeads: number;
+};
+
+/** A worker process as `npm run start:worker` runs it; `env` adds to (or overrides) the test defaults. */
+export async function startWorkerProcess(h: Harness, fake: FakeLlm, env: Record<string, string>): Promise<ServiceProcess> {
+  const worker = startService("worker", {
+    DATABASE_URL: inject("databaseUrl"),
+    REDIS_URL: inject("redisUrl"),
+    QUEUE_PREFIX: h.prefix,
+    OPENAI_API_KEY: "test-key",
+    OPENAI_BASE_URL: fake.baseURL,
+    LLM_CONCURRENCY: "4",
+    LLM_RETRY_BASE_MS: "10",
+    PROGRESS_INTERVAL_MS: "50",
+    RECONCILE_INTERVAL_MS: "500",
+    // The run's database is shared with other test files: leave their unfinished rows alone (worker-harness.ts).
+    RECONCILE_GRACE_MS: String(SHARED_DATABASE_SAFE.reconcileGraceMs),
+    SESSION_RETENTION_DAYS: "3650",
+    ...env,
+  });
+  await waitForOutput(worker, /worker started/);
+  return worker;
+}
+
+/** A workspace whose lead names are unique, so the fake LLM's requests say whose lead they are. */
+export async function seedNamed(h: Harness, leads: number): Promise<TestWorkspace> {
+  const ws = await h.seed({ leads });
+  await h.db.$executeRaw`UPDATE "Lead" SET "name" = "name" || ' #' || "id" WHERE "clientId" = ${ws.workspaceId}`;
+  return ws;
+}
+
+export async function requestPack(h: Harness, ws: TestWorkspace): Promise<string> {
+  const session = await h.http.post(`${ws.base}/insights/sessions`).set(bearer(ws.tokens.member)).send({});
+  const res = await h.http
+    .post(`${ws.base}/insights/sessions/${session.body.id}/packs`)
+    .set(bearer(ws.tokens.member))
+    .send({ window: { preset: "LAST_90_DAYS" } });
+  expect(res.status).toBe(202);
+  return res.body.id;
+}
+
+/** Polls the pack through the API, keeping every progress reading, until `until` holds. */
+export async function watchPack(
+  h: Harness,
+  ws: TestWorkspace,
+  packId: string,
+  seen: Progress[],
+  until: (p: { status: string; progress: Progress; sessionId: string }) => boolean,
+  timeoutMs = 30_000,
+) {
+  return waitFor(
+    async () => {
+      const res = await h.http.get(`${ws.base}/insights/packs/${packId}`).set(bearer(ws.tokens.member));
+      seen.push(res.body.progress);
+      return until(res.body) ? res.body : undefined;
+    },
+    { timeoutMs, intervalMs: 25, what: "pack progress" },
+  );
+}
+
+export function expectMonotonic(seen: Progress[]) {
+  const stages = ["QUEUED", "SELECTING", "EXTRACTING", "SYNTHESIZING", "DONE"];
+  for (let i = 1; i < seen.length; i++) {
+    expect(stages.indexOf(seen[i]!.stage)).toBeGreaterThanOrEqual(stages.indexOf(seen[i - 1]!.stage));
+    expect(seen[i]!.processedLeads).toBeGreaterThanOrEqual(seen[i - 1]!.processedLeads);
+    expect(seen[i]!.percent).toBeGreaterThanOrEqual(seen[i - 1]!.percent);
+  }
+}
+
+/** How many extraction calls the fake LLM received for each lead, keyed by lead id. */
+export async function extractionCallsByLead(h: Harness, fake: FakeLlm, ws: TestWorkspace): Promise<Map<string, number>> {
+  const leads = await h.db.lead.findMany({ where: { clientId: ws.workspaceId }, select: { id: true, name: true } });
+  const idByName = new Map(leads.map((l) => [l.name, l.id]));
+  const counts = new Map<string, number>();
+  for (const request of fake.requests.filter((r) => r.task === "lead_insight")) {
+    const id = idByName.get(/Lead: (.*)/.exec(request.text)?.[1] ?? "");
+    if (id) counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
+  return counts;
+}

@@ -1,0 +1,141 @@
+// A pack run's extraction in chunks that any worker process can take. The pack job plans the chunks over its PENDING
+// leads (one statement, once per selection), hands them out as chunk jobs, waits until every chunk is done, then
+// synthesizes: synthesis stays in the one pack job, under the run's token, so it runs exactly once however many
+// chunks finish together. A chunk job claims its chunk with a token of its own, so a second attempt at it (the first
+// stalled or died) takes it over and the first stops at its next check; a lead moves off PENDING only once. Chunks
+// belong to the run's generation, not to the pack job's attempt: a pack job that dies leaves its chunks running.
+import { randomUUID } from "node:crypto";
+import type { Db, InsightContextPack } from "@insights/shared/db/client";
+import type { Logger } from "@insights/shared/logger";
+import type { LlmCallOptions, LlmProvider } from "../llm/provider.ts";
+import { abortableSleep } from "../llm/rate-limit.ts";
+import { stopReasonOf, type RunningPacks } from "../runtime/cancellations.ts";
+import type { WorkerMetrics } from "../runtime/metrics.ts";
+import type { Semaphore } from "../runtime/pool.ts";
+import { extractPendingLeads } from "./extract-leads.ts";
+import { PackRun } from "./pack-run.ts";
+import { createProgressWriter } from "./progress.ts";
+
+/** Leads per chunk unless configured: small enough to spread a pack over workers, large enough to be few jobs. */
+export const DEFAULT_CHUNK_SIZE = 100;
+
+/** Where a pack job sends its chunks (BullMQ in a worker process; see chunk-dispatch.ts). */
+export interface ChunkDispatcher {
+  /** Gives each chunk without a live job one. Returns the reason of a chunk whose job failed for good, if any. */
+  dispatch(pack: InsightContextPack, indexes: number[]): Promise<string | null>;
+}
+
+export interface ChunkDeps {
+  db: Db;
+  llm: LlmProvider;
+  logger: Logger;
+  running: RunningPacks;
+  llmSlots: Semaphore;
+  tuning: { llmConcurrency: number; progressIntervalMs: number; pageSize: number };
+  metrics?: WorkerMetrics | undefined;
+}
+
+/**
+ * Splits the run's PENDING leads, in selection order, into chunks of `chunkSize`; a no-op if the run's chunks are
+ * already planned (a resumed pack job). Conditional on the run still being current, in one statement.
+ */
+export async function planChunks(run: PackRun, chunkSize: number): Promise<void> {
+  await run.db.$executeRaw`
+    INSERT INTO "InsightContextPackChunk" ("packId", "index", "fromPosition", "toPosition")
+    SELECT ${run.id}, chunk, min(position), max(position)
+    FROM (
+      SELECT position, (row_number() OVER (ORDER BY position) - 1) / ${chunkSize}::int AS chunk
+      FROM "InsightContextPackLead" WHERE "packId" = ${run.id} AND status = 'PENDING'
+    ) pending
+    WHERE EXISTS (SELECT 1 FROM "InsightContextPack" WHERE id = ${run.id} AND generation = ${run.generation}
+                  AND status = 'RUNNING' AND "runToken" = ${run.pack.runToken})
+      AND NOT EXISTS (SELECT 1 FROM "InsightContextPackChunk" WHERE "packId" = ${run.id})
+    GROUP BY chunk
+    ON CONFLICT DO NOTHING`;
+  await run.assertCurrent();
+}
+
+export async function unfinishedChunks(db: Db, packId: string): Promise<number[]> {
+  const rows = await db.insightContextPackChunk.findMany({
+    where: { packId, done: false },
+    select: { index: true },
+    orderBy: { index: "asc" },
+  });
+  return rows.map((r) => r.index);
+}
+
+/**
+ * The pack job's wait: until every chunk is done, the run stops being current (cancelled, deleted, taken over, a
+ * chunk's worker recorded its final failure) or the signal aborts. Polls every 50 ms at first, so a small pack
+ * synthesizes as soon as its one chunk is done, then every 200 ms (two indexed reads). Now and then the chunks are
+ * handed out again: a chunk whose job went missing gets one, and a chunk job that failed for good while its failure
+ * could not be recorded is returned as the run's failure.
+ */
+export async function awaitChunks(run: PackRun, dispatcher: ChunkDispatcher, redispatchMs = 30_000): Promise<string | null> {
+  let delayMs = 50;
+  let lastDispatch = Date.now();
+  for (;;) {
+    await run.assertCurrent();
+    const left = await unfinishedChunks(run.db, run.id);
+    if (left.length === 0) return null;
+    if (Date.now() - lastDispatch >= redispatchMs) {
+      const failure = await dispatcher.dispatch(run.pack, left);
+      if (failure) return failure;
+      lastDispatch = Date.now();
+    }
+    try {
+      await abortableSleep(delayMs, run.signal);
+    } catch {
+      return null; // stopped: the caller reads why from the signal
+    }
+    delayMs = Math.min(200, delayMs * 1.5);
+  }
+}
+
+export type ChunkOutcome = "done" | "skipped" | "stopped";
+
+/**
+ * Extracts one chunk of `pack`'s current run. `controller` is the caller's: a chunk job's own, or the pack job's
+ * when it extracts its chunks itself. "skipped": the chunk was done already or the run is gone; "stopped": the
+ * signal aborted (the caller reads why).
+ */
+export async function extractChunk(
+  deps: ChunkDeps,
+  pack: InsightContextPack,
+  index: number,
+  call: Omit<LlmCallOptions, "signal">,
+  controller: AbortController,
+  /** After each progress write has committed: the pack's live `pack.updated` event. */
+  publish: () => Promise<void>,
+): Promise<ChunkOutcome> {
+  const runToken = randomUUID();
+  const claimed = await deps.db.$queryRaw<Array<{ fromPosition: number; toPosition: number }>>`
+    UPDATE "InsightContextPackChunk" c SET "runToken" = ${runToken}
+    FROM "InsightContextPack" p
+    WHERE c."packId" = ${pack.id} AND c.index = ${index} AND NOT c.done
+      AND p.id = c."packId" AND p.generation = ${pack.generation} AND p.status = 'RUNNING'
+    RETURNING c."fromPosition", c."toPosition"`;
+  const chunk = claimed[0];
+  if (!chunk) return "skipped";
+
+  const run = new PackRun(deps.db, pack, controller, { index, runToken, ...chunk });
+  await extractPendingLeads(run, {
+    llm: deps.llm,
+    call,
+    concurrency: deps.tuning.llmConcurrency,
+    llmSlots: deps.llmSlots,
+    pageSize: deps.tuning.pageSize,
+    progress: createProgressWriter(run, deps.tuning.progressIntervalMs, publish),
+    metrics: deps.metrics,
+  });
+  if (stopReasonOf(run.signal)) return "stopped";
+  // Done only if no lead of the chunk is still PENDING, and only by the attempt that holds the chunk.
+  const finished = await deps.db.$executeRaw`
+    UPDATE "InsightContextPackChunk" c SET done = true
+    WHERE c."packId" = ${pack.id} AND c.index = ${index} AND c."runToken" = ${runToken} AND NOT c.done
+      AND NOT EXISTS (SELECT 1 FROM "InsightContextPackLead" pl WHERE pl."packId" = c."packId" AND pl.status = 'PENDING'
+                      AND pl.position BETWEEN c."fromPosition" AND c."toPosition")`;
+  if (finished === 0) run.ended();
+  deps.logger.info({ packId: pack.id, chunk: index, leads: chunk.toPosition - chunk.fromPosition + 1 }, "chunk done");
+  return "done";
+}

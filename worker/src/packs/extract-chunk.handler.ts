@@ -1,0 +1,31 @@
+// pack.extract-chunk: one chunk of one pack run, in whichever worker process takes it (see chunks.ts).
+import type { JobPayload } from "@insights/shared/jobs/catalog";
+import type { SessionEventLog } from "@insights/shared/live/session-events";
+import { ReleaseJob, stopReasonOf } from "../runtime/cancellations.ts";
+import { callOptionsFor, publishPack } from "./build-pack.handler.ts";
+import { extractChunk, type ChunkDeps, type ChunkOutcome } from "./chunks.ts";
+import { PackRunEnded } from "./pack-run.ts";
+
+export async function extractChunkJob(
+  deps: ChunkDeps & { live: SessionEventLog },
+  payload: JobPayload<"extractChunk">,
+): Promise<{ outcome: ChunkOutcome | "skipped" }> {
+  const pack = await deps.db.insightContextPack.findFirst({
+    where: { id: payload.packId, generation: payload.generation, status: "RUNNING" },
+  });
+  if (!pack) return { outcome: "skipped" };
+  const controller = deps.running.start(pack.id);
+  try {
+    const call = { ...(await callOptionsFor(deps.db, pack.clientId)), log: deps.logger };
+    const outcome = await extractChunk(deps, pack, payload.index, call, controller, () => publishPack(deps, pack.id));
+    if (stopReasonOf(controller.signal) === "shutdown") throw new ReleaseJob(`chunk ${payload.index} of pack ${pack.id} released at shutdown`);
+    return { outcome };
+  } catch (err) {
+    if (err instanceof PackRunEnded) return { outcome: "skipped" };
+    if (stopReasonOf(controller.signal) === "shutdown") throw new ReleaseJob(`chunk ${payload.index} of pack ${pack.id} released at shutdown`);
+    if (stopReasonOf(controller.signal) === "cancelled") return { outcome: "stopped" };
+    throw err;
+  } finally {
+    deps.running.finish(pack.id, controller);
+  }
+}
