@@ -17,7 +17,7 @@ import { PackRun } from "./pack-run.ts";
 import { createProgressWriter } from "./progress.ts";
 
 /** Leads per chunk unless configured: small enough to spread a pack over workers, large enough to be few jobs. */
-export const DEFAULT_CHUNK_SIZE = 100;
+export const DEFAULT_CHUNK_SIZE = 50;
 
 /** Where a pack job sends its chunks (BullMQ in a worker process; see chunk-dispatch.ts). */
 export interface ChunkDispatcher {
@@ -67,7 +67,7 @@ export async function unfinishedChunks(db: Db, packId: string): Promise<number[]
 /**
  * The pack job's wait: until every chunk is done, the run stops being current (cancelled, deleted, taken over, a
  * chunk's worker recorded its final failure) or the signal aborts. Polls every 50 ms at first, so a small pack
- * synthesizes as soon as its one chunk is done, then every 200 ms (two indexed reads). Now and then the chunks are
+ * synthesizes as soon as its one chunk is done, then every 100 ms (two indexed reads). Now and then the chunks are
  * handed out again: a chunk whose job went missing gets one, and a chunk job that failed for good while its failure
  * could not be recorded is returned as the run's failure.
  */
@@ -88,7 +88,7 @@ export async function awaitChunks(run: PackRun, dispatcher: ChunkDispatcher, red
     } catch {
       return null; // stopped: the caller reads why from the signal
     }
-    delayMs = Math.min(200, delayMs * 1.5);
+    delayMs = Math.min(100, delayMs * 1.5);
   }
 }
 
