@@ -76,10 +76,9 @@ export async function awaitChunks(run: PackRun, dispatcher: ChunkDispatcher, red
   let lastDispatch = Date.now();
   for (;;) {
     await run.assertCurrent();
-    const left = await unfinishedChunks(run.db, run.id);
-    if (left.length === 0) return null;
+    if ((await run.db.insightContextPackChunk.count({ where: { packId: run.id, done: false } })) === 0) return null;
     if (Date.now() - lastDispatch >= redispatchMs) {
-      const failure = await dispatcher.dispatch(run.pack, left);
+      const failure = await dispatcher.dispatch(run.pack, await unfinishedChunks(run.db, run.id));
       if (failure) return failure;
       lastDispatch = Date.now();
     }
