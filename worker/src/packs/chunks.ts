@@ -135,6 +135,6 @@ export async function extractChunk(
       AND NOT EXISTS (SELECT 1 FROM "InsightContextPackLead" pl WHERE pl."packId" = c."packId" AND pl.status = 'PENDING'
                       AND pl.position BETWEEN c."fromPosition" AND c."toPosition")`;
   if (finished === 0) run.ended();
-  deps.logger.info({ packId: pack.id, chunk: index, leads: chunk.toPosition - chunk.fromPosition + 1 }, "chunk done");
+  deps.logger.info({ chunk: index, leads: chunk.toPosition - chunk.fromPosition + 1 }, "chunk done");
   return "done";
 }

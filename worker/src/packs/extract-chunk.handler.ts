@@ -15,9 +15,11 @@ export async function extractChunkJob(
   });
   if (!pack) return { outcome: "skipped" };
   const controller = deps.running.start(pack.id);
+  const log = deps.logger.child({ packId: pack.id, generation: pack.generation, chunk: payload.index });
   try {
-    const call = { ...(await callOptionsFor(deps.db, pack.clientId)), log: deps.logger };
-    const outcome = await extractChunk(deps, pack, payload.index, call, controller, () => publishPack(deps, pack.id));
+    const call = { ...(await callOptionsFor(deps.db, pack.clientId)), log };
+    const publish = () => publishPack({ ...deps, logger: log }, pack.id);
+    const outcome = await extractChunk({ ...deps, logger: log }, pack, payload.index, call, controller, publish);
     if (stopReasonOf(controller.signal) === "shutdown") throw new ReleaseJob(`chunk ${payload.index} of pack ${pack.id} released at shutdown`);
     return { outcome };
   } catch (err) {
