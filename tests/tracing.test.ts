@@ -79,8 +79,12 @@ describe("a pack's trace", () => {
 
     const llm = inTrace.filter((s) => s.kind === SpanKind.CLIENT && s.name.startsWith("llm "));
     expect(llm.map((s) => s.name).sort()).toEqual(["llm lead_insight", "llm lead_insight", "llm lead_insight", "llm pack_synthesis"]);
+    // Extraction runs in the pack's chunk job, enqueued by the pack's job; synthesis in the pack's job itself.
+    const chunk = inTrace.find((s) => s.kind === SpanKind.CONSUMER && s.name === `process ${QUEUES.packChunks}`);
+    expect(chunk, inTrace.map((s) => s.name).join(", ")).toBeDefined();
+    expect(ancestorsOf(chunk!, inTrace)).toContain(consumer);
     for (const call of llm) {
-      expect(ancestorsOf(call, inTrace)[0]).toBe(consumer);
+      expect(ancestorsOf(call, inTrace)[0]).toBe(call.name === "llm pack_synthesis" ? consumer : chunk);
       expect(call.attributes).toMatchObject({ "gen_ai.request.model": expect.any(String), "gen_ai.usage.input_tokens": 120 });
     }
   });
