@@ -51,7 +51,11 @@ export async function planChunks(run: PackRun, chunkSize: number): Promise<void>
                   AND status = 'RUNNING' AND "runToken" = ${run.pack.runToken})
       AND NOT EXISTS (SELECT 1 FROM "InsightContextPackChunk" WHERE "packId" = ${run.id})
     GROUP BY chunk
-    ON CONFLICT DO NOTHING`;
+    ON CONFLICT DO NOTHING`.catch(async (err: unknown) => {
+    // A pack deleted while the statement ran fails its foreign key: that is the run ending, not an error.
+    await run.assertCurrent();
+    throw err;
+  });
   await run.assertCurrent();
 }
 
