@@ -100,6 +100,22 @@ describe("API configuration", () => {
     expect(line).not.toContain(secret);
   });
 
+  it("stops when LLM_MODEL is not one of LLM_ALLOWED_MODELS, naming both", async () => {
+    const line = expectOneLineFailure(await runApi({ ...VALID, LLM_MODEL: "gpt-big", LLM_ALLOWED_MODELS: "gpt-small, gpt-medium" }));
+    expect(line).toMatch(/LLM_MODEL must be one of LLM_ALLOWED_MODELS \(gpt-small, gpt-medium\)/);
+  });
+
+  it("refuses a model name that no model can have in LLM_ALLOWED_MODELS", async () => {
+    const line = expectOneLineFailure(await runApi({ ...VALID, LLM_MODEL: "gpt-small", LLM_ALLOWED_MODELS: "gpt-small,gpt small" }));
+    expect(line).toMatch(/LLM_ALLOWED_MODELS/);
+  });
+
+  it("refuses a WEBHOOK_SECRET_KEY that is not 32 bytes of base64, without printing it", async () => {
+    const line = expectOneLineFailure(await runApi({ ...VALID, WEBHOOK_SECRET_KEY: "c2hvcnQta2V5" }));
+    expect(line).toMatch(/WEBHOOK_SECRET_KEY must be 32 bytes/);
+    expect(line).not.toContain("c2hvcnQta2V5");
+  });
+
   it("takes a missing variable from a .env file in the working directory", async () => {
     const dir = await mkdtemp(join(tmpdir(), "insights-config-dotenv-"));
     try {

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "@insights/shared/logger";
 import { buildPack } from "@insights/worker/packs/build-pack.handler";
 import { RunningPacks } from "@insights/worker/runtime/cancellations";
-import { bearer, createHarness, insertPendingPack, type TestWorkspace } from "./support/harness.ts";
+import { bearer, createHarness, insertPendingPack, TEST_MODELS, type TestWorkspace } from "./support/harness.ts";
 import { startFakeLlm, type FakeLlm } from "./support/fake-llm.ts";
 import {
   expectMonotonic,
@@ -141,6 +141,7 @@ describe("a worker that lost its pack to another (its lock expired while it was 
       logger: createLogger("takeover-test", "silent"),
       live: h.liveLog,
       running: new RunningPacks(),
+      models: TEST_MODELS,
       tuning: { maxLeadsPerPack: 1000, llmConcurrency: 4, progressIntervalMs: 50, pageSize: 200 },
     });
     const payload = { packId: pack.id, generation: 1 };

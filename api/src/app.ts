@@ -3,8 +3,11 @@ import express, { type Express } from "express";
 import type { Db } from "@insights/shared/db/client";
 import type { JobQueues } from "@insights/shared/jobs/job-queues";
 import type { SessionEventLog } from "@insights/shared/live/session-events";
+import type { ModelPolicy } from "@insights/shared/llm-models";
 import type { Logger } from "@insights/shared/logger";
+import type { WebhookSettings } from "@insights/shared/webhooks/secret-box";
 import { authenticate } from "./auth/guards.ts";
+import { createMembershipCache } from "./auth/membership-cache.ts";
 import { errorHandler, routeNotFound } from "./http/error-handler.ts";
 import { mountRoutes } from "./http/mount-routes.ts";
 import { rateLimitPerUser, type RateLimitOptions } from "./http/rate-limit.ts";
@@ -38,6 +41,10 @@ export interface AppDeps {
   /** Live session events: the log every process appends to, and this process's open streams. */
   liveLog: SessionEventLog;
   liveHub: LiveHub;
+  /** LLM_MODEL and LLM_ALLOWED_MODELS: the model a workspace runs on when it chose none, and what admins may choose. */
+  models: ModelPolicy;
+  /** WEBHOOK_SECRET_KEY (sealing signing secrets) and WEBHOOK_ALLOW_PRIVATE. */
+  webhooks: WebhookSettings;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -54,7 +61,8 @@ export function createApp(deps: AppDeps): Express {
   // one Redis round trip, not a 10mb parse. Each route then parses its own body (mount-routes.ts).
   app.use("/v1", authenticate(deps.jwtSecret), rateLimitPerUser(deps.rateLimit, deps.logger));
   const live = createLiveEvents({ db: deps.db, log: deps.liveLog, logger: deps.logger });
-  app.use(mountRoutes(ALL_ROUTES, { ...deps, metrics, live }));
+  // One membership cache per app: provisioning forgets the entries it changes, so its own process sees a change at once.
+  app.use(mountRoutes(ALL_ROUTES, { ...deps, metrics, live, memberships: createMembershipCache(deps.db) }));
 
   app.use(routeNotFound);
   app.use(errorHandler(deps.logger));

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { baseEnvSchema, loadConfig } from "@insights/shared/config";
+import { checkModelPolicy } from "@insights/shared/llm-models";
 
 export const apiEnvSchema = baseEnvSchema.extend({
   PORT: z.coerce.number().int().min(1).max(65535).default(3000),
@@ -28,4 +29,4 @@ export const apiEnvSchema = baseEnvSchema.extend({
 
 export type ApiConfig = z.infer<typeof apiEnvSchema>;
 
-export const loadApiConfig = (env?: NodeJS.ProcessEnv): ApiConfig => loadConfig(apiEnvSchema, env);
+export const loadApiConfig = (env?: NodeJS.ProcessEnv): ApiConfig => loadConfig(apiEnvSchema.superRefine(checkModelPolicy), env);

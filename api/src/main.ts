@@ -3,8 +3,10 @@ import type { Server } from "node:http";
 import { createDb } from "@insights/shared/db/client";
 import { createLogger } from "@insights/shared/logger";
 import { closeJobQueues, createJobQueues } from "@insights/shared/jobs/job-queues";
+import { modelPolicyOf } from "@insights/shared/llm-models";
 import { createRedis } from "@insights/shared/redis";
 import { startTracing } from "@insights/shared/tracing";
+import { webhookSettingsOf } from "@insights/shared/webhooks/secret-box";
 import { createApp } from "./app.ts";
 import { loadApiConfig } from "./config.ts";
 import { createJobClient } from "./jobs/job-client.ts";
@@ -46,6 +48,8 @@ const app = createApp({
   queues,
   opsAdmins: config.OPS_ADMINS,
   sessionRetentionDays: config.SESSION_RETENTION_DAYS,
+  models: modelPolicyOf(config),
+  webhooks: webhookSettingsOf(config),
   readiness: { postgres: () => db.$queryRaw`SELECT 1`, redis: () => redis.ping() },
   metricsToken: config.METRICS_TOKEN,
   rateLimit: {

@@ -7,6 +7,7 @@ import { campaignsRoutes } from "./campaigns/campaigns.routes.ts";
 import { defineRoute, type Route } from "./http/route.ts";
 import { leadsRoutes } from "./leads/leads.routes.ts";
 import { liveRoutes } from "./live/live.routes.ts";
+import { meRoutes } from "./me/me.routes.ts";
 import { messagesRoutes } from "./messages/messages.routes.ts";
 import { bullBoardRoutes } from "./ops/bull-board.ts";
 import { metricsRoute } from "./ops/metrics.ts";
@@ -14,9 +15,11 @@ import { buildOpenApiDocument } from "./ops/openapi.ts";
 import { opsRoutes } from "./ops/ops.routes.ts";
 import { packsRoutes } from "./packs/packs.routes.ts";
 import { preferencesRoutes } from "./preferences/preferences.routes.ts";
+import { provisioningRoutes } from "./provisioning/provisioning.routes.ts";
 import { sessionsRoutes } from "./sessions/sessions.routes.ts";
 import { settingsRoutes } from "./settings/settings.routes.ts";
 import { usageRoutes } from "./usage/usage.routes.ts";
+import { webhooksRoutes } from "./webhooks/webhooks.routes.ts";
 
 // Built on first request: the routes are fixed for the life of the process.
 let document: ReturnType<typeof buildOpenApiDocument> | undefined;
@@ -37,6 +40,8 @@ export const OPERATIONS_ROUTES = [...opsRoutes, metricsRoute, openApiRoute, ...b
 
 /** The product's API, under /v1. */
 export const API_ROUTES = [
+  ...meRoutes,
+  ...provisioningRoutes,
   ...campaignsRoutes,
   ...leadsRoutes,
   ...sessionsRoutes,
@@ -47,6 +52,7 @@ export const API_ROUTES = [
   ...settingsRoutes,
   ...auditRoutes,
   ...usageRoutes,
+  ...webhooksRoutes,
 ] satisfies Route[];
 
 export const ALL_ROUTES: readonly Route[] = [...OPERATIONS_ROUTES, ...API_ROUTES];

@@ -6,6 +6,7 @@ import { createJobClient } from "@insights/api/jobs/job-client";
 import { startLive } from "@insights/api/live/live-hub";
 import { createDb } from "@insights/shared/db/client";
 import { createJobQueues } from "@insights/shared/jobs/job-queues";
+import { DEFAULT_MODEL_POLICY } from "@insights/shared/llm-models";
 import { createLogger } from "@insights/shared/logger";
 import { createRedis } from "@insights/shared/redis";
 
@@ -37,6 +38,8 @@ const app = createApp({
   queues,
   opsAdmins: [],
   sessionRetentionDays: 30,
+  models: DEFAULT_MODEL_POLICY,
+  webhooks: { secrets: null, allowPrivate: false },
   readiness: {},
   // On, as in production, with a budget no benchmark reaches: its Redis round trip is part of every request.
   rateLimit: { redis, prefix: QUEUE_PREFIX, readsPerWindow: 1_000_000_000, writesPerWindow: 1_000_000_000 },

@@ -10,6 +10,7 @@ import { createJobClient } from "@insights/api/jobs/job-client";
 import { startLive } from "@insights/api/live/live-hub";
 import { createDb, type Db } from "@insights/shared/db/client";
 import { closeJobQueues, createJobQueues } from "@insights/shared/jobs/job-queues";
+import { DEFAULT_MODEL_POLICY } from "@insights/shared/llm-models";
 import { createLogger } from "@insights/shared/logger";
 import { createRedis } from "@insights/shared/redis";
 import { dropDatabase, deployMigrations } from "../../prisma/tools/schema-engine.ts";
@@ -75,6 +76,8 @@ export async function startApi(env: BenchEnv, prefix = env.prefix): Promise<Benc
     queues,
     opsAdmins: [],
     sessionRetentionDays: 30,
+    models: DEFAULT_MODEL_POLICY,
+    webhooks: { secrets: null, allowPrivate: false },
     readiness: {},
     // On, as in production, but far above what a benchmark sends: its Redis round trip is part of every request.
     rateLimit: { redis, prefix, readsPerWindow: 1_000_000_000, writesPerWindow: 1_000_000_000 },

@@ -1,4 +1,5 @@
 // The real worker runtime in this process (what worker/src/main.ts starts), with an injected LLM provider.
+import { DEFAULT_MODEL_POLICY } from "@insights/shared/llm-models";
 import { createLogger } from "@insights/shared/logger";
 import { createRedis } from "@insights/shared/redis";
 import type { LlmProvider } from "@insights/worker/llm/provider";
@@ -19,6 +20,8 @@ export async function startBenchWorker(
     subscriber,
     prefix,
     llm,
+    models: DEFAULT_MODEL_POLICY,
+    webhooks: { secrets: null, allowPrivate: false },
     logger: createLogger("bench-worker", process.env.BENCH_LOG_LEVEL ?? "silent"),
     tuning: { ...DEFAULT_TUNING, ...tuning },
   });

@@ -3,6 +3,8 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { llmModelEnv } from "./llm-models.ts";
+import { secretKeyEnv } from "./webhooks/secret-box.ts";
 
 export const baseEnvSchema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgresql:// URL" }),
@@ -13,8 +15,15 @@ export const baseEnvSchema = z.object({
   OPENAI_API_KEY: z.string().min(1).optional(),
   /** Any OpenAI-compatible server. */
   OPENAI_BASE_URL: z.url().optional(),
+  ...llmModelEnv,
   /** How long a soft-deleted session can be restored; after that the worker purges its messages and packs. */
   SESSION_RETENTION_DAYS: z.coerce.number().positive().max(3650).default(30),
+  /** Seals webhook signing secrets (AES-256-GCM); unset: webhooks cannot be set up. 32 bytes, base64. */
+  WEBHOOK_SECRET_KEY: secretKeyEnv,
+  /** During a key rotation: the key secrets were sealed with until now (still decrypts; see docs/OPERATIONS.md). */
+  WEBHOOK_SECRET_KEY_PREVIOUS: secretKeyEnv,
+  /** true: webhooks may reach loopback, private and link-local addresses (development and tests only). */
+  WEBHOOK_ALLOW_PRIVATE: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** When set, traces are exported to this OpenTelemetry collector (OTLP/HTTP, `<url>/v1/traces`); unset: off. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),

@@ -6,3 +6,6 @@ const DAY_MS = 24 * 3600_000;
 export function retentionCutoff(retentionDays: number, now = new Date()): Date {
   return new Date(now.getTime() - retentionDays * DAY_MS);
 }
+
+/** How long an `Idempotency-Key` replays its first answer: the API stops honouring it after this, the worker drops it. */
+export const IDEMPOTENCY_KEY_TTL_MS = DAY_MS;

@@ -3,6 +3,8 @@ import type { AddressInfo } from "node:net";
 import request from "supertest";
 import { inject } from "vitest";
 import { createDb, type Db, type Tx } from "@insights/shared/db/client";
+import type { ModelPolicy } from "@insights/shared/llm-models";
+import { createSecretBox, type WebhookSettings } from "@insights/shared/webhooks/secret-box";
 import { createLogger, type Logger } from "@insights/shared/logger";
 import { resolveWindow, scopeHashOf, scopeKeyOf } from "@insights/shared/scope/scope";
 import { closeJobQueues, createJobQueues, type JobQueues } from "@insights/shared/jobs/job-queues";
@@ -19,6 +21,15 @@ import { seedWorkspace, type SeededWorkspace } from "@insights/api/cli/seed";
 export const OPS_ADMIN_EMAIL = "ops@example.test";
 
 export const TEST_JWT_SECRET = "test-only-secret-0123456789abcdef0123456789";
+
+/** The test deployment's WEBHOOK_SECRET_KEY and WEBHOOK_ALLOW_PRIVATE (receivers in tests listen on loopback). */
+export const TEST_WEBHOOKS: WebhookSettings = { secrets: createSecretBox(Buffer.alloc(32, 7)), allowPrivate: true };
+
+/** The test deployment's LLM_MODEL and LLM_ALLOWED_MODELS, shared by the tests' API apps and workers. */
+export const TEST_MODELS: ModelPolicy = {
+  defaultModel: "gpt-5-mini",
+  allowedModels: ["gpt-5-mini", "gpt-answer-test", "gpt-test-large"],
+};
 
 export type Role = "owner" | "admin" | "member" | "outsider";
 
@@ -58,6 +69,10 @@ export interface HarnessOptions {
   metricsToken?: string;
   /** Live event stream limits (keep-alive interval, per-user cap, ...). */
   live?: Partial<LiveLimits>;
+  /** LLM_MODEL and LLM_ALLOWED_MODELS; TEST_MODELS by default. */
+  models?: ModelPolicy;
+  /** TEST_WEBHOOKS by default. */
+  webhooks?: WebhookSettings;
 }
 
 export function createHarness(options: HarnessOptions = {}): Harness {
@@ -86,6 +101,8 @@ export function createHarness(options: HarnessOptions = {}): Harness {
     queues,
     opsAdmins: [OPS_ADMIN_EMAIL],
     sessionRetentionDays: 30,
+    models: options.models ?? TEST_MODELS,
+    webhooks: options.webhooks ?? TEST_WEBHOOKS,
     readiness: { postgres: () => db.$queryRaw`SELECT 1`, redis: () => redis.ping() },
     rateLimit: { redis, prefix, readsPerWindow: 100_000, writesPerWindow: 100_000, ...options.rateLimit },
     metricsToken: options.metricsToken,

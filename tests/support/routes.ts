@@ -224,7 +224,90 @@ const FIXTURES: Record<OperationId, RouteFixture> = {
   listAuditEvents: {
     prepare: async (_h, ws) => ({ path: `${ws.base}/insights/audit-events` }),
   },
+  eraseLead: {
+    prepare: async (h, ws) => {
+      const id = `erase-${Math.random().toString(36).slice(2, 10)}`;
+      await h.db.lead.create({ data: { clientId: ws.workspaceId, id, lastActivityAt: new Date(), threadFingerprint: "x" } });
+      return { path: `${ws.base}/leads/${id}` };
+    },
+  },
+  putWebhook: {
+    prepare: async (_h, ws) => ({ path: `${ws.base}/insights/webhooks`, body: { url: "http://127.0.0.1:9/hook", events: ["pack.completed"] } }),
+    badBodies: [
+      { body: {}, field: "body.url" },
+      { body: { url: "ftp://example.com/x", events: ["pack.completed"] }, field: "body.url" },
+      { body: { url: "http://127.0.0.1:9/hook", events: [] }, field: "body.events" },
+      { body: { url: "http://127.0.0.1:9/hook", events: ["pack.exploded"] }, field: "body.events.0" },
+      { body: { url: "http://127.0.0.1:9/hook", events: ["pack.failed", "pack.failed"] }, field: "body.events" },
+    ],
+  },
+  getWebhook: {
+    prepare: async (h, ws) => ({ path: await withWebhook(h, ws) }),
+  },
+  removeWebhook: {
+    prepare: async (h, ws) => ({ path: await withWebhook(h, ws) }),
+  },
+  listWebhookDeliveries: {
+    prepare: async (_h, ws) => ({ path: `${ws.base}/insights/webhooks/deliveries` }),
+  },
+  // The host's routes (service token; GET /v1/me for any user): HOST_ROUTES, exercised by tests/provisioning.test.ts.
+  getMe: {
+    prepare: async () => ({ path: "/v1/me" }),
+  },
+  putWorkspace: {
+    prepare: async () => ({ path: `/v1/workspaces/${hostId("ws")}`, body: { name: "Provisioned" } }),
+    badBodies: [
+      { body: {}, field: "body.name" },
+      { body: { name: "" }, field: "body.name" },
+      { body: { name: "ok", extra: 1 }, field: "body" },
+    ],
+  },
+  offboardWorkspace: {
+    prepare: async (h) => {
+      const id = hostId("ws");
+      await h.db.client.create({ data: { id, name: "To offboard" } });
+      return { path: `/v1/workspaces/${id}` };
+    },
+  },
+  putUser: {
+    prepare: async () => {
+      const id = hostId("user");
+      return { path: `/v1/users/${id}`, body: { email: `${id}@host.test`, name: "Provisioned" } };
+    },
+    badBodies: [
+      { body: {}, field: "body.email" },
+      { body: { email: "not-an-email" }, field: "body.email" },
+      { body: { email: "a@b.test", name: "" }, field: "body.name" },
+    ],
+  },
+  putMember: {
+    prepare: async (_h, ws) => ({ path: `${ws.base}/members/${ws.users.outsider.id}`, body: { role: "MEMBER" } }),
+    badBodies: [
+      { body: {}, field: "body.role" },
+      { body: { role: "KING" }, field: "body.role" },
+      { body: { role: "MEMBER", extra: 1 }, field: "body" },
+    ],
+  },
+  removeMember: {
+    prepare: async (h, ws) => {
+      await h.db.workspaceMembership.upsert({
+        where: { clientId_userId: { clientId: ws.workspaceId, userId: ws.users.outsider.id } },
+        create: { clientId: ws.workspaceId, userId: ws.users.outsider.id, role: "MEMBER" },
+        update: {},
+      });
+      return { path: `${ws.base}/members/${ws.users.outsider.id}` };
+    },
+  },
 };
+
+const hostId = (what: string) => `${what}-${Math.random().toString(36).slice(2, 10)}`;
+
+/** Sets the workspace's webhook (again), so reading or removing it finds one. */
+async function withWebhook(h: Harness, ws: TestWorkspace): Promise<string> {
+  const path = `${ws.base}/insights/webhooks`;
+  await h.http.put(path).set("Authorization", `Bearer ${ws.tokens.owner}`).send({ url: "http://127.0.0.1:9/hook", events: ["pack.failed"] });
+  return path;
+}
 
 const nameOf = (route: Route) =>
   `${route.method.toUpperCase()} ${route.path.replace(/^\/v1\/workspaces\/\{workspaceId\}\/(insights\/)?/, "").replace(/\{\w+\}/g, ":id")}`;
@@ -232,11 +315,20 @@ const nameOf = (route: Route) =>
 const queryKeysOf = (route: Route) =>
   route.query ? Object.keys((z.toJSONSchema(route.query, { io: "input" }) as { properties?: object }).properties ?? {}) : [];
 
-export const ROUTES: RouteCase[] = API_ROUTES.map((route) => ({
+const caseOf = (route: (typeof API_ROUTES)[number]): RouteCase => ({
   name: nameOf(route),
   method: route.method,
-  adminOnly: route.access === "admin",
+  adminOnly: route.access === "admin" || route.access === "adminOrService",
   queryKeys: queryKeysOf(route),
   route,
   ...FIXTURES[route.operationId],
-}));
+});
+
+/** Whether members' tokens reach the route (404 for outsiders, 403 or success for members by role). */
+const forMembers = (route: Route) => route.access === "member" || route.access === "admin" || route.access === "adminOrService";
+
+/** Every route of a workspace that members call. */
+export const ROUTES: RouteCase[] = API_ROUTES.filter(forMembers).map(caseOf);
+
+/** The host backend's routes (service token) and the signed-in user's own (GET /v1/me). */
+export const HOST_ROUTES: RouteCase[] = API_ROUTES.filter((route) => !forMembers(route)).map(caseOf);

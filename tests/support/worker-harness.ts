@@ -1,6 +1,8 @@
 // The real worker runtime, in-process, on the harness's queues, with the LLM at its HTTP boundary (a fake
 // OpenAI-compatible server) so the openai client code runs for real.
 import { inject } from "vitest";
+import type { ModelPolicy } from "@insights/shared/llm-models";
+import type { WebhookSettings } from "@insights/shared/webhooks/secret-box";
 import { createLogger, type Logger } from "@insights/shared/logger";
 import { createRedis } from "@insights/shared/redis";
 import { createOpenAiProvider } from "@insights/worker/llm/openai-provider";
@@ -9,7 +11,7 @@ import { unlimited, type RateLimiter } from "@insights/worker/llm/rate-limit";
 import type { WorkerMetrics } from "@insights/worker/runtime/metrics";
 import { DEFAULT_TUNING, startWorkers, type WorkerRuntime, type WorkerTuning } from "@insights/worker/runtime/start-workers";
 import type { FakeLlm } from "./fake-llm.ts";
-import type { Harness } from "./harness.ts";
+import { TEST_MODELS, TEST_WEBHOOKS, type Harness, type TestWorkspace } from "./harness.ts";
 
 /**
  * Test files share the run's database, and a worker's maintenance acts on every row in its database: a reconciler
@@ -36,7 +38,8 @@ export async function startTestWorker(
   h: Harness,
   llm: LlmProvider,
   tuning: Partial<WorkerTuning> = {},
-  observe: { logger?: Logger; metrics?: WorkerMetrics } = {},
+  /** `models` and `webhooks`: the deployment's settings (TEST_MODELS and TEST_WEBHOOKS by default). */
+  observe: { logger?: Logger; metrics?: WorkerMetrics; models?: ModelPolicy; webhooks?: WebhookSettings } = {},
 ): Promise<WorkerRuntime> {
   const connection = createRedis(inject("redisUrl"), { role: "worker-test" });
   const subscriber = createRedis(inject("redisUrl"), { role: "worker-test-cancel" });
@@ -46,6 +49,8 @@ export async function startTestWorker(
     subscriber,
     prefix: h.prefix,
     llm,
+    models: observe.models ?? TEST_MODELS,
+    webhooks: observe.webhooks ?? TEST_WEBHOOKS,
     logger: observe.logger ?? createLogger("worker-test", process.env.TEST_LOG_LEVEL ?? "silent"),
     metrics: observe.metrics,
     tuning: { ...DEFAULT_TUNING, ...SHARED_DATABASE_SAFE, progressIntervalMs: 50, ...tuning },
@@ -70,4 +75,16 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/** A member opens a session and asks for a pack over the last 90 days; resolves once a worker completed it. */
+export async function completePackInNewSession(h: Harness, ws: TestWorkspace): Promise<{ sessionId: string; packId: string }> {
+  const as = { Authorization: `Bearer ${ws.tokens.member}` };
+  const session = await h.http.post(`${ws.base}/insights/sessions`).set(as).send({});
+  const pack = await h.http.post(`${ws.base}/insights/sessions/${session.body.id}/packs`).set(as).send({ window: { preset: "LAST_90_DAYS" } });
+  await waitFor(async () => {
+    const res = await h.http.get(`${ws.base}/insights/packs/${pack.body.id}`).set(as);
+    return res.body.status === "COMPLETE" ? true : undefined;
+  }, { what: "the pack to complete" });
+  return { sessionId: session.body.id as string, packId: pack.body.id as string };
 }

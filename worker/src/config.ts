@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { baseEnvSchema, loadConfig } from "@insights/shared/config";
+import { checkModelPolicy } from "@insights/shared/llm-models";
 import { DEFAULT_TUNING as d } from "./runtime/start-workers.ts";
 
 const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
@@ -25,6 +26,12 @@ export const workerEnvSchema = baseEnvSchema.extend({
   LLM_RETRY_BASE_MS: int(1, 60_000, 500),
   LLM_RETRY_MAX_DELAY_MS: int(1, 300_000, 30_000),
   LLM_MALFORMED_RETRIES: int(0, 5, 1),
+  /** Webhook deliveries one worker process sends at once. */
+  WEBHOOK_CONCURRENCY: int(1, 256, d.webhookConcurrency),
+  /** One delivery attempt; no answer by then fails the attempt. */
+  WEBHOOK_TIMEOUT_MS: int(100, 120_000, d.webhookTimeoutMs),
+  /** The first retry's delay; each next one doubles, up to an hour. */
+  WEBHOOK_RETRY_BASE_MS: int(10, 3_600_000, d.webhookRetryBaseMs),
   /** Minimum time between progress writes to a pack row. */
   PROGRESS_INTERVAL_MS: int(50, 60_000, d.progressIntervalMs),
   RECONCILE_INTERVAL_MS: int(100, 3_600_000, d.reconcileIntervalMs),
@@ -48,4 +55,4 @@ export const workerEnvSchema = baseEnvSchema.extend({
 
 export type WorkerConfig = z.infer<typeof workerEnvSchema>;
 
-export const loadWorkerConfig = (env?: NodeJS.ProcessEnv): WorkerConfig => loadConfig(workerEnvSchema, env);
+export const loadWorkerConfig = (env?: NodeJS.ProcessEnv): WorkerConfig => loadConfig(workerEnvSchema.superRefine(checkModelPolicy), env);

@@ -1,8 +1,10 @@
 // The worker process: wires config, clients and shutdown, then runs every queue's worker. Run 1..N of them.
 import { createDb } from "@insights/shared/db/client";
+import { modelPolicyOf } from "@insights/shared/llm-models";
 import { createLogger } from "@insights/shared/logger";
 import { createRedis } from "@insights/shared/redis";
 import { startTracing } from "@insights/shared/tracing";
+import { webhookSettingsOf } from "@insights/shared/webhooks/secret-box";
 import { loadWorkerConfig } from "./config.ts";
 import { createOfflineProvider } from "./llm/offline-provider.ts";
 import { createOpenAiProvider } from "./llm/openai-provider.ts";
@@ -47,6 +49,7 @@ const runtime = await startWorkers({
   subscriber,
   prefix: config.QUEUE_PREFIX,
   llm,
+  models: modelPolicyOf(config),
   logger,
   metrics,
   tuning: {
@@ -63,7 +66,11 @@ const runtime = await startWorkers({
     sessionRetentionDays: config.SESSION_RETENTION_DAYS,
     reconcileGraceMs: config.RECONCILE_GRACE_MS,
     lockDurationMs: config.JOB_LOCK_MS,
+    webhookConcurrency: config.WEBHOOK_CONCURRENCY,
+    webhookTimeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    webhookRetryBaseMs: config.WEBHOOK_RETRY_BASE_MS,
   },
+  webhooks: webhookSettingsOf(config),
 });
 logger.info({ prefix: config.QUEUE_PREFIX }, "worker started");
 

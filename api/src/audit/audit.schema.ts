@@ -14,8 +14,11 @@ export const auditEventResponse = z.object({
   id: z.string(),
   workspaceId: z.string(),
   action: z.enum(InsightChatAuditAction),
-  /** USER actors carry who they are; the SYSTEM actor (e.g. the retention purge) only its type. */
-  actor: z.object({ type: z.enum(["USER", "SYSTEM"]), id: z.string().optional(), email: z.string().optional(), name: z.string().nullable().optional() }),
+  /**
+   * USER actors carry who they are; the SYSTEM actor (e.g. the retention purge) and the SERVICE actor (the host's
+   * backend, with its service token) only their type.
+   */
+  actor: z.object({ type: z.enum(["USER", "SYSTEM", "SERVICE"]), id: z.string().optional(), email: z.string().optional(), name: z.string().nullable().optional() }),
   sessionId: z.string().nullable(),
   packId: z.string().nullable(),
   details: z.unknown(),

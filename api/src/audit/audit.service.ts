@@ -1,5 +1,5 @@
 import type { Db, InsightChatAuditAction, InsightChatAuditEvent, Prisma, Tx } from "@insights/shared/db/client";
-import type { Caller } from "../http/request-context.ts";
+import type { Actor, Caller } from "../http/request-context.ts";
 import { afterCursor, toPage, type Cursor } from "../http/pagination.ts";
 import type { AuditEventResponse } from "./audit.schema.ts";
 
@@ -14,12 +14,12 @@ export interface AuditEntry {
  * Appends an audit event. Always called with the transaction that makes the change it records, so an event
  * exists exactly when its change does.
  */
-export async function recordAuditEvent(tx: Tx, caller: Caller, entry: AuditEntry): Promise<void> {
+export async function recordAuditEvent(tx: Tx, actor: Actor, entry: AuditEntry): Promise<void> {
   await tx.insightChatAuditEvent.create({
     data: {
-      clientId: caller.workspaceId,
-      actorType: "USER",
-      actorId: caller.userId,
+      clientId: actor.workspaceId,
+      actorType: actor.userId ? "USER" : "SERVICE",
+      actorId: actor.userId,
       action: entry.action,
       sessionId: entry.sessionId ?? null,
       packId: entry.packId ?? null,

@@ -1,11 +1,14 @@
-// The two access guards every workspace route goes through (the phase note's requireClientAccess and
+// The access guards every /v1 route goes through (the phase note's requireClientAccess and
 // requireClientAdminAccess). Not a member → 404, exactly as if the workspace did not exist.
+//
+// Two kinds of caller: members (user tokens) and the host's backend (the service token). The service may only
+// provision and ingest; a route that does not name it in a guard refuses it (see `callerOf`).
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import type { Db } from "@insights/shared/db/client";
 import { AppError } from "../http/app-error.ts";
 import { id } from "../http/common.schema.ts";
-import { verifyToken } from "./jwt.ts";
-import { cachedMembershipLookup } from "./membership-cache.ts";
+import { verifyPrincipal } from "./jwt.ts";
+import type { MembershipCache } from "./membership-cache.ts";
 
 export const bearerTokenOf = (req: Request): string | undefined =>
   /^Bearer ([^\s]+)$/i.exec(req.get("authorization") ?? "")?.[1];
@@ -20,31 +23,68 @@ export function authenticate(secret: string): RequestHandler {
   return async (req, _res, next) => {
     const token = bearerTokenOf(req) ?? queryTokenOf(req);
     if (!token) throw new AppError("UNAUTHENTICATED", "send Authorization: Bearer <token>");
-    const userId = await verifyToken(secret, token);
-    if (!userId) throw new AppError("UNAUTHENTICATED", "the bearer token is invalid or expired");
-    req.userId = userId;
+    const principal = await verifyPrincipal(secret, token);
+    if (!principal) throw new AppError("UNAUTHENTICATED", "the bearer token is invalid or expired");
+    req.principal = principal;
+    if (principal.kind === "user") req.userId = principal.userId;
     next();
   };
 }
 
-/** Loads the caller's membership in `:workspaceId`. */
-export function requireWorkspaceAccess(db: Db): RequestHandler {
-  const roleOf = cachedMembershipLookup(db);
+/**
+ * Loads the caller's membership in `:workspaceId`. The service token reaches every workspace that exists (it
+ * provisions them); what it may do there is each route's guard's business.
+ */
+export function requireWorkspaceAccess(db: Db, memberships: MembershipCache): RequestHandler {
   return async (req, _res, next) => {
     // An id that cannot exist is answered like any workspace the caller is not in.
     const parsed = id.safeParse(req.params.workspaceId);
-    const role = parsed.success && req.userId ? await roleOf(parsed.data, req.userId) : null;
-    if (!parsed.success || !role) throw new AppError("NOT_FOUND", "workspace not found");
-    req.membership = { workspaceId: parsed.data, role };
+    if (!parsed.success) throw new AppError("NOT_FOUND", "workspace not found");
+    const workspaceId = parsed.data;
+    if (req.principal?.kind === "service") {
+      const exists = await db.client.findUnique({ where: { id: workspaceId }, select: { id: true } });
+      if (!exists) throw new AppError("NOT_FOUND", "workspace not found");
+      req.membership = { workspaceId, role: "SERVICE" };
+      return next();
+    }
+    const role = req.userId ? await memberships.roleOf(workspaceId, req.userId) : null;
+    if (!role) throw new AppError("NOT_FOUND", "workspace not found");
+    req.membership = { workspaceId, role };
     next();
   };
 }
 
-/** Runs after `requireWorkspaceAccess`; refuses members. */
+const isAdminRole = (role: string | undefined) => role === "OWNER" || role === "ADMIN";
+
+/** Runs after `requireWorkspaceAccess`; refuses members and the service token. */
 export const requireWorkspaceAdminAccess: RequestHandler = (req: Request, _res: Response, next: NextFunction) => {
+  if (!isAdminRole(req.membership?.role)) throw new AppError("FORBIDDEN", "this action needs a workspace admin");
+  next();
+};
+
+/** Runs after `requireWorkspaceAccess`: ingestion and erasure, for a workspace admin or the host's backend. */
+export const requireAdminOrService: RequestHandler = (req: Request, _res: Response, next: NextFunction) => {
   const role = req.membership?.role;
-  if (role !== "OWNER" && role !== "ADMIN") {
-    throw new AppError("FORBIDDEN", "this action needs a workspace admin");
+  if (!isAdminRole(role) && role !== "SERVICE") {
+    throw new AppError("FORBIDDEN", "this action needs a workspace admin or the service token");
   }
+  next();
+};
+
+/** Chat data (sessions, messages, packs, audit events, ...) is for members only, never for the service token. */
+export const refuseService: RequestHandler = (req: Request, _res: Response, next: NextFunction) => {
+  if (req.principal?.kind === "service") throw new AppError("FORBIDDEN", "a service token cannot read or write chat data");
+  next();
+};
+
+/** Provisioning: the service token only; a user token gets 403 whatever its memberships. */
+export const requireService: RequestHandler = (req: Request, _res: Response, next: NextFunction) => {
+  if (req.principal?.kind !== "service") throw new AppError("FORBIDDEN", "provisioning needs the service token");
+  next();
+};
+
+/** Routes about the calling user themself. */
+export const requireUser: RequestHandler = (req: Request, _res: Response, next: NextFunction) => {
+  if (req.principal?.kind !== "user") throw new AppError("FORBIDDEN", "this route needs a user token");
   next();
 };

@@ -4,18 +4,29 @@ import { z } from "zod";
 import { loadConfig, loadLocalEnv } from "@insights/shared/config";
 import { createDb, type Db } from "@insights/shared/db/client";
 import { apiEnvSchema } from "../config.ts";
-import { signToken } from "../auth/jwt.ts";
+import { signServiceToken, signToken } from "../auth/jwt.ts";
 import { DemoFailure, runDemo } from "./demo.ts";
 import { seedWorkspace } from "./seed.ts";
+import { resealWebhookSecrets } from "../webhooks/webhooks.service.ts";
+import { createSecretBox } from "@insights/shared/webhooks/secret-box";
 
 const USAGE = `usage: npm run cli -- <command>
   seed --leads N [--json]        create a workspace with campaigns, N leads and four users (owner, admin, member, outsider)
   token --user <id|email> [--ttl-hours H]   print a bearer token for a user
-  demo                           seed if needed, compute a context pack, show its progress, ask a question`;
+  token --service [--name N] [--ttl-hours H]  print a service token for the host's backend (provisioning, ingestion)
+  demo                           seed if needed, compute a context pack, show its progress, ask a question
+  rotate-webhook-key             re-seal every webhook secret under WEBHOOK_SECRET_KEY (opening it with WEBHOOK_SECRET_KEY_PREVIOUS)`;
 
 // PORT and API_URL only tell `demo` where the running API is.
 const cliEnvSchema = apiEnvSchema
-  .pick({ DATABASE_URL: true, AUTH_JWT_SECRET: true, LOG_LEVEL: true, PORT: true })
+  .pick({
+    DATABASE_URL: true,
+    AUTH_JWT_SECRET: true,
+    LOG_LEVEL: true,
+    PORT: true,
+    WEBHOOK_SECRET_KEY: true,
+    WEBHOOK_SECRET_KEY_PREVIOUS: true,
+  })
   .extend({ API_URL: z.url().optional() });
 
 async function main(argv: string[]): Promise<void> {
@@ -26,11 +37,13 @@ async function main(argv: string[]): Promise<void> {
       leads: { type: "string", default: "50" },
       json: { type: "boolean", default: false },
       user: { type: "string" },
+      service: { type: "boolean", default: false },
+      name: { type: "string", default: "host" },
       "ttl-hours": { type: "string", default: "24" },
     },
     strict: true,
   });
-  if (command !== "seed" && command !== "token" && command !== "demo") fail(USAGE);
+  if (command !== "seed" && command !== "token" && command !== "demo" && command !== "rotate-webhook-key") fail(USAGE);
 
   // Like `npm start`: on a fresh clone the CLI reaches the same database and signs tokens with the same secret as
   // the API it started.
@@ -39,7 +52,9 @@ async function main(argv: string[]): Promise<void> {
   const db = createDb(config.DATABASE_URL, { maxConnections: 2 });
   try {
     if (command === "seed") await seed(db, config.AUTH_JWT_SECRET, values.leads, values.json);
+    else if (command === "token" && values.service) await serviceToken(config.AUTH_JWT_SECRET, values.user, values.name, values["ttl-hours"]);
     else if (command === "token") await token(db, config.AUTH_JWT_SECRET, values.user, values["ttl-hours"]);
+    else if (command === "rotate-webhook-key") await rotateWebhookKey(db, config.WEBHOOK_SECRET_KEY, config.WEBHOOK_SECRET_KEY_PREVIOUS);
     else await runDemo(db, { apiUrl: config.API_URL ?? `http://localhost:${config.PORT}`, secret: config.AUTH_JWT_SECRET });
   } finally {
     await db.$disconnect();
@@ -69,14 +84,33 @@ async function seed(db: Db, secret: string, leadsArg: string, json: boolean): Pr
   );
 }
 
-async function token(db: Db, secret: string, who: string | undefined, ttlArg: string): Promise<void> {
-  if (!who) fail("token: pass --user <id|email>");
+function ttlSecondsOf(ttlArg: string): number {
   const ttl = z.coerce.number().positive().max(24 * 365).safeParse(ttlArg);
   if (!ttl.success) fail("token: --ttl-hours must be a positive number of hours");
+  return Math.round(ttl.data * 3600);
+}
+
+async function token(db: Db, secret: string, who: string | undefined, ttlArg: string): Promise<void> {
+  if (!who) fail("token: pass --user <id|email>, or --service");
+  const ttlSeconds = ttlSecondsOf(ttlArg);
   const user = await db.user.findFirst({ where: who.includes("@") ? { email: who } : { id: who } });
   if (!user) fail(`token: no user with ${who.includes("@") ? "email" : "id"} ${who}; run \`npm run cli -- seed\` first`);
   warnAboutNpmBanner(`token --user ${who}`);
-  process.stdout.write(`${await signToken(secret, user.id, Math.round(ttl.data * 3600))}\n`);
+  process.stdout.write(`${await signToken(secret, user.id, ttlSeconds)}\n`);
+}
+
+/** Needs no database row: the service is no user, and its token can never act as one. */
+async function serviceToken(secret: string, user: string | undefined, name: string, ttlArg: string): Promise<void> {
+  if (user) fail("token: pass either --user or --service, not both");
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) fail("token: --name must be 1-64 letters, digits or . _ -");
+  warnAboutNpmBanner("token --service");
+  process.stdout.write(`${await signServiceToken(secret, name, ttlSecondsOf(ttlArg))}\n`);
+}
+
+async function rotateWebhookKey(db: Db, current: Buffer | undefined, previous: Buffer | undefined): Promise<void> {
+  if (!current) fail("rotate-webhook-key: set WEBHOOK_SECRET_KEY to the new key and WEBHOOK_SECRET_KEY_PREVIOUS to the old one");
+  const resealed = await resealWebhookSecrets(db, createSecretBox(current, previous));
+  process.stdout.write(`re-sealed ${resealed} webhook secret(s) under the current WEBHOOK_SECRET_KEY\n`);
 }
 
 /**

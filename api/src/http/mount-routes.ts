@@ -3,7 +3,14 @@
 // authenticated and rate limited by app.ts, before any body is read.
 import express, { Router, type Request, type RequestHandler } from "express";
 import type { z } from "zod";
-import { requireWorkspaceAccess, requireWorkspaceAdminAccess } from "../auth/guards.ts";
+import {
+  refuseService,
+  requireAdminOrService,
+  requireService,
+  requireUser,
+  requireWorkspaceAccess,
+  requireWorkspaceAdminAccess,
+} from "../auth/guards.ts";
 import { requireOpsAdmin } from "../ops/bull-board.ts";
 import { requireMetricsToken } from "../ops/metrics.ts";
 import { contextOf, expressPath, namesWorkspace, readsJsonBody, type Access, type Route, type RouteDeps } from "./route.ts";
@@ -31,18 +38,23 @@ function bodyParserOf(route: Route): RequestHandler[] {
 
 /** The guards of each kind of caller, built once per app (the membership lookup keeps a cache). */
 function accessGuards(deps: RouteDeps): Record<Access, (route: Route) => RequestHandler[]> {
-  const workspaceAccess = requireWorkspaceAccess(deps.db);
+  const workspaceAccess = requireWorkspaceAccess(deps.db, deps.memberships);
+  const inWorkspace = (route: Route) => {
+    if (!namesWorkspace(route)) throw new Error(`${route.operationId}: which workspace? The path names none`);
+    return workspaceAccess;
+  };
   const opsAdmin = requireOpsAdmin(deps);
   const metricsToken = requireMetricsToken(deps.metricsToken);
   return {
     public: () => [],
     metrics: () => [metricsToken],
     ops: () => [opsAdmin],
-    member: (route) => (namesWorkspace(route) ? [workspaceAccess] : []),
-    admin: (route) => {
-      if (!namesWorkspace(route)) throw new Error(`${route.operationId}: admin of which workspace? The path names none`);
-      return [workspaceAccess, requireWorkspaceAdminAccess];
-    },
+    // Chat data is the members': the service token is refused before anything else is looked at.
+    member: (route) => [refuseService, ...(namesWorkspace(route) ? [workspaceAccess] : [])],
+    admin: (route) => [refuseService, inWorkspace(route), requireWorkspaceAdminAccess],
+    adminOrService: (route) => [inWorkspace(route), requireAdminOrService],
+    service: () => [requireService],
+    user: () => [requireUser],
   };
 }
 

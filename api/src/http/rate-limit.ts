@@ -48,6 +48,8 @@ export function rateLimitPerUser(options: RateLimitOptions, logger: Logger): Req
   return async (req, res, next) => {
     const kind = READ_METHODS.has(req.method) ? "read" : "write";
     const limit = kind === "read" ? options.readsPerWindow : options.writesPerWindow;
+    // Budgets are the members'. The host's backend (service token) is not limited: it provisions and ingests in
+    // bursts, and it holds the secret that signs user tokens, so a budget could not bind it anyway.
     if (limit <= 0 || !req.userId) return next();
 
     let count: number;

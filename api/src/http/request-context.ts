@@ -3,10 +3,13 @@
 import { randomUUID } from "node:crypto";
 import type { NextFunction, Request, Response } from "express";
 import type { WorkspaceRole } from "@insights/shared/db/client";
+import type { Principal } from "../auth/jwt.ts";
+import { AppError } from "./app-error.ts";
 
+/** A member's role in the workspace the path names; a service token acts in it with `role: "SERVICE"`. */
 export interface Membership {
   workspaceId: string;
-  role: WorkspaceRole;
+  role: WorkspaceRole | "SERVICE";
 }
 
 declare global {
@@ -15,6 +18,8 @@ declare global {
     interface Request {
       id: string;
       /** Set by `authenticate`. */
+      principal?: Principal;
+      /** Set by `authenticate` for user tokens only. */
       userId?: string;
       /** Set by `requireWorkspaceAccess`. */
       membership?: Membership;
@@ -39,13 +44,33 @@ export interface Caller {
   isAdmin: boolean;
 }
 
-/** Only valid behind `authenticate` and `requireWorkspaceAccess`. */
+/**
+ * Only valid behind `authenticate` and `requireWorkspaceAccess`. Refuses a service token: every route that reads or
+ * writes chat data takes its caller from here, so a route nobody opened to the service stays closed to it.
+ */
 export function callerOf(req: Request): Caller {
   const { membership, userId } = req;
-  if (!membership || !userId) throw new Error("callerOf used on a route without the workspace access guard");
+  if (req.principal?.kind === "service") throw new AppError("FORBIDDEN", "a service token cannot use this route");
+  if (!membership || !userId || membership.role === "SERVICE") {
+    throw new Error("callerOf used on a route without the workspace access guard");
+  }
   return {
     workspaceId: membership.workspaceId,
     userId,
     isAdmin: membership.role === "OWNER" || membership.role === "ADMIN",
   };
+}
+
+/** Who an audit event names: a member, or the host's backend (`userId: null`, recorded as a SERVICE actor). */
+export interface Actor {
+  workspaceId: string;
+  userId: string | null;
+}
+
+/** For the routes open to workspace admins and to the service token alike (behind `requireAdminOrService`). */
+export function actorOf(req: Request): Actor {
+  const { membership } = req;
+  if (!membership) throw new Error("actorOf used on a route without the workspace access guard");
+  if (membership.role === "SERVICE") return { workspaceId: membership.workspaceId, userId: null };
+  return { workspaceId: membership.workspaceId, userId: callerOf(req).userId };
 }

@@ -21,6 +21,7 @@ export function logRequests(logger: Logger, routeLabelOf: (req: Request) => stri
         durationMs: Math.round((performance.now() - started) * 10) / 10,
         ...(res.writableFinished ? {} : { aborted: true }),
         ...(req.userId ? { userId: req.userId } : {}),
+        ...(req.principal?.kind === "service" ? { service: req.principal.name } : {}),
         ...(req.membership ? { workspaceId: req.membership.workspaceId } : {}),
       };
       if (res.statusCode >= 500) logger.warn(line, "request failed");

@@ -33,14 +33,16 @@ import type { AppDeps } from "../app.ts";
 import type { LiveEvents } from "../live/live-events.ts";
 import type { ApiMetrics } from "../ops/metrics.ts";
 import type { ErrorCode } from "./app-error.ts";
-import { callerOf, type Caller } from "./request-context.ts";
+import type { MembershipCache } from "../auth/membership-cache.ts";
+import { actorOf, callerOf, type Actor, type Caller } from "./request-context.ts";
 
 export type HttpMethod = "get" | "post" | "put" | "patch" | "delete";
 
 /**
  * Who may call a route; each kind is one entry of `accessGuards` (mount-routes.ts) and of the OpenAPI security
- * table (openapi.ts), so a new kind (issue 13's `service`: a host backend's service token) is one member here and
- * one entry in each, which the compiler asks for.
+ * table (openapi.ts), so a new kind is one member here and one entry in each, which the compiler asks for. Two kinds
+ * of bearer token exist (auth/jwt.ts): a user's, and the host backend's service token; `member` and `admin` routes
+ * refuse the service token (403), `service` routes refuse every user token (403).
  */
 export type Access =
   /** Anyone: health, readiness, this document. */
@@ -52,9 +54,15 @@ export type Access =
   /** A signed-in user (bearer JWT); under /v1/workspaces/{workspaceId}, a member of that workspace. */
   | "member"
   /** Like member, and the workspace's OWNER or an ADMIN: members get 403. */
-  | "admin";
+  | "admin"
+  /** A workspace's admin, or the host's service token (ingestion, erasure): members get 403. */
+  | "adminOrService"
+  /** The host's service token only (provisioning): every user token gets 403. */
+  | "service"
+  /** Any user token, about its own user (GET /v1/me): the service token gets 403. */
+  | "user";
 
-export type RouteTag = "operations" | "ingestion" | "insights";
+export type RouteTag = "operations" | "identity" | "provisioning" | "ingestion" | "insights";
 
 /** Response headers a route may name; X-Request-Id is on every response and need not be named. */
 export const RESPONSE_HEADERS = {
@@ -84,6 +92,8 @@ export interface RouteContext<P extends Schema, Q extends Schema, B extends Sche
   headers: Parsed<H>;
   /** The member calling, in the workspace of the path (member and admin routes under a workspace only). */
   readonly caller: Caller;
+  /** Who acts on an adminOrService route: the admin, or the service (`userId: null`). */
+  readonly actor: Actor;
   req: Request;
   res: Response;
 }
@@ -93,11 +103,13 @@ export type Reply<R extends Responses> = {
   [S in keyof R]: R[S] extends { body: z.ZodType } ? { status: S; body: z.output<R[S]["body"]> } : never;
 }[keyof R];
 
-/** What a handler may use: the app's dependencies and the per-app metrics. */
+/** What a handler may use: the app's dependencies, the per-app metrics and membership cache. */
 export interface RouteDeps extends AppDeps {
   metrics: ApiMetrics;
   /** Publishes to the sessions' live event logs after a change commits. */
   live: LiveEvents;
+  /** The workspace guard's cache; provisioning forgets what it changes, so its own process sees it at once. */
+  memberships: MembershipCache;
 }
 
 interface RouteFields<P extends Schema, Q extends Schema, B extends Schema, H extends Schema, R extends Responses> {
@@ -169,10 +181,13 @@ export function defineRoute<
 }
 
 /** The route's own caller, read lazily: only member and admin routes under a workspace have one. */
-export function contextOf(req: Request, res: Response): Pick<RouteContext<Schema, Schema, Schema, Schema>, "caller" | "req" | "res"> {
+export function contextOf(req: Request, res: Response): Pick<RouteContext<Schema, Schema, Schema, Schema>, "caller" | "actor" | "req" | "res"> {
   return {
     get caller() {
       return callerOf(req);
+    },
+    get actor() {
+      return actorOf(req);
     },
     req,
     res,

@@ -70,3 +70,12 @@ export const leadInsightResponse = z.object({
   updatedAt: z.date(),
 });
 export type LeadInsightResponse = z.output<typeof leadInsightResponse>;
+
+export const leadErasureResponse = z.object({
+  leadId: z.string(),
+  erasedAt: z.date(),
+  /** Packs that held the lead, now being rebuilt without it. */
+  rebuiltPackIds: z.array(z.string()),
+  /** Answers that drew on the lead, whose text was removed. */
+  redactedMessageIds: z.array(z.string()),
+});

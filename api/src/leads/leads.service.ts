@@ -1,7 +1,7 @@
 import type { Db } from "@insights/shared/db/client";
 import { recordAuditEvent } from "../audit/audit.service.ts";
 import { notFound, validationFailed } from "../http/app-error.ts";
-import type { Caller } from "../http/request-context.ts";
+import type { Actor, Caller } from "../http/request-context.ts";
 import type { IngestionResponse, LeadInput, LeadInsightResponse } from "./leads.schema.ts";
 import { fingerprintThread } from "./thread-fingerprint.ts";
 
@@ -10,7 +10,7 @@ import { fingerprintThread } from "./thread-fingerprint.ts";
  * fingerprint is unchanged are not rewritten, so re-pushing a workspace is cheap and keeps cached insights valid.
  * The whole batch is one transaction: it lands entirely or not at all.
  */
-export async function ingestLeads(db: Db, caller: Caller, leads: LeadInput[]): Promise<IngestionResponse> {
+export async function ingestLeads(db: Db, caller: Actor, leads: LeadInput[]): Promise<IngestionResponse> {
   await assertCampaignsExist(db, caller, leads);
   const now = new Date();
   const prepared = leads.map((lead) => ({
@@ -95,7 +95,7 @@ export async function ingestLeads(db: Db, caller: Caller, leads: LeadInput[]): P
   );
 }
 
-async function assertCampaignsExist(db: Db, caller: Caller, leads: LeadInput[]): Promise<void> {
+async function assertCampaignsExist(db: Db, caller: Actor, leads: LeadInput[]): Promise<void> {
   const wanted = [...new Set(leads.flatMap((l) => (l.campaignId ? [l.campaignId] : [])))];
   if (wanted.length === 0) return;
   const found = await db.campaign.findMany({

@@ -1,4 +1,5 @@
 import { INSIGHTS_PATH, sessionPath } from "../http/common.schema.ts";
+import { idempotencyHeaders, idempotent } from "../http/idempotency.ts";
 import { defineRoute } from "../http/route.ts";
 import { createdMessages, createMessageBody, listMessagesQuery, messagePage } from "./messages.schema.ts";
 import * as messages from "./messages.service.ts";
@@ -29,12 +30,14 @@ export const messagesRoutes = [
     tag: "insights",
     access: "member",
     params: sessionPath,
+    headers: idempotencyHeaders,
     body: createMessageBody,
     responses: { 201: { description: "The question and its pending reply", body: createdMessages } },
     errors: ["CONFLICT", "UNAVAILABLE"],
-    handle: async ({ params, body, caller }, deps) => ({
-      status: 201,
-      body: await messages.createUserMessage(deps, caller, params.sessionId, body),
-    }),
+    handle: async ({ params, body, headers, caller, req, res }, deps) =>
+      idempotent(deps.db, { req, res, key: headers["Idempotency-Key"] }, { ...caller, input: body }, async () => ({
+        status: 201 as const,
+        body: await messages.createUserMessage(deps, caller, params.sessionId, body),
+      })),
   }),
 ];

@@ -74,7 +74,9 @@ function errorCodesOf(route: Route): Set<ErrorCode> {
   if (route.params || route.query || route.headers || route.body || readsJsonBody(route)) codes.add("VALIDATION_FAILED");
   if (readsJsonBody(route)) codes.add("PAYLOAD_TOO_LARGE");
   if (route.access !== "public") codes.add("UNAUTHENTICATED");
-  if (route.access === "admin" || route.access === "ops") codes.add("FORBIDDEN");
+  // Every bearer route refuses someone: the service token (member, admin, user routes), members (admin routes),
+  // user tokens (service routes); ops routes, operators not listed.
+  if (route.access !== "public" && route.access !== "metrics") codes.add("FORBIDDEN");
   if (route.path.includes("{")) codes.add("NOT_FOUND");
   if (route.path.startsWith("/v1/")) codes.add("RATE_LIMITED");
   return codes;
@@ -93,6 +95,14 @@ function responsesOf(route: Route) {
   return responses;
 }
 
+/** What each kind of caller means, in words, at the end of an operation's description. */
+const ACCESS_NOTES: Partial<Record<Access, string>> = {
+  admin: "Workspace admins (OWNER or ADMIN) only.",
+  adminOrService: "Workspace admins (OWNER or ADMIN) or the host's service token.",
+  service: "The host's service token only; user tokens get 403.",
+  user: "A user token; the service token gets 403.",
+};
+
 const security: Record<Access, Array<Record<string, string[]>>> = {
   public: [],
   // Optional: {} means "no credentials" is also accepted (when METRICS_TOKEN is unset).
@@ -100,6 +110,9 @@ const security: Record<Access, Array<Record<string, string[]>>> = {
   ops: [{ bearerAuth: [] }, { opsCookie: [] }],
   member: [{ bearerAuth: [] }],
   admin: [{ bearerAuth: [] }],
+  adminOrService: [{ bearerAuth: [] }],
+  service: [{ bearerAuth: [] }],
+  user: [{ bearerAuth: [] }],
 };
 
 function operationOf(route: Route) {
@@ -110,8 +123,8 @@ function operationOf(route: Route) {
     ...(isConditional(route) ? [ref("parameters", "IfNoneMatch")] : []),
     ref("parameters", "XRequestId"),
   ];
-  const admin = route.access === "admin";
-  const description = [route.description, admin ? "Workspace admins (OWNER or ADMIN) only." : undefined].filter(Boolean).join(" ");
+  const admin = route.access === "admin" || route.access === "adminOrService";
+  const description = [route.description, ACCESS_NOTES[route.access]].filter(Boolean).join(" ");
   return {
     operationId: route.operationId,
     summary: route.summary,
@@ -146,7 +159,9 @@ export function buildOpenApiDocument(routes: readonly Route[]) {
     servers: [{ url: "/", description: "The API's own origin (behind whatever host serves it)" }],
     tags: [
       { name: "insights", description: "Sessions, packs, messages and their settings (any member unless marked)" },
-      { name: "ingestion", description: "The host application pushes campaigns and leads (admins)" },
+      { name: "identity", description: "Who the bearer of a user token is" },
+      { name: "provisioning", description: "The host application's backend creates workspaces, users and memberships (service token)" },
+      { name: "ingestion", description: "The host application pushes campaigns and leads, and erases leads (service token or admins)" },
       { name: "operations", description: "Health, readiness, metrics, this document and the queue dashboard" },
     ],
     paths,
@@ -192,7 +207,12 @@ export function buildOpenApiDocument(routes: readonly Route[]) {
         },
       },
       securitySchemes: {
-        bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "HS256 JWT, `sub` = user id" },
+        bearerAuth: {
+          type: "http",
+          scheme: "bearer",
+          bearerFormat: "JWT",
+          description: "HS256 JWT: a user token (`sub` = user id), or the host's service token (`aud: insights:service`)",
+        },
         opsCookie: { type: "apiKey", in: "cookie", name: "insights_ops_token", description: "Set by /admin/queues/login" },
         metricsToken: { type: "http", scheme: "bearer", description: "METRICS_TOKEN, when the deployment sets one" },
       },

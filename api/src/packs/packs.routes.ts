@@ -1,4 +1,5 @@
 import { INSIGHTS_PATH, packPath, sessionPath } from "../http/common.schema.ts";
+import { idempotencyHeaders, idempotent } from "../http/idempotency.ts";
 import { defineRoute } from "../http/route.ts";
 import { deletedPackResponse, listPacksQuery, packPage, packResponse, recomputePackBody, requestPackBody } from "./packs.schema.ts";
 import * as packs from "./packs.service.ts";
@@ -14,16 +15,18 @@ export const packsRoutes = [
     tag: "insights",
     access: "member",
     params: sessionPath,
+    headers: idempotencyHeaders,
     body: requestPackBody,
     responses: {
       202: { description: "A new pack, or a FAILED or CANCELLED one restarted: its job is queued", body: packResponse },
       200: { description: "The existing pack of this scope (no second job)", body: packResponse },
     },
     errors: ["CONFLICT", "UNAVAILABLE"],
-    handle: async ({ params, body, caller }, deps) => {
-      const { created, pack } = await packs.requestPack(deps, caller, params.sessionId, body);
-      return created ? { status: 202, body: pack } : { status: 200, body: pack };
-    },
+    handle: async ({ params, body, headers, caller, req, res }, deps) =>
+      idempotent(deps.db, { req, res, key: headers["Idempotency-Key"] }, { ...caller, input: body }, async () => {
+        const { created, pack } = await packs.requestPack(deps, caller, params.sessionId, body);
+        return created ? { status: 202 as const, body: pack } : { status: 200 as const, body: pack };
+      }),
   }),
   defineRoute({
     operationId: "listPacks",

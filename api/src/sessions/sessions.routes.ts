@@ -1,4 +1,5 @@
 import { INSIGHTS_PATH, sessionPath, workspaceParams } from "../http/common.schema.ts";
+import { idempotencyHeaders, idempotent } from "../http/idempotency.ts";
 import { defineRoute } from "../http/route.ts";
 import { createSessionBody, listSessionsQuery, renameSessionBody, sessionPage, sessionResponse } from "./sessions.schema.ts";
 import * as sessions from "./sessions.service.ts";
@@ -14,9 +15,15 @@ export const sessionsRoutes = [
     tag: "insights",
     access: "member",
     params: workspaceParams,
+    headers: idempotencyHeaders,
     body: createSessionBody,
-    responses: { 201: { description: "The new session", body: sessionResponse } },
-    handle: async ({ body, caller }, { db }) => ({ status: 201, body: await sessions.createSession(db, caller, body) }),
+    responses: { 201: { description: "The new session (or, for a repeated Idempotency-Key, the first answer)", body: sessionResponse } },
+    errors: ["CONFLICT"],
+    handle: async ({ body, headers, caller, req, res }, { db }) =>
+      idempotent(db, { req, res, key: headers["Idempotency-Key"] }, { ...caller, input: body }, async () => ({
+        status: 201 as const,
+        body: await sessions.createSession(db, caller, body),
+      })),
   }),
   defineRoute({
     operationId: "listSessions",

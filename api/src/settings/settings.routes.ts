@@ -13,7 +13,7 @@ export const settingsRoutes = [
     access: "member",
     params: workspaceParams,
     responses: { 200: { description: "The settings", body: settingsResponse } },
-    handle: async ({ caller }, { db }) => ({ status: 200, body: await settings.getSettings(db, caller) }),
+    handle: async ({ caller }, deps) => ({ status: 200, body: await settings.getSettings(deps, caller) }),
   }),
   defineRoute({
     operationId: "updateSettings",
@@ -25,6 +25,6 @@ export const settingsRoutes = [
     params: workspaceParams,
     body: patchSettingsBody,
     responses: { 200: { description: "The settings after the change", body: settingsResponse } },
-    handle: async ({ body, caller }, { db }) => ({ status: 200, body: await settings.updateSettings(db, caller, body) }),
+    handle: async ({ body, caller }, deps) => ({ status: 200, body: await settings.updateSettings(deps, caller, body) }),
   }),
 ];

@@ -23,6 +23,9 @@ const define = <S extends z.ZodType>(definition: JobDefinition<S>) => definition
 
 const id = z.string().min(1).max(128);
 
+/** A custom backoff, computed by the webhooks worker (`backoffStrategy`): its base delay is a worker setting. */
+export const WEBHOOK_BACKOFF = "webhook";
+
 export const JOBS = {
   buildPack: define({
     queue: "packs",
@@ -59,6 +62,19 @@ export const JOBS = {
     options: {
       attempts: 3,
       backoff: { type: "exponential", delay: 2_000 },
+      removeOnComplete: { age: 24 * 3600, count: 1000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    },
+  }),
+  deliverWebhook: define({
+    queue: "webhooks",
+    name: "webhook.deliver",
+    payload: z.object({ deliveryId: id }),
+    jobId: (p) => `webhook-${p.deliveryId}`,
+    options: {
+      // About a day of retries with the worker's backoff (WEBHOOK_RETRY_BASE_MS doubling, capped at an hour).
+      attempts: 30,
+      backoff: { type: WEBHOOK_BACKOFF },
       removeOnComplete: { age: 24 * 3600, count: 1000 },
       removeOnFail: { age: 7 * 24 * 3600 },
     },

@@ -16,7 +16,13 @@ export function createJobQueues(connection: Redis, prefix: string): JobQueues {
     queue.on("error", () => undefined);
     return queue;
   };
-  return { packs: make("packs"), packChunks: make("packChunks"), replies: make("replies"), maintenance: make("maintenance") };
+  return {
+    packs: make("packs"),
+    packChunks: make("packChunks"),
+    replies: make("replies"),
+    webhooks: make("webhooks"),
+    maintenance: make("maintenance"),
+  };
 }
 
 export async function closeJobQueues(queues: JobQueues): Promise<void> {

@@ -7,6 +7,8 @@ export const QUEUES = {
   packChunks: "insights-pack-chunks",
   /** One job per ASSISTANT reply to complete. */
   replies: "insights-replies",
+  /** One job per webhook delivery (an event for a workspace's webhook). */
+  webhooks: "insights-webhooks",
   /** Reconciliation and retention, on schedules. */
   maintenance: "insights-maintenance",
 } as const;

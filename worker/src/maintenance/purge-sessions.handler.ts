@@ -3,7 +3,7 @@
 // still restorable or gone with a record of its purge; audit events and the usage ledger keep their ids.
 import type { Db } from "@insights/shared/db/client";
 import type { Logger } from "@insights/shared/logger";
-import { retentionCutoff } from "@insights/shared/retention";
+import { IDEMPOTENCY_KEY_TTL_MS, retentionCutoff } from "@insights/shared/retention";
 
 const BATCH = 100;
 
@@ -13,7 +13,7 @@ export interface PurgeDeps {
   retentionDays: number;
 }
 
-export async function purgeExpiredSessions(deps: PurgeDeps, now = new Date()): Promise<{ purged: number }> {
+export async function purgeExpiredSessions(deps: PurgeDeps, now = new Date()): Promise<{ purged: number; expiredKeys: number }> {
   const { db, logger } = deps;
   const cutoff = retentionCutoff(deps.retentionDays, now);
   let purged = 0;
@@ -31,7 +31,11 @@ export async function purgeExpiredSessions(deps: PurgeDeps, now = new Date()): P
     if (expired.length < BATCH) break;
   }
   if (purged > 0) logger.info({ purged, retentionDays: deps.retentionDays }, "purged expired sessions");
-  return { purged };
+  // The same sweep drops Idempotency-Keys past their 24 hours: the API already ignores them, this only frees space.
+  const { count: expiredKeys } = await db.idempotencyKey.deleteMany({
+    where: { createdAt: { lt: new Date(now.getTime() - IDEMPOTENCY_KEY_TTL_MS) } },
+  });
+  return { purged, expiredKeys };
 }
 
 async function purgeSession(db: Db, sessionId: string, cutoff: Date): Promise<boolean> {

@@ -11,6 +11,7 @@ import { NO_USAGE } from "../llm/provider.ts";
 import { markPackFailed } from "../packs/build-pack.handler.ts";
 import { failReply } from "../replies/answer-message.handler.ts";
 import type { WorkerMetrics } from "../runtime/metrics.ts";
+import { markDeliveryFailed } from "../webhooks/deliver-webhook.handler.ts";
 
 export interface ReconcileDeps {
   db: Db;
@@ -58,7 +59,17 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
     );
   }
 
-  if (result.enqueued || result.markedFailed) logger.info(result, "reconciled packs and replies");
+  const deliveries = await db.insightWebhookDelivery.findMany({
+    where: { status: "PENDING", createdAt: { lt: before } },
+    select: { id: true },
+    orderBy: { createdAt: "asc" },
+    take: BATCH,
+  });
+  for (const delivery of deliveries) {
+    await ensureJob(deps, "deliverWebhook", { deliveryId: delivery.id }, result, () => markDeliveryFailed(db, delivery.id));
+  }
+
+  if (result.enqueued || result.markedFailed) logger.info(result, "reconciled packs, replies and webhook deliveries");
   return result;
 }
 

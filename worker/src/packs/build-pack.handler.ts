@@ -6,6 +6,8 @@ import type { Db, Prisma } from "@insights/shared/db/client";
 import type { JobPayload } from "@insights/shared/jobs/catalog";
 import { publishPackUpdated } from "@insights/shared/live/publish";
 import type { SessionEventLog } from "@insights/shared/live/session-events";
+import { effectiveModel, type ModelPolicy } from "@insights/shared/llm-models";
+import { recordWebhookEvent } from "@insights/shared/webhooks/outbox";
 import type { Logger } from "@insights/shared/logger";
 import { LlmError, addUsage, type LlmCallOptions, type LlmProvider, type LlmUsage } from "../llm/provider.ts";
 import { ReleaseJob, stopReasonOf, type RunningPacks } from "../runtime/cancellations.ts";
@@ -25,6 +27,8 @@ export interface PackPipelineDeps {
   /** The session's live log: every change of the pack is published after it commits. */
   live: SessionEventLog;
   running: RunningPacks;
+  /** LLM_MODEL and LLM_ALLOWED_MODELS. */
+  models: ModelPolicy;
   tuning: { maxLeadsPerPack: number; llmConcurrency: number; progressIntervalMs: number; pageSize: number; chunkSize?: number };
   /**
    * Where the pack's chunks go: chunk jobs any worker process takes. Without one (a single process, as in tests that
@@ -37,10 +41,10 @@ export interface PackPipelineDeps {
 }
 
 /** The workspace's model and reasoning effort, as every call of the pack uses them. */
-export async function callOptionsFor(db: Db, clientId: string): Promise<Omit<LlmCallOptions, "signal">> {
+export async function callOptionsFor(db: Db, clientId: string, models: ModelPolicy): Promise<Omit<LlmCallOptions, "signal">> {
   const settings = await db.workspaceSettings.findUnique({ where: { clientId } });
   return {
-    model: settings?.insightsChatModel ?? "gpt-5-mini",
+    model: effectiveModel(settings?.insightsChatModel, models),
     reasoningEffort: (settings?.insightsChatReasoningEffort ?? "medium") as LlmCallOptions["reasoningEffort"],
   };
 }
@@ -62,7 +66,7 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
   const run = new PackRun(db, pack, controller);
   const log = deps.logger.child({ packId: pack.id, generation: pack.generation });
   try {
-    const call = { ...(await callOptionsFor(db, pack.clientId)), log };
+    const call = { ...(await callOptionsFor(db, pack.clientId, deps.models)), log };
     const model = llm.modelFor(call.model);
     log.info({ stage: pack.stage, model, force: pack.forceRecompute }, "pack run started");
 
@@ -126,11 +130,17 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
         select: { error: true },
       });
       log.warn({ failed: metrics.counts.failed }, "pack failed: every lead failed to summarize");
-      await finalRun.update({
-        status: "FAILED",
-        metrics: metricsJson,
-        error: `every lead failed to summarize (${metrics.counts.failed} of ${metrics.counts.total}); first error: ${firstError?.error ?? "unknown"}`,
-        completedAt: new Date(),
+      await db.$transaction(async (tx) => {
+        await finalRun.update(
+          {
+            status: "FAILED",
+            metrics: metricsJson,
+            error: `every lead failed to summarize (${metrics.counts.failed} of ${metrics.counts.total}); first error: ${firstError?.error ?? "unknown"}`,
+            completedAt: new Date(),
+          },
+          tx,
+        );
+        await recordPackWebhook(tx, finalRun.pack, "pack.failed");
       });
       return { outcome: "failed", totalLeads: metrics.counts.total };
     }
@@ -157,6 +167,7 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
           tx,
         );
         await recordSynthesisUsage(tx, finalRun, err.usage);
+        await recordPackWebhook(tx, finalRun.pack, "pack.failed");
       });
       return { outcome: "failed", totalLeads: metrics.counts.total };
     }
@@ -177,6 +188,7 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
         tx,
       );
       await recordSynthesisUsage(tx, finalRun, synthesisUsage);
+      await recordPackWebhook(tx, finalRun.pack, "pack.completed");
     });
     log.info({ totalLeads: metrics.counts.total, failed: metrics.counts.failed, ...addUsage(leadUsage, synthesisUsage) }, "pack complete");
     return { outcome: "complete", totalLeads: metrics.counts.total };
@@ -220,9 +232,28 @@ export async function markPackFailed(
   payload: JobPayload<"buildPack">,
   reason: string,
 ): Promise<void> {
-  await deps.db.insightContextPack.updateMany({
-    where: { id: payload.packId, generation: payload.generation, status: { in: ["PENDING", "RUNNING"] } },
-    data: { status: "FAILED", error: reason, completedAt: new Date() },
+  await deps.db.$transaction(async (tx) => {
+    const { count } = await tx.insightContextPack.updateMany({
+      where: { id: payload.packId, generation: payload.generation, status: { in: ["PENDING", "RUNNING"] } },
+      data: { status: "FAILED", error: reason, completedAt: new Date() },
+    });
+    const pack = count === 1 ? await tx.insightContextPack.findUnique({ where: { id: payload.packId } }) : null;
+    if (pack) await recordPackWebhook(tx, pack, "pack.failed");
   });
   await publishPack(deps, payload.packId);
+}
+
+/** One event per pack run (generation): a retried handler or a second failure path records it once. */
+function recordPackWebhook(
+  tx: Prisma.TransactionClient,
+  pack: { id: string; clientId: string; sessionId: string; generation: number },
+  type: "pack.completed" | "pack.failed",
+): Promise<void> {
+  return recordWebhookEvent(tx, {
+    clientId: pack.clientId,
+    type,
+    subjectId: pack.id,
+    eventKey: `pack:${pack.id}:g${pack.generation}`,
+    data: { packId: pack.id, sessionId: pack.sessionId, generation: pack.generation, status: type === "pack.completed" ? "COMPLETE" : "FAILED" },
+  });
 }

@@ -6,6 +6,7 @@
 // belong to the run's generation, not to the pack job's attempt: a pack job that dies leaves its chunks running.
 import { randomUUID } from "node:crypto";
 import type { Db, InsightContextPack } from "@insights/shared/db/client";
+import type { ModelPolicy } from "@insights/shared/llm-models";
 import type { Logger } from "@insights/shared/logger";
 import type { LlmCallOptions, LlmProvider } from "../llm/provider.ts";
 import { abortableSleep } from "../llm/rate-limit.ts";
@@ -30,6 +31,8 @@ export interface ChunkDeps {
   llm: LlmProvider;
   logger: Logger;
   running: RunningPacks;
+  /** LLM_MODEL and LLM_ALLOWED_MODELS. */
+  models: ModelPolicy;
   llmSlots: Semaphore;
   tuning: { llmConcurrency: number; progressIntervalMs: number; pageSize: number };
   metrics?: WorkerMetrics | undefined;

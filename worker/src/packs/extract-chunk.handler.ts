@@ -17,7 +17,7 @@ export async function extractChunkJob(
   const controller = deps.running.start(pack.id);
   const log = deps.logger.child({ packId: pack.id, generation: pack.generation, chunk: payload.index });
   try {
-    const call = { ...(await callOptionsFor(deps.db, pack.clientId)), log };
+    const call = { ...(await callOptionsFor(deps.db, pack.clientId, deps.models)), log };
     const publish = () => publishPack({ ...deps, logger: log }, pack.id);
     const outcome = await extractChunk({ ...deps, logger: log }, pack, payload.index, call, controller, publish);
     if (stopReasonOf(controller.signal) === "shutdown") throw new ReleaseJob(`chunk ${payload.index} of pack ${pack.id} released at shutdown`);

@@ -7,6 +7,8 @@ import type { Db, Prisma } from "@insights/shared/db/client";
 import type { JobPayload } from "@insights/shared/jobs/catalog";
 import { publishMessages } from "@insights/shared/live/publish";
 import type { SessionEventLog } from "@insights/shared/live/session-events";
+import { effectiveModel, type ModelPolicy } from "@insights/shared/llm-models";
+import { recordWebhookEvent } from "@insights/shared/webhooks/outbox";
 import type { Logger } from "@insights/shared/logger";
 import { LlmError, NO_USAGE, type LlmCallOptions, type LlmProvider, type LlmUsage } from "../llm/provider.ts";
 import { ReleaseJob } from "../runtime/cancellations.ts";
@@ -17,6 +19,8 @@ export interface AnswerDeps {
   db: Db;
   llm: LlmProvider;
   logger: Logger;
+  /** LLM_MODEL and LLM_ALLOWED_MODELS. */
+  models: ModelPolicy;
   /** Aborts at shutdown: the job goes back to the queue and the reply stays PENDING for the next worker. */
   shutdown: AbortSignal;
   live: SessionEventLog;
@@ -46,7 +50,7 @@ export async function answerMessage(deps: AnswerDeps, payload: JobPayload<"answe
   log.info({ questionId: reply.replyTo.id }, "reply started");
   const settings = await db.workspaceSettings.findUnique({ where: { clientId: reply.clientId } });
   const call: LlmCallOptions = {
-    model: settings?.insightsChatModel ?? "gpt-5-mini",
+    model: effectiveModel(settings?.insightsChatModel, deps.models),
     reasoningEffort: (settings?.insightsChatReasoningEffort ?? "medium") as LlmCallOptions["reasoningEffort"],
     signal: deps.shutdown,
     log,
@@ -75,7 +79,15 @@ export async function answerMessage(deps: AnswerDeps, payload: JobPayload<"answe
           completedAt: new Date(),
         },
       });
-      if (count === 1) await recordAnswerUsage(tx, reply.clientId, reply.packId, reply.id, usage);
+      if (count === 0) return;
+      await recordAnswerUsage(tx, reply.clientId, reply.packId, reply.id, usage);
+      await recordWebhookEvent(tx, {
+        clientId: reply.clientId,
+        type: "message.completed",
+        subjectId: reply.id,
+        eventKey: `message:${reply.id}`,
+        data: { messageId: reply.id, sessionId: reply.sessionId, packId: reply.packId, replyToId: reply.replyToId, status: "COMPLETE" },
+      });
     });
     await publishMessages(db, deps.live, "message.updated", [reply.id]);
     log.info({ outcome: "complete", durationMs: Date.now() - started, ...usage }, "reply finished");

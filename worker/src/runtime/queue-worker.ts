@@ -29,6 +29,8 @@ export interface QueueWorkerOptions {
    * using an attempt, for as long as the outage lasts: only failures of the work itself count towards `attempts`.
    */
   outages?: { isOutage: (err: unknown) => Promise<boolean>; retryMs: number } | undefined;
+  /** The delay before retry n (attemptsMade = n) of jobs whose backoff type is custom (not fixed/exponential). */
+  backoffStrategy?: (attemptsMade: number) => number;
 }
 
 export function startQueueWorker(queue: QueueKey, options: QueueWorkerOptions): Worker {
@@ -78,6 +80,7 @@ export function startQueueWorker(queue: QueueKey, options: QueueWorkerOptions): 
       maxStalledCount: 2,
       // With tracing on, each attempt is a span continuing the trace of the request that enqueued the job.
       telemetry: bullmqTelemetry(),
+      ...(options.backoffStrategy ? { settings: { backoffStrategy: options.backoffStrategy } } : {}),
     },
   );
   worker.on("failed", (job, err) => {

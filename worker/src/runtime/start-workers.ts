@@ -7,7 +7,9 @@ import { failedFromOutage } from "@insights/shared/db/unavailable";
 import { subscribePackCancellations } from "@insights/shared/jobs/cancellation";
 import { closeJobQueues, createJobQueues, enqueue } from "@insights/shared/jobs/job-queues";
 import { createSessionEventLog } from "@insights/shared/live/session-events";
+import type { ModelPolicy } from "@insights/shared/llm-models";
 import type { Logger } from "@insights/shared/logger";
+import type { WebhookSettings } from "@insights/shared/webhooks/secret-box";
 import type { LlmProvider } from "../llm/provider.ts";
 import { purgeExpiredSessions } from "../maintenance/purge-sessions.handler.ts";
 import { reconcile } from "../maintenance/reconcile.handler.ts";
@@ -16,6 +18,7 @@ import { createChunkDispatcher, createFairShare } from "../packs/chunk-dispatch.
 import { DEFAULT_CHUNK_SIZE } from "../packs/chunks.ts";
 import { extractChunkJob } from "../packs/extract-chunk.handler.ts";
 import { answerMessage, failReply } from "../replies/answer-message.handler.ts";
+import { deliverWebhook, markDeliveryFailed, pendingDeliveriesOf } from "../webhooks/deliver-webhook.handler.ts";
 import { RunningPacks } from "./cancellations.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import { Semaphore } from "./pool.ts";
@@ -35,6 +38,9 @@ export interface WorkerTuning {
   reconcileIntervalMs: number;
   reconcileGraceMs: number;
   lockDurationMs: number;
+  webhookConcurrency: number;
+  webhookTimeoutMs: number;
+  webhookRetryBaseMs: number;
 }
 
 export const DEFAULT_TUNING: WorkerTuning = {
@@ -53,6 +59,9 @@ export const DEFAULT_TUNING: WorkerTuning = {
   reconcileIntervalMs: 30_000,
   reconcileGraceMs: 30_000,
   lockDurationMs: 30_000,
+  webhookConcurrency: 8,
+  webhookTimeoutMs: 10_000,
+  webhookRetryBaseMs: 10_000,
 };
 
 export interface WorkerRuntimeDeps {
@@ -63,10 +72,13 @@ export interface WorkerRuntimeDeps {
   subscriber: Redis;
   prefix: string;
   llm: LlmProvider;
+  /** LLM_MODEL and LLM_ALLOWED_MODELS: which model each workspace's work runs on. */
+  models: ModelPolicy;
   logger: Logger;
   tuning: WorkerTuning;
   /** Job durations by job and outcome (the LLM provider takes the LLM half itself). */
   metrics?: WorkerMetrics | undefined;
+  webhooks: WebhookSettings;
 }
 
 export interface WorkerRuntime {
@@ -100,6 +112,15 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   // every attempt fails during an outage, and a pack that used them all would stay FAILED (or, with its final
   // failure unrecordable, RUNNING) for a reason that says nothing about the pack.
   const outages = { isOutage: (err: unknown) => failedFromOutage(db, err), retryMs: Math.min(tuning.reconcileIntervalMs, 5_000) };
+  // A finished pack or reply may have written webhook deliveries (in its own transaction): give them their jobs now.
+  // A crash before this leaves them to the reconciler.
+  const dispatchWebhooks = async (subjectId: string) => {
+    try {
+      for (const deliveryId of await pendingDeliveriesOf(db, subjectId)) await enqueue(queues, "deliverWebhook", { deliveryId });
+    } catch (err) {
+      logger.warn({ err, subjectId }, "could not enqueue webhook deliveries; the reconciler will");
+    }
+  };
   const workers: Worker[] = [
     startQueueWorker("packs", {
       ...common,
@@ -107,10 +128,19 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       concurrency: tuning.packConcurrency,
       handlers: {
         buildPack: (payload, _job, log) =>
-          buildPack({ db, llm: deps.llm, logger: log, live, running, tuning: pipelineTuning, chunks, llmSlots, metrics: deps.metrics }, payload),
+          withWebhooks(
+            payload.packId,
+            buildPack(
+              { db, llm: deps.llm, logger: log, live, running, models: deps.models, tuning: pipelineTuning, chunks, llmSlots, metrics: deps.metrics },
+              payload,
+            ),
+          ),
       },
       onFinalFailure: async (key, payload, reason) => {
-        if (key === "buildPack") await markPackFailed({ db, live, logger }, payload as { packId: string; generation: number }, reason);
+        if (key !== "buildPack") return;
+        const pack = payload as { packId: string; generation: number };
+        await markPackFailed({ db, live, logger }, pack, reason);
+        await dispatchWebhooks(pack.packId);
       },
     }),
     startQueueWorker("packChunks", {
@@ -120,14 +150,15 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       handlers: {
         extractChunk: async (payload, job, log) => {
           await fair.started(job.opts.priority ?? 0);
-          return extractChunkJob({ db, llm: deps.llm, logger: log, live, running, llmSlots, tuning: pipelineTuning, metrics: deps.metrics }, payload);
+          return extractChunkJob({ db, llm: deps.llm, logger: log, live, running, models: deps.models, llmSlots, tuning: pipelineTuning, metrics: deps.metrics }, payload);
         },
       },
       // A chunk that cannot be extracted fails its pack run (its pack job, waiting for it, then stops).
       onFinalFailure: async (key, payload, reason) => {
-        if (key === "extractChunk") {
-          await markPackFailed({ db, live, logger }, payload as { packId: string; generation: number }, `a chunk of the pack failed: ${reason}`);
-        }
+        if (key !== "extractChunk") return;
+        const pack = payload as { packId: string; generation: number };
+        await markPackFailed({ db, live, logger }, pack, `a chunk of the pack failed: ${reason}`);
+        await dispatchWebhooks(pack.packId);
       },
     }),
     startQueueWorker("replies", {
@@ -135,12 +166,31 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       outages,
       concurrency: tuning.replyConcurrency,
       handlers: {
-        answerMessage: (payload, _job, log) => answerMessage({ db, llm: deps.llm, logger: log, shutdown: shutdown.signal, live }, payload),
+        answerMessage: (payload, _job, log) =>
+          withWebhooks(payload.messageId, answerMessage({ db, llm: deps.llm, models: deps.models, logger: log, shutdown: shutdown.signal, live }, payload)),
       },
       onFinalFailure: async (key, payload, reason) => {
         if (key === "answerMessage") {
           await failReply({ db, live }, (payload as { messageId: string }).messageId, `could not answer: ${reason}`, { llmCalls: 0, inputTokens: 0, outputTokens: 0 });
         }
+      },
+    }),
+    startQueueWorker("webhooks", {
+      ...common,
+      outages,
+      concurrency: tuning.webhookConcurrency,
+      // Doubling from WEBHOOK_RETRY_BASE_MS, capped at an hour; a few percent of jitter keeps retries apart.
+      backoffStrategy: (attemptsMade) =>
+        Math.min(tuning.webhookRetryBaseMs * 2 ** Math.max(0, attemptsMade - 1), 3_600_000) * (1 + Math.random() * 0.1),
+      handlers: {
+        deliverWebhook: (payload, _job, log) =>
+          deliverWebhook(
+            { db, logger: log, secrets: deps.webhooks.secrets, allowPrivate: deps.webhooks.allowPrivate, timeoutMs: tuning.webhookTimeoutMs },
+            payload,
+          ),
+      },
+      onFinalFailure: async (key, payload) => {
+        if (key === "deliverWebhook") await markDeliveryFailed(db, (payload as { deliveryId: string }).deliveryId);
       },
     }),
     startQueueWorker("maintenance", {
@@ -154,6 +204,12 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       },
     }),
   ];
+
+  async function withWebhooks<T>(subjectId: string, work: Promise<T>): Promise<T> {
+    const result = await work;
+    await dispatchWebhooks(subjectId);
+    return result;
+  }
 
   // Maintenance runs at start (work left behind while no worker ran), then periodically. The timers live in each
   // worker process rather than in a schedule stored in Redis (BullMQ's job schedulers), so they survive Redis losing
