@@ -163,7 +163,7 @@ describe("the same key", () => {
   it("must be printable ASCII, at most 255 characters", async () => {
     const res = await post(`${ws.base}/insights/sessions`, {}, "x".repeat(256));
     expect(res.status).toBe(400);
-    expect(res.body.error.details.fields).toEqual([expect.objectContaining({ path: "headers.idempotency-key" })]);
+    expect(res.body.error.details.fields).toEqual([expect.objectContaining({ path: "headers.Idempotency-Key" })]);
   });
 });
 

@@ -11,7 +11,7 @@ import { inject } from "vitest";
 import { SignJWT } from "jose";
 import { signServiceToken, signToken } from "@insights/api/auth/jwt";
 import { bearer, createHarness, TEST_JWT_SECRET, type TestWorkspace } from "./support/harness.ts";
-import { ROUTES } from "./support/routes.ts";
+import { HOST_ROUTES, ROUTES } from "./support/routes.ts";
 import { freePort, startService, waitForOutput, type ServiceProcess } from "./support/processes.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
@@ -96,6 +96,16 @@ describe("a user token", () => {
     { method: "delete" as const, path: `${ws.base}/members/${ws.users.member.id}` },
   ];
 
+  const serviceRoutes = HOST_ROUTES.filter((r) => r.route.access === "service");
+  it.each(serviceRoutes.map((r) => [r.name, r] as const))("never provisions: %s → 403 for the workspace's owner", async (_name, route) => {
+    const target = await h.seed(); // the fixtures may add members; the shared workspace stays as it is
+    const { path: url, body } = await route.prepare(h, target);
+    const req = h.http[route.method](url).set(bearer(target.tokens.owner));
+    const res = body ? await req.send(body) : await req;
+    expect(res.status, JSON.stringify(res.body)).toBe(403);
+    expect(res.body.error.code).toBe("FORBIDDEN");
+  });
+
   it("never provisions, not even the workspace owner's (403, and nothing changes)", async () => {
     for (const { method, path: url, body } of provisioning()) {
       const req = h.http[method](url).set(bearer(ws.tokens.owner));
@@ -148,6 +158,16 @@ describe("provisioning", () => {
     const promoted = await h.http.put(`/v1/workspaces/${workspaceId}/members/${userId}`).set(bearer(service)).send({ role: "OWNER" });
     expect(promoted.status).toBe(200);
     expect(promoted.body.role).toBe("OWNER");
+  });
+
+  it.each(HOST_ROUTES.filter((r) => r.badBodies).map((r) => [r.name, r] as const))("refuses bad bodies of %s with 400 naming the field", async (_name, route) => {
+    const target = await h.seed();
+    for (const { body, field } of route.badBodies!) {
+      const { path: url } = await route.prepare(h, target);
+      const res = await h.http[route.method](url).set(bearer(service)).send(body as object);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.error.details.fields.map((f: { path: string }) => f.path)).toContain(field);
+    }
   });
 
   it("refuses an email another user has with 409, and bad bodies with 400 naming the field", async () => {
