@@ -7,7 +7,6 @@ import type { ModelPolicy } from "@insights/shared/llm-models";
 import type { Logger } from "@insights/shared/logger";
 import type { WebhookSettings } from "@insights/shared/webhooks/secret-box";
 import { authenticate } from "./auth/guards.ts";
-import { createMembershipCache } from "./auth/membership-cache.ts";
 import { errorHandler, routeNotFound } from "./http/error-handler.ts";
 import { mountRoutes } from "./http/mount-routes.ts";
 import { rateLimitPerUser, type RateLimitOptions } from "./http/rate-limit.ts";
@@ -61,8 +60,7 @@ export function createApp(deps: AppDeps): Express {
   // one Redis round trip, not a 10mb parse. Each route then parses its own body (mount-routes.ts).
   app.use("/v1", authenticate(deps.jwtSecret), rateLimitPerUser(deps.rateLimit, deps.logger));
   const live = createLiveEvents({ db: deps.db, log: deps.liveLog, logger: deps.logger });
-  // One membership cache per app: provisioning forgets the entries it changes, so its own process sees a change at once.
-  app.use(mountRoutes(ALL_ROUTES, { ...deps, metrics, live, memberships: createMembershipCache(deps.db) }));
+  app.use(mountRoutes(ALL_ROUTES, { ...deps, metrics, live }));
 
   app.use(routeNotFound);
   app.use(errorHandler(deps.logger));
