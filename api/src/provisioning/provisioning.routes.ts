@@ -18,6 +18,10 @@ import * as provisioning from "./provisioning.service.ts";
 
 const MEMBER = `${WORKSPACE_PATH}/members/{userId}`;
 
+/** Every PUT here is an upsert: 201 when it created the row, 200 when it updated (or found) it. */
+const upserted = <T>({ created, body }: provisioning.Upserted<T>) =>
+  created ? { status: 201 as const, body } : { status: 200 as const, body };
+
 export const provisioningRoutes = [
   defineRoute({
     operationId: "putWorkspace",
@@ -32,10 +36,7 @@ export const provisioningRoutes = [
       201: { description: "Created", body: workspaceResponse },
       200: { description: "Renamed (or unchanged)", body: workspaceResponse },
     },
-    handle: async ({ params, body }, { db }) => {
-      const { created, body: workspace } = await provisioning.putWorkspace(db, params.workspaceId, body.name);
-      return created ? { status: 201, body: workspace } : { status: 200, body: workspace };
-    },
+    handle: async ({ params, body }, { db }) => upserted(await provisioning.putWorkspace(db, params.workspaceId, body.name)),
   }),
   defineRoute({
     operationId: "offboardWorkspace",
@@ -70,10 +71,7 @@ export const provisioningRoutes = [
       200: { description: "Updated (or unchanged)", body: userResponse },
     },
     errors: ["CONFLICT"],
-    handle: async ({ params, body }, { db }) => {
-      const { created, body: user } = await provisioning.putUser(db, params.userId, body);
-      return created ? { status: 201, body: user } : { status: 200, body: user };
-    },
+    handle: async ({ params, body }, { db }) => upserted(await provisioning.putUser(db, params.userId, body)),
   }),
   defineRoute({
     operationId: "putMember",
@@ -88,10 +86,7 @@ export const provisioningRoutes = [
       201: { description: "Added", body: memberResponse },
       200: { description: "Role changed (or unchanged)", body: memberResponse },
     },
-    handle: async ({ params, body }, deps) => {
-      const { created, body: member } = await provisioning.putMember(deps, params.workspaceId, params.userId, body.role);
-      return created ? { status: 201, body: member } : { status: 200, body: member };
-    },
+    handle: async ({ params, body }, deps) => upserted(await provisioning.putMember(deps, params.workspaceId, params.userId, body.role)),
   }),
   defineRoute({
     operationId: "removeMember",
