@@ -6,7 +6,7 @@
 import { SignJWT, jwtVerify, type JWTPayload } from "jose";
 
 const ALGORITHM = "HS256";
-export const SERVICE_AUDIENCE = "insights:service";
+const SERVICE_AUDIENCE = "insights:service";
 
 export type Principal = { kind: "user"; userId: string } | { kind: "service"; name: string };
 

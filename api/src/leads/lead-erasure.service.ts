@@ -12,7 +12,7 @@ import type { JobClient } from "../jobs/job-client.ts";
 import type { leadErasureResponse } from "./leads.schema.ts";
 
 /** What replaces an answer that drew on an erased lead. */
-export const ERASED_ANSWER = "This answer drew on a lead whose data was erased on request; ask again for an answer without it.";
+const ERASED_ANSWER = "This answer drew on a lead whose data was erased on request; ask again for an answer without it.";
 
 type LeadErasure = z.output<typeof leadErasureResponse>;
 

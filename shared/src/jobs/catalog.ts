@@ -24,7 +24,7 @@ const define = <S extends z.ZodType>(definition: JobDefinition<S>) => definition
 const id = z.string().min(1).max(128);
 
 /** A custom backoff, computed by the webhooks worker (`backoffStrategy`): its base delay is a worker setting. */
-export const WEBHOOK_BACKOFF = "webhook";
+const WEBHOOK_BACKOFF = "webhook";
 
 export const JOBS = {
   buildPack: define({
