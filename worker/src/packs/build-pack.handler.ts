@@ -98,6 +98,7 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
           llm,
           logger: log,
           running,
+          models: deps.models,
           llmSlots: deps.llmSlots ?? new Semaphore(deps.tuning.llmConcurrency),
           tuning: deps.tuning,
           metrics: deps.metrics,
