@@ -19,6 +19,7 @@ import { provisioningRoutes } from "./provisioning/provisioning.routes.ts";
 import { sessionsRoutes } from "./sessions/sessions.routes.ts";
 import { settingsRoutes } from "./settings/settings.routes.ts";
 import { usageRoutes } from "./usage/usage.routes.ts";
+import { webClientRoutes } from "./web/web-client.ts";
 import { webhooksRoutes } from "./webhooks/webhooks.routes.ts";
 
 // Built on first request: the routes are fixed for the life of the process.
@@ -35,8 +36,8 @@ const openApiRoute = defineRoute({
   handle: () => ({ status: 200, body: (document ??= buildOpenApiDocument(ALL_ROUTES)) }),
 });
 
-/** Health, metrics, this document and the queue dashboard. */
-export const OPERATIONS_ROUTES = [...opsRoutes, metricsRoute, openApiRoute, ...bullBoardRoutes] satisfies Route[];
+/** Health, metrics, this document, the queue dashboard and the web client. */
+export const OPERATIONS_ROUTES = [...opsRoutes, metricsRoute, openApiRoute, ...bullBoardRoutes, ...webClientRoutes] satisfies Route[];
 
 /** The product's API, under /v1. */
 export const API_ROUTES = [
