@@ -1,31 +1,13 @@
 // Bull Board as an operator's browser sees it: Debian's Chromium, headless, driven by playwright-core, against the
 // app on a real port. Anonymous visitors get the sign-in page (401); an operator who signs in with the form gets the
 // rendered dashboard with every queue, and signing out closes it again. Skipped only when /usr/bin/chromium is missing (CI installs it: see .ci/run).
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { chromium, type BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signToken } from "@insights/api/auth/jwt";
 import { QUEUES } from "@insights/shared/jobs/queues";
+import { CHROMIUM, hasChromium, launchChromium, type Browser } from "./support/chromium.ts";
 import { createHarness, OPS_ADMIN_EMAIL, TEST_JWT_SECRET, type Harness } from "./support/harness.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`browser tests skipped: ${CHROMIUM} is not installed (apt-get install -y chromium)`);
-
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 describe.skipIf(!hasChromium)(`Bull Board in headless Chromium${hasChromium ? "" : ` (skipped: ${CHROMIUM} is not installed)`}`, () => {
   // Built in beforeAll, not here: a skipped describe still runs its body to collect the tests.
@@ -34,8 +16,8 @@ describe.skipIf(!hasChromium)(`Bull Board in headless Chromium${hasChromium ? ""
   let base: string;
   let opsToken: string;
   let memberToken: string;
-  let profile: string;
-  let browser: BrowserContext;
+  let chromium: Browser;
+  let browser: Browser["context"];
 
   beforeAll(async () => {
     h = createHarness();
@@ -45,14 +27,12 @@ describe.skipIf(!hasChromium)(`Bull Board in headless Chromium${hasChromium ? ""
     server = h.app.listen(0, "127.0.0.1");
     await new Promise((resolve) => server.once("listening", resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    // A fresh profile per run: no cookie or cache from an earlier one.
-    profile = mkdtempSync(path.join(tmpdir(), "insights-chromium-"));
-    browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+    chromium = await launchChromium();
+    browser = chromium.context;
   });
 
   afterAll(async () => {
-    await browser?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await chromium?.close();
     await new Promise((resolve) => server?.close(resolve));
     await h?.close();
   });
