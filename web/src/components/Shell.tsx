@@ -91,7 +91,15 @@ export function Shell({ token, onSignOut }: Props) {
         </div>
       )}
       {!error && workspaces === null && <p class="page-message">Loading your workspaces…</p>}
-      {noMe && <TypedWorkspace api={api} onAdd={addTyped} />}
+      {noMe &&
+        (current ? (
+          <details class="typed-more">
+            <summary>Open another workspace</summary>
+            <TypedWorkspace api={api} onAdd={addTyped} />
+          </details>
+        ) : (
+          <TypedWorkspace api={api} onAdd={addTyped} />
+        ))}
       {workspaces && workspaces.length === 0 && !noMe && (
         <InfoNote>You are not a member of any workspace yet. Ask your host application's admin to add you.</InfoNote>
       )}
