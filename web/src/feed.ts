@@ -21,8 +21,8 @@ export interface FeedOptions {
   sessionId: string;
   onEvent: (event: FeedEvent) => void;
   onStatus: (status: FeedStatus) => void;
-  /** The session cannot be followed (gone, or no longer allowed): a sentence saying why. */
-  onFatal: (message: string) => void;
+  /** The session cannot be followed (gone, or no longer allowed). */
+  onFatal: (error: ApiError) => void;
 }
 
 export interface Feed {
@@ -32,7 +32,7 @@ export interface Feed {
 }
 
 const POLL_MS = 2000;
-const RETRY_MS = [500, 1000, 2000, 5000, 10_000];
+const RETRY_MS = [500, 1000, 2000, 3000, 5000];
 
 const EVENT_TYPES: Record<string, (data: any) => FeedEvent> = {
   "session.snapshot": (d) => ({ type: "snapshot", session: d.session, packs: d.packs, messages: d.messages }),
@@ -109,7 +109,7 @@ export function openFeed(o: FeedOptions): Feed {
         mode = "poll";
         void poll();
       } catch (err) {
-        if (err instanceof ApiError && err.status !== 0 && err.status < 500) return o.onFatal(err.message);
+        if (err instanceof ApiError && err.status !== 0 && err.status < 500) return o.onFatal(err);
         retry();
       }
       return;
@@ -137,7 +137,7 @@ export function openFeed(o: FeedOptions): Feed {
       o.onStatus("polling");
       later(poll, POLL_MS);
     } catch (err) {
-      if (err instanceof ApiError && err.status !== 0 && err.status < 500 && err.status !== 429) return o.onFatal(err.message);
+      if (err instanceof ApiError && err.status !== 0 && err.status < 500 && err.status !== 429) return o.onFatal(err);
       retry();
     }
   }

@@ -1,7 +1,7 @@
 // One open session, followed live: its title and admin actions, its packs (scope, progress, synthesis, charts) and
 // its conversation.
 import { useEffect, useReducer, useRef, useState } from "preact/hooks";
-import { messageOf, type Api } from "../api.ts";
+import { messageOf, type Api, type ApiError } from "../api.ts";
 import { openFeed, type Feed, type FeedStatus } from "../feed.ts";
 import { emptySession, packsNewestFirst, sessionReducer } from "../session-state.ts";
 import type { Campaign, Me, Pack, Session } from "../types.ts";
@@ -35,7 +35,9 @@ export function SessionView({ api, base, me, admin, sessionId, campaigns, onSess
   const feed = useRef<Feed | null>(null);
 
   useEffect(() => {
-    const f = openFeed({ api, base, sessionId, onEvent: dispatch, onStatus: setStatus, onFatal: setFatal });
+    const onFatal = (err: ApiError) =>
+      setFatal(err.status === 404 ? "This session is no longer available: an admin may have deleted it." : err.message);
+    const f = openFeed({ api, base, sessionId, onEvent: dispatch, onStatus: setStatus, onFatal });
     feed.current = f;
     return () => f.close();
   }, [api, base, sessionId]);
