@@ -16,6 +16,7 @@ const QUEUED_HINT_MS = 20_000;
 const WINDOW_MS = 90 * 24 * 3600_000;
 const QUESTION = "What are the most common objections, and which campaign is doing best?";
 const FINISHED = ["COMPLETE", "FAILED", "CANCELLED"];
+const LINK_TTL_HOURS = 12;
 
 /** A failure the demo explains in one line; the CLI prints it as is and exits 1. */
 export class DemoFailure extends Error {}
@@ -34,6 +35,12 @@ interface Message {
   content: string;
   error: string | null;
 }
+/** The demo workspace's users by role (an older demo workspace may lack some). */
+interface DemoUsers {
+  OWNER: string;
+  ADMIN: string | undefined;
+  MEMBER: string | undefined;
+}
 interface LiveEvent {
   event: string;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- narrowed by event type where read
@@ -43,10 +50,10 @@ interface LiveEvent {
 export async function runDemo(db: Db, options: { apiUrl: string; secret: string }): Promise<void> {
   const base = options.apiUrl.replace(/\/+$/, "");
   await ensureApiAnswers(base);
-  const { workspaceId, ownerId, seeded } = await findOrSeedWorkspace(db);
+  const { workspaceId, users, seeded } = await findOrSeedWorkspace(db);
   note(seeded ? `seeded workspace ${workspaceId} with ${DEMO_LEADS} leads` : `reusing workspace ${workspaceId}`);
 
-  const token = await signToken(options.secret, ownerId, 3600);
+  const token = await signToken(options.secret, users.OWNER, 3600);
   const api = apiClient(base, token);
   const insights = `/v1/workspaces/${workspaceId}/insights`;
   const session = await api.send<{ id: string }>("POST", `${insights}/sessions`, { title: "CLI demo" });
@@ -68,14 +75,26 @@ export async function runDemo(db: Db, options: { apiUrl: string; secret: string 
     const { reply } = await api.send<{ reply: Message | null }>("POST", `${insights}/sessions/${session.id}/messages`, {
       content: QUESTION,
     });
-    if (!reply) {
+    if (reply) {
+      const answer = await followAnswer(events, reply.id);
+      if (answer.status === "FAILED") throw new DemoFailure(`the answer failed: ${answer.error ?? "no error recorded"}`);
+    } else {
       process.stdout.write("(answers from packs arrive in a later release)\n");
-      return;
     }
-    const answer = await followAnswer(events, reply.id);
-    if (answer.status === "FAILED") throw new DemoFailure(`the answer failed: ${answer.error ?? "no error recorded"}`);
   } finally {
     await events.return(undefined);
+  }
+  await printClientLinks(base, users, options.secret);
+}
+
+/** Sign-in links to the web client for the demo's member and admin: the session above is waiting there. */
+async function printClientLinks(base: string, users: DemoUsers, secret: string): Promise<void> {
+  process.stdout.write(`\nOpen this session in the web client (links valid ${LINK_TTL_HOURS} h, for this browser tab):\n`);
+  for (const role of ["MEMBER", "ADMIN"] as const) {
+    const userId = users[role];
+    if (!userId) continue;
+    const token = await signToken(secret, userId, LINK_TTL_HOURS * 3600);
+    process.stdout.write(`  as the ${role.toLowerCase()}: ${base}/app#token=${token}\n`);
   }
 }
 
@@ -179,7 +198,7 @@ async function ensureApiAnswers(base: string): Promise<void> {
 }
 
 /** The newest demo workspace with leads in the demo's window, or a new one: reruns then show cached extractions. */
-async function findOrSeedWorkspace(db: Db) {
+async function findOrSeedWorkspace(db: Db): Promise<{ workspaceId: string; users: DemoUsers; seeded: boolean }> {
   const existing = await db.client.findFirst({
     where: {
       name: { startsWith: "Demo workspace" },
@@ -187,11 +206,15 @@ async function findOrSeedWorkspace(db: Db) {
       memberships: { some: { role: "OWNER" } },
     },
     orderBy: { createdAt: "desc" },
-    select: { id: true, memberships: { where: { role: "OWNER" }, select: { userId: true }, take: 1 } },
+    select: { id: true, memberships: { select: { userId: true, role: true }, orderBy: { createdAt: "asc" } } },
   });
-  if (existing) return { workspaceId: existing.id, ownerId: existing.memberships[0]!.userId, seeded: false };
+  if (existing) {
+    const first = (role: string) => existing.memberships.find((m) => m.role === role)?.userId;
+    return { workspaceId: existing.id, users: { OWNER: first("OWNER")!, ADMIN: first("ADMIN"), MEMBER: first("MEMBER") }, seeded: false };
+  }
   const seeded = await seedWorkspace(db, { leads: DEMO_LEADS });
-  return { workspaceId: seeded.workspaceId, ownerId: seeded.users.owner.id, seeded: true };
+  const { owner, admin, member } = seeded.users;
+  return { workspaceId: seeded.workspaceId, users: { OWNER: owner.id, ADMIN: admin.id, MEMBER: member.id }, seeded: true };
 }
 
 function progressLine({ status, progress: p }: Pack): string {
