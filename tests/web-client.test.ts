@@ -171,7 +171,7 @@ describe.skipIf(!hasChromium)("the reference chat client in headless Chromium", 
     const metrics = packs[0]!.metrics as { byOutcome: Record<string, number> };
     for (const n of Object.values(metrics.byOutcome)) expect(outcomes).toContain(`: ${n}`);
     await expect.poll(() => page.locator(".synthesis").innerText()).toContain("Fake synthesis");
-    await page.screenshot({ path: path.join(SHOTS, "pack-with-chart.png"), fullPage: true });
+    await page.screenshot({ path: path.join(SHOTS, "pack-with-chart.png") });
 
     // Ask with the keyboard only: Enter sends.
     const box = page.getByLabel("Ask a question");
@@ -180,7 +180,7 @@ describe.skipIf(!hasChromium)("the reference chat client in headless Chromium", 
     await page.getByText("What are the most common objections?").waitFor();
     await page.getByText("Most objections are about timing.").waitFor({ timeout: 30_000 });
     await expect.poll(() => box.inputValue()).toBe("");
-    await page.screenshot({ path: path.join(SHOTS, "answer.png"), fullPage: true });
+    await page.screenshot({ path: path.join(SHOTS, "answer.png") });
 
     // The lead the answer drew on, in a dialog that Escape closes.
     await page.getByRole("button", { name: `Lead ${citedLead}` }).click();
