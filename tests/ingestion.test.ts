@@ -79,6 +79,27 @@ describe("PUT campaigns/:campaignId", () => {
   });
 });
 
+describe("GET campaigns", () => {
+  it("lists the workspace's campaigns to any member, page by page, and no other workspace's", async () => {
+    await h.http.put(`${other.base}/campaigns/cmp-elsewhere`).set(bearer(other.tokens.owner)).send({ name: "Elsewhere" });
+    const seen: Array<{ id: string; name: string }> = [];
+    let cursor: string | null = null;
+    do {
+      const res: { status: number; body: { campaigns: Array<{ id: string; name: string }>; nextCursor: string | null } } = await h.http
+        .get(`${ws.base}/campaigns`)
+        .query({ limit: 2, ...(cursor ? { cursor } : {}) })
+        .set(bearer(ws.tokens.member));
+      expect(res.status).toBe(200);
+      seen.push(...res.body.campaigns);
+      cursor = res.body.nextCursor;
+    } while (cursor);
+    const stored = await h.db.campaign.findMany({ where: { clientId: ws.workspaceId } });
+    expect(seen.map((c) => c.id).sort()).toEqual(stored.map((c) => c.id).sort());
+    expect(new Set(seen.map((c) => c.id)).size).toBe(seen.length);
+    expect(seen.find((c) => c.id === "cmp-elsewhere")).toBeUndefined();
+  });
+});
+
 describe("POST leads/batch", () => {
   it("creates leads with their threads, lastActivityAt and messageCount", async () => {
     const a = leadId("new");

@@ -63,13 +63,22 @@ describe("GET /openapi.json", () => {
   it("lists every route the Express app serves, and only those", () => {
     const served = servedRoutes();
     expect(served.length).toBeGreaterThan(25);
-    // Bull Board mounts an app of its own under /admin/queues, which the router cannot list; the next test asks it.
-    expect(documentedRoutes().filter((r) => r !== "GET /admin/queues")).toEqual(served);
+    // Bull Board and the web client are mounts (a subtree each) that the router cannot list; the next tests ask them.
+    const mounts = ALL_ROUTES.filter((r) => r.mount).map((r) => `${r.method.toUpperCase()} ${r.path}`);
+    expect(mounts).toEqual(["GET /admin/queues", "GET /app"]);
+    expect(documentedRoutes().filter((r) => !mounts.includes(r))).toEqual(served);
   });
 
   it("lists Bull Board's mount, which answers (behind auth) rather than 404", async () => {
     expect(documentedRoutes()).toContain("GET /admin/queues");
     expect((await h.http.get("/admin/queues")).status).toBe(401);
+  });
+
+  it("lists the web client's mount, which serves its page", async () => {
+    expect(documentedRoutes()).toContain("GET /app");
+    const res = await h.http.get("/app");
+    expect(res.status).toBe(200);
+    expect(res.headers["content-type"]).toMatch(/text\/html/);
   });
 
   it("is an OpenAPI 3.1 document with paths, components and responses on every operation", () => {

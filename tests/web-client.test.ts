@@ -4,7 +4,7 @@
 // another member's question appear, loses the connection and gets it back; an admin deletes and restores the
 // session, recomputes and deletes a pack and filters the audit log. Screenshots go to tests/.results/web/.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import express from "express";
 import request from "supertest";
@@ -351,10 +351,19 @@ async function recordProgress(page: Page) {
 
 let currentWorkspaceId = "";
 
-/** The client as its sources are now: a build left over from an earlier checkout would test old code. */
+/**
+ * The client as its sources are now: `npm install` built it, but a build older than the sources (an edit since, or
+ * another checkout) would test old code. Rebuilt only then, so that parallel test files never see it half-written.
+ */
 function ensureBuilt() {
-  if (built) return;
+  const built = path.join(ROOT, "web/dist/index.html");
+  const sources = [path.join(ROOT, "web/index.html"), path.join(ROOT, "web/vite.config.ts"), ...filesUnder(path.join(ROOT, "web/src"))];
+  if (existsSync(built) && Math.max(...sources.map((f) => statSync(f).mtimeMs)) < statSync(built).mtimeMs) return;
   execFileSync("npm", ["run", "-s", "build:web"], { cwd: ROOT, stdio: "ignore" });
-  built = existsSync(path.join(ROOT, "web/dist/index.html"));
 }
-let built = false;
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.join(entry.parentPath, entry.name));
+}

@@ -116,6 +116,9 @@ const FIXTURES: Record<OperationId, RouteFixture> = {
       { body: JSON.parse('{"title": "x", "__proto__": {"isAdmin": true}}'), field: "body" },
     ],
   },
+  listCampaigns: {
+    prepare: async (_h, ws) => ({ path: `${ws.base}/campaigns` }),
+  },
   listSessions: {
     prepare: async (_h, ws) => ({ path: `${ws.base}/insights/sessions` }),
   },
