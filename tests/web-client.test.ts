@@ -324,6 +324,43 @@ describe.skipIf(!hasChromium)("the reference chat client in headless Chromium", 
     expect((await h.db.insightChatSession.findUniqueOrThrow({ where: { id: session.id } })).deletedAt).toBeNull();
     await page.close();
   }, 120_000);
+
+  it("builds a pack for campaigns chosen within the cap, and keeps the scope as the member's defaults", async () => {
+    const page = await openSession(ws.tokens.member);
+    const campaigns = await h.db.campaign.findMany({ where: { clientId: ws.workspaceId }, orderBy: { createdAt: "asc" } });
+    const scope = page.getByRole("form", { name: "Scope of a new pack" });
+
+    // Dates the wrong way round: said in words, and nothing is asked of the API.
+    await scope.getByLabel("Custom dates").check();
+    await scope.getByLabel("From", { exact: true }).fill("2026-03-10");
+    await scope.getByLabel("To", { exact: true }).fill("2026-03-01");
+    await scope.getByRole("button", { name: "Build pack" }).click();
+    await scope.getByRole("alert").filter({ hasText: "The start date must not be after the end date." }).waitFor();
+
+    // A cap of one: once a campaign is chosen, the others cannot be.
+    await scope.getByLabel("Last 90 days").check();
+    await scope.getByLabel("At most").fill("1");
+    await scope.getByLabel(campaigns[0]!.name).check();
+    expect(await scope.getByLabel(campaigns[1]!.name).isDisabled()).toBe(true);
+    await scope.getByRole("button", { name: "Save as my defaults" }).click();
+    await scope.getByText("Saved as your defaults in this workspace.").waitFor();
+    const saved = await h.http.get(`${ws.base}/insights/preferences`).set(bearer(ws.tokens.member));
+    expect(saved.body).toMatchObject({ windowPreset: "LAST_90_DAYS", campaignCap: 1 });
+
+    await scope.getByRole("button", { name: "Build pack" }).click();
+    const pack = page.getByRole("region", { name: "Pack" });
+    await pack.getByRole("heading", { name: `Last 90 days · ${campaigns[0]!.name}` }).waitFor();
+    await pack.locator(".badge.status-complete").waitFor({ timeout: 60_000 });
+    const inCampaign = await h.db.lead.count({ where: { clientId: ws.workspaceId, campaignId: campaigns[0]!.id } });
+    await pack.getByText(`${inCampaign} of ${inCampaign} leads`).waitFor();
+
+    // The defaults come back on the next visit.
+    await page.reload();
+    await pickWorkspaceIfAsked(page);
+    await expect.poll(() => page.getByLabel("At most").inputValue()).toBe("1");
+    expect(await page.getByLabel("Last 90 days").isChecked()).toBe(true);
+    await page.close();
+  }, 120_000);
 });
 
 /** Until the service has GET /v1/me, the client asks for the workspace id. */

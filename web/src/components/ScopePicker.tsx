@@ -1,7 +1,7 @@
 // The scope of a new pack: a window (preset or custom dates) and campaigns within the cap, starting from the
 // caller's saved preferences; "Save as my defaults" stores them (per workspace, across devices).
 import { useEffect, useState } from "preact/hooks";
-import { messageOf, type Api } from "../api.ts";
+import { ApiError, messageOf, type Api } from "../api.ts";
 import { PRESET_LABELS } from "../format.ts";
 import { WINDOW_PRESETS, type Campaign, type Pack, type Preferences, type WindowPreset } from "../types.ts";
 import { ErrorNote, InfoNote } from "./Notice.tsx";
@@ -53,8 +53,14 @@ export function ScopePicker({ api, base, sessionId, campaigns, onPack }: Props) 
     }
   };
 
+  /** Caught here so the sentence names the fields as the form does; the API checks the same. */
+  const customDatesError = () =>
+    preset !== "CUSTOM" ? null : !from || !to ? "Choose both dates of the custom window." : from > to ? "The start date must not be after the end date." : null;
+
   const requestPack = () =>
     act(async () => {
+      const invalid = customDatesError();
+      if (invalid) throw new ApiError(invalid, 400, "VALIDATION_FAILED");
       const window = preset === "CUSTOM" ? { preset, from, to } : { preset };
       const pack = await api.send<Pack>("POST", `${base}/sessions/${sessionId}/packs`, {
         window,
@@ -67,6 +73,8 @@ export function ScopePicker({ api, base, sessionId, campaigns, onPack }: Props) 
 
   const saveDefaults = () =>
     act(async () => {
+      const invalid = customDatesError();
+      if (invalid) throw new ApiError(invalid, 400, "VALIDATION_FAILED");
       await api.send("PUT", `${base}/preferences`, {
         windowPreset: preset,
         ...(preset === "CUSTOM" ? { customFrom: from, customTo: to } : {}),
