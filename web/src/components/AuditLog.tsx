@@ -1,8 +1,9 @@
 // Admins: the workspace's append-only audit log, filtered by action, session or pack, newest first, page by page.
 import { useEffect, useState } from "preact/hooks";
-import { messageOf, type Api } from "../api.ts";
+import type { Api } from "../api.ts";
 import { formatDateTime, humanize } from "../format.ts";
 import { AUDIT_ACTIONS, type AuditEvent } from "../types.ts";
+import { useAction } from "../use-action.ts";
 import { ErrorNote } from "./Notice.tsx";
 
 interface Filters {
@@ -18,25 +19,17 @@ export function AuditLog({ api, base }: { api: Api; base: string }) {
   const [filters, setFilters] = useState<Filters>(NO_FILTERS);
   const [events, setEvents] = useState<AuditEvent[] | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const action = useAction();
 
-  const load = async (f: Filters, after: string | null) => {
-    setBusy(true);
-    setError(null);
-    try {
+  const load = (f: Filters, after: string | null) =>
+    action.run(async () => {
       const query = new URLSearchParams({ limit: "50" });
       for (const [key, value] of Object.entries(f)) if (value.trim()) query.set(key, value.trim());
       if (after) query.set("cursor", after);
       const page = await api.get<{ events: AuditEvent[]; nextCursor: string | null }>(`${base}/audit-events?${query}`);
       setEvents((current) => (after ? [...(current ?? []), ...page.events] : page.events));
       setCursor(page.nextCursor);
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
 
   useEffect(() => void load(filters, null), [filters]);
   const set = (key: keyof Filters) => (e: Event) => setDraft({ ...draft, [key]: (e.currentTarget as HTMLInputElement).value });
@@ -70,7 +63,7 @@ export function AuditLog({ api, base }: { api: Api; base: string }) {
           Pack id
           <input value={draft.packId} onInput={set("packId")} autocomplete="off" />
         </label>
-        <button type="submit" disabled={busy}>
+        <button type="submit" disabled={action.busy}>
           Filter
         </button>
         <button
@@ -84,7 +77,7 @@ export function AuditLog({ api, base }: { api: Api; base: string }) {
           Clear
         </button>
       </form>
-      <ErrorNote message={error} />
+      <ErrorNote message={action.error} />
       {events && events.length === 0 && <p class="muted">No events match these filters.</p>}
       {events && events.length > 0 && (
         <div class="table-wrap">
@@ -115,7 +108,7 @@ export function AuditLog({ api, base }: { api: Api; base: string }) {
         </div>
       )}
       {cursor && (
-        <button type="button" disabled={busy} onClick={() => load(filters, cursor)}>
+        <button type="button" disabled={action.busy} onClick={() => load(filters, cursor)}>
           Show older events
         </button>
       )}

@@ -1,10 +1,11 @@
 // The session's conversation: everyone's questions as they are asked, answers as they are written, the leads each
 // answer drew on; and a composer whose text survives failures and reloads until the question is posted.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { messageOf, type Api } from "../api.ts";
+import type { Api } from "../api.ts";
 import { formatDateTime } from "../format.ts";
 import type { Stream } from "../session-state.ts";
 import type { Me, Message, Pack, Session } from "../types.ts";
+import { useAction } from "../use-action.ts";
 import { LeadInsightDialog } from "./LeadInsight.tsx";
 import { ErrorNote, InfoNote } from "./Notice.tsx";
 import { RichText } from "./RichText.tsx";
@@ -85,8 +86,7 @@ function MessageItem({ message: m, stream, me, onLead }: { message: Message; str
 function Composer({ api, base, session, pack, onPosted }: { api: Api; base: string; session: Session; pack: Pack | null; onPosted: Props["onPosted"] }) {
   const draftKey = `insights.draft:${session.id}`;
   const [text, setText] = useState(() => sessionStorage.getItem(draftKey) ?? "");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const action = useAction();
   const edit = (value: string) => {
     setText(value);
     if (value) sessionStorage.setItem(draftKey, value);
@@ -94,22 +94,16 @@ function Composer({ api, base, session, pack, onPosted }: { api: Api; base: stri
   };
   const send = async () => {
     const content = text.trim();
-    if (!content || busy) return;
-    setBusy(true);
-    setError(null);
-    try {
+    if (!content || action.busy) return;
+    // On failure the text stays in the box (and in this tab's storage): nothing typed is lost.
+    await action.run(async () => {
       const posted = await api.send<{ message: Message; reply: Message | null }>("POST", `${base}/sessions/${session.id}/messages`, {
         content,
         ...(pack?.status === "COMPLETE" ? { packId: pack.id } : {}),
       });
       edit("");
       onPosted(posted.message, posted.reply);
-    } catch (err) {
-      // The text stays in the box (and in this tab's storage) so nothing typed is lost.
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   const answerable = pack?.status === "COMPLETE";
   return (
@@ -138,11 +132,11 @@ function Composer({ api, base, session, pack, onPosted }: { api: Api; base: stri
       />
       <div class="actions">
         <span class="muted hint">Enter sends; Shift+Enter starts a new line.</span>
-        <button type="submit" disabled={busy || !text.trim()}>
-          {busy ? "Sending…" : "Send"}
+        <button type="submit" disabled={action.busy || !text.trim()}>
+          {action.busy ? "Sending…" : "Send"}
         </button>
       </div>
-      <ErrorNote message={error} onDismiss={() => setError(null)} />
+      <ErrorNote message={action.error} onDismiss={action.clearError} />
     </form>
   );
 }

@@ -1,9 +1,11 @@
 // The session's packs: pick one, watch it fill, read its synthesis and figures; admins recompute or delete it.
 import { useState } from "preact/hooks";
-import { messageOf, type Api } from "../api.ts";
+import type { Api } from "../api.ts";
 import { STAGE_LABELS, formatDateTime, percent, scopeLabel } from "../format.ts";
 import type { Pack } from "../types.ts";
+import { useAction } from "../use-action.ts";
 import { CampaignChart, OutcomeChart } from "./Charts.tsx";
+import { ConfirmButton } from "./ConfirmButton.tsx";
 import { ErrorNote, InfoNote } from "./Notice.tsx";
 import { RichText } from "./RichText.tsx";
 
@@ -125,20 +127,7 @@ function PackDetails(props: Omit<Props, "packs" | "pack" | "onSelect"> & { pack:
 function PackAdmin(props: { api: Api; base: string; pack: Pack; onPackChanged: (p: Pack) => void; onPackDeleted: (id: string) => void }) {
   const { api, base, pack } = props;
   const [force, setForce] = useState(false);
-  const [confirming, setConfirming] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const run = async (action: () => Promise<void>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await action();
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const action = useAction();
   const path = `${base}/packs/${pack.id}`;
   return (
     <div class="pack-admin" role="group" aria-label="Admin actions on this pack">
@@ -148,37 +137,23 @@ function PackAdmin(props: { api: Api; base: string; pack: Pack; onPackChanged: (
       </label>
       <button
         type="button"
-        disabled={busy}
-        onClick={() => run(async () => props.onPackChanged(await api.send<Pack>("POST", `${path}/recompute`, { force })))}
+        disabled={action.busy}
+        onClick={() => action.run(async () => props.onPackChanged(await api.send<Pack>("POST", `${path}/recompute`, { force })))}
       >
         Recompute pack
       </button>
-      {confirming ? (
-        <span class="confirm">
-          Delete this pack? Its work stops.
-          <button
-            type="button"
-            class="danger"
-            disabled={busy}
-            onClick={() =>
-              run(async () => {
-                await api.send("DELETE", path);
-                props.onPackDeleted(pack.id);
-              })
-            }
-          >
-            Yes, delete
-          </button>
-          <button type="button" class="quiet" onClick={() => setConfirming(false)}>
-            Keep it
-          </button>
-        </span>
-      ) : (
-        <button type="button" class="danger" onClick={() => setConfirming(true)}>
-          Delete pack
-        </button>
-      )}
-      <ErrorNote message={error} onDismiss={() => setError(null)} />
+      <ConfirmButton
+        label="Delete pack"
+        question="Delete this pack? Its work stops."
+        disabled={action.busy}
+        onConfirm={() =>
+          action.run(async () => {
+            await api.send("DELETE", path);
+            props.onPackDeleted(pack.id);
+          })
+        }
+      />
+      <ErrorNote message={action.error} onDismiss={action.clearError} />
     </div>
   );
 }

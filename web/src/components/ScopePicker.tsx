@@ -4,6 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import { ApiError, messageOf, type Api } from "../api.ts";
 import { PRESET_LABELS } from "../format.ts";
 import { WINDOW_PRESETS, type Campaign, type Pack, type Preferences, type WindowPreset } from "../types.ts";
+import { useAction } from "../use-action.ts";
 import { ErrorNote, InfoNote } from "./Notice.tsx";
 
 interface Props {
@@ -23,9 +24,9 @@ export function ScopePicker({ api, base, sessionId, campaigns, onPack }: Props) 
   const [to, setTo] = useState("");
   const [cap, setCap] = useState(10);
   const [chosen, setChosen] = useState<string[]>([]);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const action = useAction();
   const [note, setNote] = useState<string | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
 
   useEffect(() => {
     api.get<Preferences>(`${base}/preferences`).then(
@@ -35,22 +36,15 @@ export function ScopePicker({ api, base, sessionId, campaigns, onPack }: Props) 
         setTo(dateInput(p.customTo));
         setCap(p.campaignCap);
       },
-      (err) => setError(messageOf(err)),
+      // Not fatal: the form keeps the service's defaults, and says why.
+      (err) => setLoadError(`Your saved defaults could not be loaded, so the usual ones are shown. ${messageOf(err)}`),
     );
   }, [api, base]);
 
   const toggle = (id: string, on: boolean) => setChosen((c) => (on ? [...c, id] : c.filter((x) => x !== id)));
-  const act = async (what: () => Promise<void>) => {
-    setBusy(true);
-    setError(null);
+  const act = (work: () => Promise<void>) => {
     setNote(null);
-    try {
-      await what();
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
+    return action.run(work);
   };
 
   /** Caught here so the sentence names the fields as the form does; the API checks the same. */
@@ -147,14 +141,15 @@ export function ScopePicker({ api, base, sessionId, campaigns, onPack }: Props) 
         )}
       </fieldset>
       <div class="actions">
-        <button type="submit" disabled={busy}>
+        <button type="submit" disabled={action.busy}>
           Build pack
         </button>
-        <button type="button" class="quiet" disabled={busy} onClick={saveDefaults}>
+        <button type="button" class="quiet" disabled={action.busy} onClick={saveDefaults}>
           Save as my defaults
         </button>
       </div>
-      <ErrorNote message={error} onDismiss={() => setError(null)} />
+      <ErrorNote message={loadError} onDismiss={() => setLoadError(null)} />
+      <ErrorNote message={action.error} onDismiss={action.clearError} />
       {note && <InfoNote>{note}</InfoNote>}
     </form>
   );

@@ -1,11 +1,13 @@
 // One open session, followed live: its title and admin actions, its packs (scope, progress, synthesis, charts) and
 // its conversation.
 import { useEffect, useReducer, useRef, useState } from "preact/hooks";
-import { messageOf, type Api, type ApiError } from "../api.ts";
+import type { Api, ApiError } from "../api.ts";
 import { openFeed, type Feed, type FeedStatus } from "../feed.ts";
 import { emptySession, packsNewestFirst, sessionReducer } from "../session-state.ts";
 import type { Campaign, Me, Pack, Session } from "../types.ts";
+import { useAction } from "../use-action.ts";
 import { Chat } from "./Chat.tsx";
+import { ConfirmButton } from "./ConfirmButton.tsx";
 import { ErrorNote, InfoNote } from "./Notice.tsx";
 import { PackPanel } from "./PackPanel.tsx";
 import { ScopePicker } from "./ScopePicker.tsx";
@@ -111,23 +113,12 @@ function SessionHeader(props: { api: Api; base: string; admin: boolean; session:
   const path = `${base}/sessions/${session.id}`;
   const [editing, setEditing] = useState(false);
   const [title, setTitle] = useState(session.title);
-  const [confirming, setConfirming] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-
-  const run = async (action: () => Promise<Session>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      onChange(await action());
+  const action = useAction();
+  const change = (request: () => Promise<Session>) =>
+    action.run(async () => {
+      onChange(await request());
       setEditing(false);
-      setConfirming(false);
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
 
   return (
     <header class="session-header">
@@ -136,7 +127,7 @@ function SessionHeader(props: { api: Api; base: string; admin: boolean; session:
           class="rename"
           onSubmit={(e) => {
             e.preventDefault();
-            void run(() => api.send<Session>("PATCH", path, { title: title.trim() }));
+            void change(() => api.send<Session>("PATCH", path, { title: title.trim() }));
           }}
         >
           <label for="session-title" class="visually-hidden">
@@ -150,7 +141,7 @@ function SessionHeader(props: { api: Api; base: string; admin: boolean; session:
             onInput={(e) => setTitle(e.currentTarget.value)}
             onKeyDown={(e) => e.key === "Escape" && setEditing(false)}
           />
-          <button type="submit" disabled={busy}>
+          <button type="submit" disabled={action.busy}>
             Save
           </button>
           <button type="button" class="quiet" onClick={() => setEditing(false)}>
@@ -175,27 +166,19 @@ function SessionHeader(props: { api: Api; base: string; admin: boolean; session:
         </>
       )}
       {admin && session.deletedAt && (
-        <button type="button" disabled={busy} onClick={() => run(() => api.send<Session>("POST", `${path}/restore`))}>
+        <button type="button" disabled={action.busy} onClick={() => change(() => api.send<Session>("POST", `${path}/restore`))}>
           Restore session
         </button>
       )}
-      {admin && !session.deletedAt && !confirming && (
-        <button type="button" class="danger" onClick={() => setConfirming(true)}>
-          Delete session
-        </button>
+      {admin && !session.deletedAt && (
+        <ConfirmButton
+          label="Delete session"
+          question="Delete this session for everyone? Its running work stops."
+          disabled={action.busy}
+          onConfirm={() => change(() => api.send<Session>("DELETE", path))}
+        />
       )}
-      {confirming && (
-        <span class="confirm" role="group" aria-label="Confirm deletion">
-          Delete this session for everyone? Its running work stops.
-          <button type="button" class="danger" disabled={busy} onClick={() => run(() => api.send<Session>("DELETE", path))}>
-            Yes, delete
-          </button>
-          <button type="button" class="quiet" onClick={() => setConfirming(false)}>
-            Keep it
-          </button>
-        </span>
-      )}
-      <ErrorNote message={error} onDismiss={() => setError(null)} />
+      <ErrorNote message={action.error} onDismiss={action.clearError} />
     </header>
   );
 }

@@ -2,6 +2,7 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { ApiError, createApi, messageOf, type Api } from "../api.ts";
 import type { Me, Role, Workspace } from "../types.ts";
+import { useAction } from "../use-action.ts";
 import { ErrorNote, InfoNote } from "./Notice.tsx";
 import { WorkspaceView } from "./WorkspaceView.tsx";
 
@@ -111,17 +112,16 @@ export function Shell({ token, onSignOut }: Props) {
 /** Without `GET /v1/me` the client cannot list workspaces: a person types the id, and the API says if it is theirs. */
 function TypedWorkspace({ api, onAdd }: { api: Api; onAdd: (w: Workspace) => void }) {
   const [id, setId] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const submit = async (e: Event) => {
+  const action = useAction();
+  const submit = (e: Event) => {
     e.preventDefault();
     const wsId = id.trim();
     if (!wsId) return;
-    setBusy(true);
-    setError(null);
-    try {
+    void action.run(async () => {
       const base = `/v1/workspaces/${encodeURIComponent(wsId)}/insights`;
-      await api.get(`${base}/sessions?limit=1`);
+      await api.get(`${base}/sessions?limit=1`).catch((err) => {
+        throw err instanceof ApiError && err.status === 404 ? new ApiError("No workspace with that id has you as a member.", 404, err.code) : err;
+      });
       // Admins may read the audit log; members get 403: that is the role this client needs to know.
       const role: Role = await api.get(`${base}/audit-events?limit=1`).then(
         () => "ADMIN" as const,
@@ -132,21 +132,17 @@ function TypedWorkspace({ api, onAdd }: { api: Api; onAdd: (w: Workspace) => voi
       );
       onAdd({ id: wsId, name: wsId, role });
       setId("");
-    } catch (err) {
-      setError(err instanceof ApiError && err.status === 404 ? "No workspace with that id has you as a member." : messageOf(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form class="typed-workspace" onSubmit={submit}>
       <p>This service cannot list your workspaces. Enter a workspace id to open it.</p>
       <label for="workspace-id">Workspace id</label>
       <input id="workspace-id" value={id} onInput={(e) => setId(e.currentTarget.value)} autocomplete="off" />
-      <button type="submit" disabled={busy || !id.trim()}>
+      <button type="submit" disabled={action.busy || !id.trim()}>
         Open
       </button>
-      <ErrorNote message={error} />
+      <ErrorNote message={action.error} />
     </form>
   );
 }

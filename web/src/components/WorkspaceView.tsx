@@ -3,6 +3,7 @@ import { useCallback, useEffect, useState } from "preact/hooks";
 import { ApiError, messageOf, type Api } from "../api.ts";
 import { formatDateTime } from "../format.ts";
 import { isAdminRole, type Campaign, type Me, type Session, type Workspace } from "../types.ts";
+import { useAction } from "../use-action.ts";
 import { AuditLog } from "./AuditLog.tsx";
 import { ErrorNote } from "./Notice.tsx";
 import { SessionView } from "./SessionView.tsx";
@@ -140,21 +141,14 @@ function SessionLinks(props: { sessions: Session[]; selectedId: string | null; o
 
 function NewSession({ api, base, onCreated }: { api: Api; base: string; onCreated: (s: Session) => void }) {
   const [title, setTitle] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const submit = async (e: Event) => {
+  const action = useAction();
+  const submit = (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void action.run(async () => {
       const session = await api.send<Session>("POST", `${base}/sessions`, title.trim() ? { title: title.trim() } : {});
       setTitle("");
       onCreated(session);
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form class="new-session" onSubmit={submit}>
@@ -167,11 +161,11 @@ function NewSession({ api, base, onCreated }: { api: Api; base: string; onCreate
           maxLength={200}
           onInput={(e) => setTitle(e.currentTarget.value)}
         />
-        <button type="submit" disabled={busy}>
+        <button type="submit" disabled={action.busy}>
           Start
         </button>
       </div>
-      <ErrorNote message={error} />
+      <ErrorNote message={action.error} />
     </form>
   );
 }
