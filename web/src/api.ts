@@ -1,7 +1,7 @@
 // The one way this client talks to the API: a bearer token on every call, and every failure turned into an ApiError
 // whose message is a sentence a person can read (the API's own `message`), never a JSON body.
 
-export interface FieldError {
+interface FieldError {
   path: string;
   message: string;
 }
@@ -57,7 +57,7 @@ export function createApi(token: string, onUnauthenticated: (message: string) =>
   };
 }
 
-export async function errorOf(res: Response): Promise<ApiError> {
+async function errorOf(res: Response): Promise<ApiError> {
   const payload = (await res.json().catch(() => null)) as {
     error?: { code?: string; message?: string; details?: { fields?: FieldError[] } };
   } | null;

@@ -14,7 +14,7 @@ export type FeedEvent =
 /** live: streaming; polling: the service has no stream, so it is asked every few seconds; lost: retrying. */
 export type FeedStatus = "connecting" | "live" | "polling" | "lost";
 
-export interface FeedOptions {
+interface FeedOptions {
   api: Api;
   /** `/v1/workspaces/:id/insights` */
   base: string;
@@ -164,7 +164,8 @@ export function openFeed(o: FeedOptions): Feed {
   };
 }
 
-async function allMessages(api: Api, sessionPath: string): Promise<Message[]> {
+/** Every message of the session, oldest first (the snapshot carries only the last 50). */
+export async function allMessages(api: Api, sessionPath: string): Promise<Message[]> {
   const messages: Message[] = [];
   let cursor: string | null = null;
   do {

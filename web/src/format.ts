@@ -35,7 +35,7 @@ const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeS
 const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeZone: "UTC" });
 
 export const formatDateTime = (iso: string): string => dateTime.format(new Date(iso));
-export const formatDate = (iso: string): string => dateOnly.format(new Date(iso));
+const formatDate = (iso: string): string => dateOnly.format(new Date(iso));
 
 /** `Last 90 days · 2 campaigns`: what a pack covers, in one line. */
 export function scopeLabel(pack: Pack, campaignName: (id: string) => string): string {

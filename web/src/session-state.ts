@@ -15,7 +15,7 @@ export interface SessionState {
   streams: Record<string, Stream>;
 }
 
-export type SessionAction =
+type SessionAction =
   | FeedEvent
   /** An answer to our own request: added only if the feed has not brought a newer copy already. */
   | { type: "ownMessage"; message: Message }

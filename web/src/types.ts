@@ -29,7 +29,7 @@ export interface Session {
 export const WINDOW_PRESETS = ["LAST_7_DAYS", "LAST_30_DAYS", "LAST_90_DAYS", "CUSTOM"] as const;
 export type WindowPreset = (typeof WINDOW_PRESETS)[number];
 
-export type PackStatus = "PENDING" | "RUNNING" | "COMPLETE" | "FAILED" | "CANCELLED";
+type PackStatus = "PENDING" | "RUNNING" | "COMPLETE" | "FAILED" | "CANCELLED";
 export type PackStage = "QUEUED" | "SELECTING" | "EXTRACTING" | "SYNTHESIZING" | "DONE";
 
 export interface CampaignFigures {
@@ -42,7 +42,7 @@ export interface CampaignFigures {
   positiveRate: number;
 }
 
-export interface PackMetrics {
+interface PackMetrics {
   provider?: string;
   counts?: { total: number; summarized: number; extracted: number; cached: number; failed: number };
   byOutcome?: Record<string, number>;

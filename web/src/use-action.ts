@@ -2,7 +2,7 @@
 import { useState } from "preact/hooks";
 import { messageOf } from "./api.ts";
 
-export interface Action {
+interface Action {
   busy: boolean;
   error: string | null;
   clearError: () => void;

@@ -19,17 +19,26 @@ interface Props {
   streams: Record<string, Stream>;
   pack: Pack | null;
   disabled: boolean;
+  /** Loads the messages before the snapshot's; null when there are none to load. */
+  onShowEarlier: (() => Promise<void>) | null;
   onPosted: (message: Message, reply: Message | null) => void;
 }
 
-export function Chat({ api, base, me, session, messages, streams, pack, disabled, onPosted }: Props) {
+export function Chat({ api, base, me, session, messages, streams, pack, disabled, onShowEarlier, onPosted }: Props) {
   const [lead, setLead] = useState<string | null>(null);
+  const earlier = useAction();
   const end = useRef<HTMLDivElement>(null);
   const lastText = messages.map((m) => m.status).join() + Object.values(streams).map((s) => s.text.length).join();
   useEffect(() => end.current?.scrollIntoView({ block: "nearest" }), [messages.length, lastText]);
 
   return (
     <section class="chat" aria-label="Conversation">
+      {onShowEarlier && (
+        <button type="button" class="quiet earlier" disabled={earlier.busy} onClick={() => earlier.run(onShowEarlier)}>
+          Show earlier messages
+        </button>
+      )}
+      <ErrorNote message={earlier.error} onDismiss={earlier.clearError} />
       <ol class="messages" aria-live="polite" aria-relevant="additions">
         {messages.length === 0 && <li class="muted">No questions yet.</li>}
         {messages.map((m) => (

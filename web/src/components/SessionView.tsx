@@ -2,7 +2,7 @@
 // its conversation.
 import { useEffect, useReducer, useRef, useState } from "preact/hooks";
 import type { Api, ApiError } from "../api.ts";
-import { openFeed, type Feed, type FeedStatus } from "../feed.ts";
+import { allMessages, openFeed, type Feed, type FeedStatus } from "../feed.ts";
 import { emptySession, packsNewestFirst, sessionReducer } from "../session-state.ts";
 import type { Campaign, Me, Pack, Session } from "../types.ts";
 import { useAction } from "../use-action.ts";
@@ -22,6 +22,9 @@ interface Props {
   onSessionChange: (session: Session) => void;
 }
 
+/** A snapshot carries the last 50 messages; a longer chat offers the rest on demand. */
+const SNAPSHOT_MESSAGES = 50;
+
 const STATUS_TEXT: Record<FeedStatus, string> = {
   connecting: "Connecting…",
   live: "Live",
@@ -34,6 +37,7 @@ export function SessionView({ api, base, me, admin, sessionId, campaigns, onSess
   const [status, setStatus] = useState<FeedStatus>("connecting");
   const [fatal, setFatal] = useState<string | null>(null);
   const [selectedPackId, setSelectedPackId] = useState<string | null>(null);
+  const [earlierShown, setEarlierShown] = useState(false);
   const feed = useRef<Feed | null>(null);
 
   useEffect(() => {
@@ -97,6 +101,14 @@ export function SessionView({ api, base, me, admin, sessionId, campaigns, onSess
           streams={state.streams}
           pack={pack}
           disabled={deleted}
+          onShowEarlier={
+            earlierShown || state.messages.length < SNAPSHOT_MESSAGES
+              ? null
+              : async () => {
+                  for (const message of await allMessages(api, `${base}/sessions/${sessionId}`)) dispatch({ type: "ownMessage", message });
+                  setEarlierShown(true);
+                }
+          }
           onPosted={(message, reply) => {
             dispatch({ type: "ownMessage", message });
             if (reply) dispatch({ type: "ownMessage", message: reply });
