@@ -102,6 +102,11 @@ export function openFeed(o: FeedOptions): Feed {
       abort.abort();
     }
     if (closed) return;
+    if (status === 429) {
+      // Too many open streams for this user (other tabs): this one asks every few seconds instead.
+      mode = "poll";
+      return void poll();
+    }
     if (status === 404 || status === 401 || status === 403) {
       // Either the session is gone (or not ours), or this service has no event stream: the session itself says.
       try {
