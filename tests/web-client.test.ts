@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import express from "express";
 import request from "supertest";
-import type { Page } from "playwright-core";
+import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from "vitest";
 import { webClient } from "@insights/api/web/web-client";
 import { hasChromium, launchChromium, type Browser } from "./support/chromium.ts";
@@ -361,6 +361,27 @@ describe.skipIf(!hasChromium)("the reference chat client in headless Chromium", 
     expect(await page.getByLabel("Last 90 days").isChecked()).toBe(true);
     await page.close();
   }, 120_000);
+
+  it("can be used with the keyboard alone: start a session, ask, rename", async () => {
+    const page = await openAs(ws.tokens.member);
+    await tabTo(page, page.getByLabel("New session"));
+    await page.keyboard.type("Keyboard only");
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Keyboard only" }).waitFor();
+
+    await tabTo(page, page.getByLabel("Ask a question"));
+    await page.keyboard.type("Is anyone there?");
+    await page.keyboard.press("Enter");
+    await page.locator(".message.user").getByText("Is anyone there?").waitFor();
+
+    await tabTo(page, page.getByRole("button", { name: "Rename", exact: true }));
+    await page.keyboard.press("Enter");
+    await page.keyboard.press("ControlOrMeta+A");
+    await page.keyboard.type("Keyboard only, renamed");
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Keyboard only, renamed" }).waitFor();
+    await page.close();
+  }, 120_000);
 });
 
 /** Until the service has GET /v1/me, the client asks for the workspace id. */
@@ -372,6 +393,15 @@ async function pickWorkspaceIfAsked(page: Page) {
   await typed.fill(currentWorkspaceId);
   await typed.press("Enter");
   await sessions.waitFor();
+}
+
+/** Presses Tab until `target` has the focus: it can be reached without a mouse. */
+async function tabTo(page: Page, target: Locator, maxPresses = 60) {
+  for (let i = 0; i < maxPresses; i++) {
+    if (await target.evaluate((el) => el === el.ownerDocument.activeElement)) return;
+    await page.keyboard.press("Tab");
+  }
+  throw new Error(`${target} was not reached in ${maxPresses} presses of Tab`);
 }
 
 /** Records, in the page, every value the progress bar shows (the test's browser code is a string: tests have no DOM types). */
