@@ -1,8 +1,9 @@
 // The reference chat client at /app, in Debian's headless Chromium, against the real API and worker processes (the
 // LLM is the fake OpenAI-compatible server, slowed so that a pack visibly fills). A member signs in by link, builds a
 // pack and watches it fill, reads its chart, asks a question and watches the answer arrive, opens a cited lead, sees
-// another member's question appear, loses the connection and gets it back; an admin deletes and restores the
-// session, recomputes and deletes a pack and filters the audit log. Screenshots go to tests/.results/web/.
+// another member's question appear, loses the connection and gets it back, works on a phone's screen and by keyboard
+// alone; an admin deletes and restores the session, recomputes and deletes a pack and filters the audit log. The
+// tests run in order on one workspace and session, as one person's day would. Screenshots go to tests/.results/web/.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
