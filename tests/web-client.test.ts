@@ -172,7 +172,7 @@ describe.skipIf(!hasChromium)("the reference chat client in headless Chromium", 
     const metrics = packs[0]!.metrics as { byOutcome: Record<string, number> };
     for (const n of Object.values(metrics.byOutcome)) expect(outcomes).toContain(`: ${n}`);
     await expect.poll(() => page.locator(".synthesis").innerText()).toContain("Fake synthesis");
-    await page.screenshot({ path: path.join(SHOTS, "pack-with-chart.png") });
+    await page.getByRole("region", { name: "Pack" }).screenshot({ path: path.join(SHOTS, "pack-with-chart.png") });
 
     // Ask with the keyboard only: Enter sends.
     const box = page.getByLabel("Ask a question");
