@@ -5,7 +5,7 @@
 // alone; an admin deletes and restores the session, recomputes and deletes a pack and filters the audit log. The
 // tests run in order on one workspace and session, as one person's day would. Screenshots go to tests/.results/web/.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import express from "express";
 import request from "supertest";
@@ -23,6 +23,7 @@ const SHOTS = path.join(ROOT, "tests/.results/web");
 const LEADS = 24;
 const OUTCOMES = ["MEETING_BOOKED", "INTERESTED", "FOLLOW_UP_LATER", "NOT_INTERESTED", "NO_REPLY"];
 const SESSION_TITLE = "Objections this quarter";
+const ANSWER = "Most objections are about timing.\n\n- Budget comes up twice\n- One lead asked for pricing";
 
 describe("serving /app", () => {
   const h = createHarness();
@@ -68,6 +69,7 @@ describe.skipIf(!hasChromium)("the reference chat client in headless Chromium", 
 
   beforeAll(async () => {
     ensureBuilt();
+    rmSync(SHOTS, { recursive: true, force: true });
     mkdirSync(SHOTS, { recursive: true });
     h = createHarness();
     ws = await h.seed({ leads: LEADS });
@@ -142,8 +144,10 @@ describe.skipIf(!hasChromium)("the reference chat client in headless Chromium", 
       return { outcome, sentiment: "neutral", summary: `Fake summary: ${outcome.toLowerCase()}.`, keyFacts: ["fake fact"], objections: [], nextStep: null };
     });
     const citedLead = (await h.db.lead.findFirstOrThrow({ where: { clientId: ws.workspaceId }, orderBy: { id: "asc" } })).id;
+    // The answer comes in pieces of 8 characters, 250 ms apart: slow enough to be seen being written.
+    fake.streamChunkDelayMs = 250;
     fake.respond("chat_answer", () => ({
-      answer: "Most objections are about timing.\n\n- Budget comes up twice\n- One lead asked for pricing",
+      answer: ANSWER,
       citedLeadIds: [citedLead],
       suggestedActions: [],
     }));
@@ -156,6 +160,8 @@ describe.skipIf(!hasChromium)("the reference chat client in headless Chromium", 
     await page.getByLabel("New session").fill(SESSION_TITLE);
     await page.getByRole("button", { name: "Start" }).click();
     await page.getByRole("heading", { name: SESSION_TITLE }).waitFor();
+    // Followed through the live event stream, not polling.
+    await page.locator(".connection.live").waitFor();
 
     await recordProgress(page);
     await page.getByLabel("Last 90 days").check();
@@ -174,13 +180,26 @@ describe.skipIf(!hasChromium)("the reference chat client in headless Chromium", 
     await expect.poll(() => page.locator(".synthesis").innerText()).toContain("Fake synthesis");
     await page.getByRole("region", { name: "Pack" }).screenshot({ path: path.join(SHOTS, "pack-with-chart.png") });
 
-    // Ask with the keyboard only: Enter sends.
+    // Enter sends. The answer is seen as it is written, piece by piece.
+    await recordStreaming(page);
     const box = page.getByLabel("Ask a question");
     await box.fill("What are the most common objections?");
     await box.press("Enter");
     await page.getByText("What are the most common objections?").waitFor();
-    await page.getByText("Most objections are about timing.").waitFor({ timeout: 30_000 });
+    // Half written, still being written.
+    await page.locator(".streaming .rich").getByText("timing").waitFor({ timeout: 30_000 });
+    await page.screenshot({ path: path.join(SHOTS, "answer-streaming.png") });
+    await page.locator(".message.assistant.status-complete").waitFor({ timeout: 30_000 });
+    await page.getByText("Most objections are about timing.").waitFor();
     await expect.poll(() => box.inputValue()).toBe("");
+    // Each text shown was a growing beginning of the answer (compared as letters: bullets render as list items).
+    const letters = (text: string) => text.replace(/[^a-z0-9]/gi, "");
+    const pieces = ((await page.evaluate("window.streamSeen")) as string[]).map(letters).filter(Boolean);
+    expect(pieces.length).toBeGreaterThanOrEqual(3);
+    for (const [i, text] of pieces.entries()) {
+      expect(letters(ANSWER).startsWith(text)).toBe(true);
+      if (i > 0) expect(text.length).toBeGreaterThan(pieces[i - 1]!.length);
+    }
     await page.screenshot({ path: path.join(SHOTS, "answer.png") });
 
     // The lead the answer drew on, in a dialog that Escape closes.
@@ -241,11 +260,11 @@ describe.skipIf(!hasChromium)("the reference chat client in headless Chromium", 
   it("shows a lost connection and resumes by itself when the API comes back", async () => {
     const page = await openSession(ws.tokens.member);
     const status = page.locator(".connection");
-    await expect.poll(() => status.getAttribute("class")).toMatch(/live|polling/);
+    await expect.poll(() => status.getAttribute("class")).toMatch(/live/);
     await api.kill();
     await page.getByText("Connection lost. Reconnecting…").waitFor({ timeout: 20_000 });
     api = await startApi();
-    await expect.poll(() => status.getAttribute("class"), { timeout: 30_000 }).toMatch(/live|polling/);
+    await expect.poll(() => status.getAttribute("class"), { timeout: 30_000 }).toMatch(/live/);
     // And it is following the session again: a question asked elsewhere shows up.
     const session = await sessionByTitle(SESSION_TITLE);
     await h.http.post(`${ws.base}/insights/sessions/${session.id}/messages`).set(bearer(ws.tokens.admin)).send({ content: "Back again?" });
@@ -363,6 +382,27 @@ describe.skipIf(!hasChromium)("the reference chat client in headless Chromium", 
     await page.close();
   }, 120_000);
 
+  it("shows the last 50 messages of a long chat at once, and the earlier ones on request", async () => {
+    const created = await h.http.post(`${ws.base}/insights/sessions`).set(bearer(ws.tokens.owner)).send({ title: "A long chat" });
+    for (let i = 1; i <= 55; i++) {
+      const res = await h.http
+        .post(`${ws.base}/insights/sessions/${created.body.id}/messages`)
+        .set(bearer(ws.tokens.owner))
+        .send({ content: `Question number ${i}` });
+      expect(res.status).toBe(201);
+    }
+    const page = await openAs(ws.tokens.member);
+    await page.getByRole("navigation", { name: "Sessions" }).getByRole("button", { name: "A long chat" }).click();
+    const messages = page.locator(".message.user");
+    await expect.poll(() => messages.count()).toBe(50);
+    expect(await messages.first().innerText()).toContain("Question number 6");
+    await page.getByRole("button", { name: "Show earlier messages" }).click();
+    await expect.poll(() => messages.count()).toBe(55);
+    expect(await messages.first().innerText()).toContain("Question number 1");
+    await page.getByRole("button", { name: "Show earlier messages" }).waitFor({ state: "detached" });
+    await page.close();
+  }, 120_000);
+
   it("can be used with the keyboard alone: start a session, ask, rename", async () => {
     const page = await openAs(ws.tokens.member);
     await tabTo(page, page.getByLabel("New session"));
@@ -423,6 +463,18 @@ let currentWorkspaceId = "";
  * The client as its sources are now: `npm install` built it, but a build older than the sources (an edit since, or
  * another checkout) would test old code. Rebuilt only then, so that parallel test files never see it half-written.
  */
+/** Records, in the page, each text a reply shows while it is being written. */
+async function recordStreaming(page: Page) {
+  await page.evaluate(`(() => {
+    const seen = (window.streamSeen = []);
+    new MutationObserver(() => {
+      const body = document.querySelector(".streaming .rich");
+      const text = body ? body.innerText : null;
+      if (text && seen.at(-1) !== text) seen.push(text);
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  })()`);
+}
+
 function ensureBuilt() {
   const built = path.join(ROOT, "web/dist/index.html");
   const sources = [path.join(ROOT, "web/index.html"), path.join(ROOT, "web/vite.config.ts"), ...filesUnder(path.join(ROOT, "web/src"))];
