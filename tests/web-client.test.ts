@@ -178,7 +178,7 @@ describe.skipIf(!hasChromium)("the reference chat client in headless Chromium", 
     const metrics = packs[0]!.metrics as { byOutcome: Record<string, number> };
     for (const n of Object.values(metrics.byOutcome)) expect(outcomes).toContain(`: ${n}`);
     await expect.poll(() => page.locator(".synthesis").innerText()).toContain("Fake synthesis");
-    await page.getByRole("region", { name: "Pack" }).screenshot({ path: path.join(SHOTS, "pack-with-chart.png") });
+    await page.getByRole("region", { name: "Pack", exact: true }).screenshot({ path: path.join(SHOTS, "pack-with-chart.png") });
 
     // Enter sends. The answer is seen as it is written, piece by piece.
     await recordStreaming(page);
@@ -368,7 +368,7 @@ describe.skipIf(!hasChromium)("the reference chat client in headless Chromium", 
     expect(saved.body).toMatchObject({ windowPreset: "LAST_90_DAYS", campaignCap: 1 });
 
     await scope.getByRole("button", { name: "Build pack" }).click();
-    const pack = page.getByRole("region", { name: "Pack" });
+    const pack = page.getByRole("region", { name: "Pack", exact: true });
     await pack.getByRole("heading", { name: `Last 90 days · ${campaigns[0]!.name}` }).waitFor();
     await pack.locator(".badge.status-complete").waitFor({ timeout: 60_000 });
     const inCampaign = await h.db.lead.count({ where: { clientId: ws.workspaceId, campaignId: campaigns[0]!.id } });
