@@ -73,7 +73,6 @@ describe.skipIf(!hasChromium)("the reference chat client in headless Chromium", 
     mkdirSync(SHOTS, { recursive: true });
     h = createHarness();
     ws = await h.seed({ leads: LEADS });
-    currentWorkspaceId = ws.workspaceId;
     fake = await startFakeLlm();
     const port = await freePort();
     origin = `http://127.0.0.1:${port}`;
@@ -131,7 +130,7 @@ describe.skipIf(!hasChromium)("the reference chat client in headless Chromium", 
       console.error(`page errors: ${errors.join("\n") || "none"}\npage text:\n${await page.locator("body").innerText()}`);
     });
     await page.goto(`${origin}/app#token=${token}`);
-    await pickWorkspaceIfAsked(page);
+    await expectSignedIn(page);
     return page;
   }
 
@@ -232,7 +231,7 @@ describe.skipIf(!hasChromium)("the reference chat client in headless Chromium", 
     await page.getByRole("alert").filter({ hasText: "could not be reached" }).waitFor();
     expect(await box.inputValue()).toBe("Will this question survive?");
     await page.reload();
-    await pickWorkspaceIfAsked(page);
+    await expectSignedIn(page);
     await page.getByRole("heading", { name: SESSION_TITLE }).waitFor();
     expect(await page.getByLabel("Ask a question").inputValue()).toBe("Will this question survive?");
     await page.unroute("**/messages");
@@ -283,7 +282,7 @@ describe.skipIf(!hasChromium)("the reference chat client in headless Chromium", 
       .send({ leads: [{ id: lead.id, campaignId: lead.campaignId, messages: [{ id: `m-${Date.now()}`, direction: "INBOUND", body: "Call me next week.", sentAt: new Date().toISOString() }] }] });
     expect(changed.status).toBe(200);
     await page.reload();
-    await pickWorkspaceIfAsked(page);
+    await expectSignedIn(page);
     await page.getByText("Out of date").waitFor();
     expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
     await page.getByLabel("Ask a question").scrollIntoViewIfNeeded();
@@ -376,7 +375,7 @@ describe.skipIf(!hasChromium)("the reference chat client in headless Chromium", 
 
     // The defaults come back on the next visit.
     await page.reload();
-    await pickWorkspaceIfAsked(page);
+    await expectSignedIn(page);
     await expect.poll(() => page.getByLabel("At most").inputValue()).toBe("1");
     expect(await page.getByLabel("Last 90 days").isChecked()).toBe(true);
     await page.close();
@@ -425,15 +424,11 @@ describe.skipIf(!hasChromium)("the reference chat client in headless Chromium", 
   }, 120_000);
 });
 
-/** Until the service has GET /v1/me, the client asks for the workspace id. */
-async function pickWorkspaceIfAsked(page: Page) {
-  const typed = page.getByLabel("Workspace id");
-  const sessions = page.getByRole("heading", { name: "Sessions", exact: true });
-  await expect.poll(async () => (await sessions.isVisible()) || (await typed.isVisible()), { timeout: 15_000 }).toBe(true);
-  if (await sessions.isVisible()) return;
-  await typed.fill(currentWorkspaceId);
-  await typed.press("Enter");
-  await sessions.waitFor();
+/** Signed in, the client knows the person's workspaces from GET /v1/me and opens theirs, named, with their role. */
+async function expectSignedIn(page: Page) {
+  await page.getByRole("heading", { name: "Sessions", exact: true }).waitFor();
+  expect(await page.getByLabel("Workspace id").count()).toBe(0);
+  expect(await page.getByLabel("Workspace").locator("option:checked").innerText()).toMatch(/^Demo workspace \S+ \((member|admin|owner)\)$/);
 }
 
 /** Presses Tab until `target` has the focus: it can be reached without a mouse. */
@@ -456,8 +451,6 @@ async function recordProgress(page: Page) {
     }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["aria-valuenow"] });
   })()`);
 }
-
-let currentWorkspaceId = "";
 
 /**
  * The client as its sources are now: `npm install` built it, but a build older than the sources (an edit since, or
