@@ -104,7 +104,17 @@ export const JOBS = {
 export type JobKey = keyof typeof JOBS;
 export type JobPayload<K extends JobKey> = z.infer<(typeof JOBS)[K]["payload"]>;
 
+// The catalog seen through its keys: TypeScript follows a generic key from here to that job's own payload type,
+// which it cannot do through `z.infer` of `JOBS[K]`. The assignment checks every entry.
+const BY_KEY: { readonly [K in JobKey]: JobDefinition<z.ZodType<JobPayload<K>>> } = JOBS;
+
 /** The deterministic id of the job for this payload. */
 export function jobIdOf<K extends JobKey>(key: K, payload: JobPayload<K>): string {
-  return (JOBS[key].jobId as (p: JobPayload<K>) => string)(payload);
+  return BY_KEY[key].jobId(payload);
 }
+
+/** Checks data against the job's payload schema (BullMQ hands a worker untyped data). */
+export function parsePayload<K extends JobKey>(key: K, data: unknown): z.ZodSafeParseResult<JobPayload<K>> {
+  return BY_KEY[key].payload.safeParse(data);
+}
+

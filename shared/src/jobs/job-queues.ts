@@ -2,7 +2,7 @@
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { bullmqTelemetry } from "../tracing.ts";
-import { JOBS, jobIdOf, type JobKey, type JobPayload } from "./catalog.ts";
+import { JOBS, jobIdOf, parsePayload, type JobKey, type JobPayload } from "./catalog.ts";
 import { QUEUES, type QueueKey } from "./queues.ts";
 
 export type JobQueues = Record<QueueKey, Queue>;
@@ -37,7 +37,9 @@ export async function enqueue<K extends JobKey>(
   options: { priority?: number } = {},
 ): Promise<string> {
   const definition = JOBS[key];
-  const data = definition.payload.parse(payload) as JobPayload<K>;
+  const parsed = parsePayload(key, payload);
+  if (!parsed.success) throw parsed.error;
+  const data = parsed.data;
   const jobId = jobIdOf(key, data);
   await queues[definition.queue].add(definition.name, data, { ...definition.options, ...options, jobId });
   return jobId;
