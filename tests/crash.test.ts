@@ -3,7 +3,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "@insights/shared/logger";
 import { buildPack } from "@insights/worker/packs/build-pack.handler";
-import { RunningPacks } from "@insights/worker/runtime/cancellations";
 import { bearer, createHarness, insertPendingPack, TEST_MODELS, type TestWorkspace } from "./support/harness.ts";
 import { startFakeLlm, type FakeLlm } from "./support/fake-llm.ts";
 import {
@@ -140,14 +139,13 @@ describe("a worker that lost its pack to another (its lock expired while it was 
       llm: fakeLlmProvider(fake),
       logger: createLogger("takeover-test", "silent"),
       live: h.liveLog,
-      running: new RunningPacks(),
       models: TEST_MODELS,
       tuning: { maxLeadsPerPack: 1000, llmConcurrency: 4, progressIntervalMs: 50, pageSize: 200 },
     });
     const payload = { packId: pack.id, generation: 1 };
-    const first = buildPack(deps(), payload);
+    const first = buildPack(deps(), payload, new AbortController().signal);
     await waitFor(async () => (fake.callsFor("lead_insight") >= 8 ? true : undefined), { what: "the first run to be extracting" });
-    const second = buildPack(deps(), payload);
+    const second = buildPack(deps(), payload, new AbortController().signal);
 
     expect(await first).toMatchObject({ outcome: "skipped" });
     expect(await second).toMatchObject({ outcome: "complete", totalLeads: 40 });

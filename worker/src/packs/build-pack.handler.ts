@@ -10,7 +10,7 @@ import { effectiveModel, type ModelPolicy } from "@insights/shared/llm-models";
 import { recordWebhookEvent } from "@insights/shared/webhooks/outbox";
 import type { Logger } from "@insights/shared/logger";
 import { LlmError, addUsage, type LlmCallOptions, type LlmProvider, type LlmUsage } from "../llm/provider.ts";
-import { ReleaseJob, stopReasonOf, type RunningPacks } from "../runtime/cancellations.ts";
+import { ReleaseJob, followSignal, stopReasonOf } from "../runtime/cancellations.ts";
 import type { WorkerMetrics } from "../runtime/metrics.ts";
 import { Semaphore } from "../runtime/pool.ts";
 import { DEFAULT_CHUNK_SIZE, awaitChunks, extractChunk, planChunks, unfinishedChunks, type ChunkDispatcher } from "./chunks.ts";
@@ -26,7 +26,6 @@ export interface PackPipelineDeps {
   logger: Logger;
   /** The session's live log: every change of the pack is published after it commits. */
   live: SessionEventLog;
-  running: RunningPacks;
   /** LLM_MODEL and LLM_ALLOWED_MODELS. */
   models: ModelPolicy;
   tuning: { maxLeadsPerPack: number; llmConcurrency: number; progressIntervalMs: number; pageSize: number; chunkSize?: number };
@@ -54,15 +53,21 @@ export type BuildPackResult =
   | { outcome: "skipped"; reason: string }
   | { outcome: "released" };
 
-export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"buildPack">): Promise<BuildPackResult> {
-  const { db, llm, running } = deps;
+/** `signal` is the job's: it aborts when the pack is cancelled or the worker shuts down. */
+export async function buildPack(
+  deps: PackPipelineDeps,
+  payload: JobPayload<"buildPack">,
+  signal: AbortSignal,
+): Promise<BuildPackResult> {
+  const { db, llm } = deps;
   const pack = await claimPackRun(db, payload.packId, payload.generation);
   // Also when skipped: a job run again after a crash between a commit and its event publishes the state it missed.
   const publish = () => publishPack(deps, payload.packId);
   await publish();
   if (!pack) return { outcome: "skipped", reason: "the pack was deleted, cancelled, finished or recomputed" };
 
-  const controller = running.start(pack.id);
+  // The run's own controller: it follows the job's signal, and the run also aborts it when it finds itself ended.
+  const { controller, release } = followSignal(signal);
   const run = new PackRun(db, pack, controller);
   const log = deps.logger.child({ packId: pack.id, generation: pack.generation });
   try {
@@ -97,7 +102,6 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
           db,
           llm,
           logger: log,
-          running,
           models: deps.models,
           llmSlots: deps.llmSlots ?? new Semaphore(deps.tuning.llmConcurrency),
           tuning: deps.tuning,
@@ -202,7 +206,7 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
     if (stopReasonOf(run.signal) === "cancelled") return cancelled(log);
     throw err;
   } finally {
-    running.finish(pack.id, controller);
+    release();
     // The final state (complete, failed, or whatever a cancellation left).
     await publish();
   }

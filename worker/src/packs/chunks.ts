@@ -10,7 +10,7 @@ import type { ModelPolicy } from "@insights/shared/llm-models";
 import type { Logger } from "@insights/shared/logger";
 import type { LlmCallOptions, LlmProvider } from "../llm/provider.ts";
 import { abortableSleep } from "../llm/rate-limit.ts";
-import { stopReasonOf, type RunningPacks } from "../runtime/cancellations.ts";
+import { stopReasonOf } from "../runtime/cancellations.ts";
 import type { WorkerMetrics } from "../runtime/metrics.ts";
 import type { Semaphore } from "../runtime/pool.ts";
 import { extractPendingLeads } from "./extract-leads.ts";
@@ -30,7 +30,6 @@ export interface ChunkDeps {
   db: Db;
   llm: LlmProvider;
   logger: Logger;
-  running: RunningPacks;
   /** LLM_MODEL and LLM_ALLOWED_MODELS. */
   models: ModelPolicy;
   llmSlots: Semaphore;

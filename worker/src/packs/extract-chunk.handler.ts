@@ -1,20 +1,23 @@
 // pack.extract-chunk: one chunk of one pack run, in whichever worker process takes it (see chunks.ts).
 import type { JobPayload } from "@insights/shared/jobs/catalog";
 import type { SessionEventLog } from "@insights/shared/live/session-events";
-import { ReleaseJob, stopReasonOf } from "../runtime/cancellations.ts";
+import { ReleaseJob, followSignal, stopReasonOf } from "../runtime/cancellations.ts";
 import { callOptionsFor, publishPack } from "./build-pack.handler.ts";
 import { extractChunk, type ChunkDeps, type ChunkOutcome } from "./chunks.ts";
 import { PackRunEnded } from "./pack-run.ts";
 
+/** `signal` is the job's: it aborts when the pack is cancelled or the worker shuts down. */
 export async function extractChunkJob(
   deps: ChunkDeps & { live: SessionEventLog },
   payload: JobPayload<"extractChunk">,
+  signal: AbortSignal,
 ): Promise<{ outcome: ChunkOutcome | "skipped" }> {
   const pack = await deps.db.insightContextPack.findFirst({
     where: { id: payload.packId, generation: payload.generation, status: "RUNNING" },
   });
   if (!pack) return { outcome: "skipped" };
-  const controller = deps.running.start(pack.id);
+  // The chunk run aborts this controller itself when it finds the run ended; it also follows the job's signal.
+  const { controller, release } = followSignal(signal);
   const log = deps.logger.child({ packId: pack.id, generation: pack.generation, chunk: payload.index });
   try {
     const call = { ...(await callOptionsFor(deps.db, pack.clientId, deps.models)), log };
@@ -28,6 +31,6 @@ export async function extractChunkJob(
     if (stopReasonOf(controller.signal) === "cancelled") return { outcome: "stopped" };
     throw err;
   } finally {
-    deps.running.finish(pack.id, controller);
+    release();
   }
 }

@@ -1,5 +1,4 @@
 // Everything a worker process runs, built from its clients: tests start exactly this in-process.
-import { setMaxListeners } from "node:events";
 import type { Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Db } from "@insights/shared/db/client";
@@ -19,10 +18,10 @@ import { DEFAULT_CHUNK_SIZE } from "../packs/chunks.ts";
 import { extractChunkJob } from "../packs/extract-chunk.handler.ts";
 import { answerMessage, failReply } from "../replies/answer-message.handler.ts";
 import { deliverWebhook, markDeliveryFailed, pendingDeliveriesOf } from "../webhooks/deliver-webhook.handler.ts";
-import { RunningPacks } from "./cancellations.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import { Semaphore } from "./pool.ts";
-import { startQueueWorker } from "./queue-worker.ts";
+import type { StopReason } from "./cancellations.ts";
+import { RunningJobs, closeQueueWorker, startQueueWorker, type JobHandlers } from "./queue-worker.ts";
 
 export interface WorkerTuning {
   sessionRetentionDays: number;
@@ -88,13 +87,8 @@ export interface WorkerRuntime {
 
 export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRuntime> {
   const { db, logger, tuning } = deps;
-  const running = new RunningPacks();
-  // Aborts in-flight answers at shutdown, so their jobs go back to the queue instead of holding it up.
-  const shutdown = new AbortController();
-  setMaxListeners(0, shutdown.signal);
   const queues = createJobQueues(deps.connection, deps.prefix);
   const live = createSessionEventLog(deps.connection, deps.prefix);
-  await subscribePackCancellations(deps.subscriber, deps.prefix, (packId) => running.cancel(packId));
 
   const fair = createFairShare({ redis: deps.connection, prefix: deps.prefix, queues, logger });
   const chunks = createChunkDispatcher(queues, fair);
@@ -107,11 +101,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     pageSize: tuning.pageSize,
     chunkSize: tuning.chunkSize,
   };
-  const common = { connection: deps.connection, prefix: deps.prefix, logger, lockDurationMs: tuning.lockDurationMs, metrics: deps.metrics };
-  // A pack or reply whose attempt failed because PostgreSQL was away waits for it instead of spending its attempts:
-  // every attempt fails during an outage, and a pack that used them all would stay FAILED (or, with its final
-  // failure unrecordable, RUNNING) for a reason that says nothing about the pack.
-  const outages = { isOutage: (err: unknown) => failedFromOutage(db, err), retryMs: Math.min(tuning.reconcileIntervalMs, 5_000) };
+
   // A finished pack or reply may have written webhook deliveries (in its own transaction): give them their jobs now.
   // A crash before this leaves them to the reconciler.
   const dispatchWebhooks = async (subjectId: string) => {
@@ -121,60 +111,75 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       logger.warn({ err, subjectId }, "could not enqueue webhook deliveries; the reconciler will");
     }
   };
-  const workers: Worker[] = [
-    startQueueWorker("packs", {
-      ...common,
-      outages,
-      concurrency: tuning.packConcurrency,
-      handlers: {
-        buildPack: (payload, _job, log) =>
-          withWebhooks(
-            payload.packId,
-            buildPack(
-              { db, llm: deps.llm, logger: log, live, running, models: deps.models, tuning: pipelineTuning, chunks, llmSlots, metrics: deps.metrics },
-              payload,
-            ),
+
+  // One handler and one final-failure hook for every job of the catalog (the type makes both required).
+  const handlers: JobHandlers = {
+    buildPack: {
+      run: (payload, { log, signal }) =>
+        withWebhooks(
+          payload.packId,
+          buildPack(
+            { db, llm: deps.llm, logger: log, live, models: deps.models, tuning: pipelineTuning, chunks, llmSlots, metrics: deps.metrics },
+            payload,
+            signal,
           ),
+        ),
+      onFinalFailure: async (payload, reason) => {
+        await markPackFailed({ db, live, logger }, payload, reason);
+        await dispatchWebhooks(payload.packId);
       },
-      onFinalFailure: async (key, payload, reason) => {
-        if (key !== "buildPack") return;
-        const pack = payload as { packId: string; generation: number };
-        await markPackFailed({ db, live, logger }, pack, reason);
-        await dispatchWebhooks(pack.packId);
-      },
-    }),
-    startQueueWorker("packChunks", {
-      ...common,
-      outages,
-      concurrency: tuning.chunkConcurrency,
-      handlers: {
-        extractChunk: async (payload, job, log) => {
-          await fair.started(job.opts.priority ?? 0);
-          return extractChunkJob({ db, llm: deps.llm, logger: log, live, running, models: deps.models, llmSlots, tuning: pipelineTuning, metrics: deps.metrics }, payload);
-        },
+    },
+    extractChunk: {
+      run: async (payload, { job, log, signal }) => {
+        await fair.started(job.opts.priority ?? 0);
+        return extractChunkJob(
+          { db, llm: deps.llm, logger: log, live, models: deps.models, llmSlots, tuning: pipelineTuning, metrics: deps.metrics },
+          payload,
+          signal,
+        );
       },
       // A chunk that cannot be extracted fails its pack run (its pack job, waiting for it, then stops).
-      onFinalFailure: async (key, payload, reason) => {
-        if (key !== "extractChunk") return;
-        const pack = payload as { packId: string; generation: number };
-        await markPackFailed({ db, live, logger }, pack, `a chunk of the pack failed: ${reason}`);
-        await dispatchWebhooks(pack.packId);
+      onFinalFailure: async (payload, reason) => {
+        await markPackFailed({ db, live, logger }, payload, `a chunk of the pack failed: ${reason}`);
+        await dispatchWebhooks(payload.packId);
       },
-    }),
-    startQueueWorker("replies", {
-      ...common,
-      outages,
-      concurrency: tuning.replyConcurrency,
-      handlers: {
-        answerMessage: (payload, _job, log) =>
-          withWebhooks(payload.messageId, answerMessage({ db, llm: deps.llm, models: deps.models, logger: log, shutdown: shutdown.signal, live }, payload)),
-      },
-      onFinalFailure: async (key, payload, reason) => {
-        if (key === "answerMessage") {
-          await failReply({ db, live }, (payload as { messageId: string }).messageId, `could not answer: ${reason}`, { llmCalls: 0, inputTokens: 0, outputTokens: 0 });
-        }
-      },
-    }),
+    },
+    answerMessage: {
+      // A reply is never cancelled by message: its job's signal aborts only at shutdown.
+      run: (payload, { log, signal }) =>
+        withWebhooks(payload.messageId, answerMessage({ db, llm: deps.llm, models: deps.models, logger: log, shutdown: signal, live }, payload)),
+      onFinalFailure: (payload, reason) =>
+        failReply({ db, live }, payload.messageId, `could not answer: ${reason}`, { llmCalls: 0, inputTokens: 0, outputTokens: 0 }),
+    },
+    deliverWebhook: {
+      run: (payload, { log }) =>
+        deliverWebhook(
+          { db, logger: log, secrets: deps.webhooks.secrets, allowPrivate: deps.webhooks.allowPrivate, timeoutMs: tuning.webhookTimeoutMs },
+          payload,
+        ),
+      onFinalFailure: (payload) => markDeliveryFailed(db, payload.deliveryId),
+    },
+    // A failed maintenance run needs no record: the next slot's run does the same work.
+    reconcile: {
+      run: (_payload, { log }) => reconcile({ db, live, queues, logger: log, graceMs: tuning.reconcileGraceMs, metrics: deps.metrics }),
+      onFinalFailure: null,
+    },
+    purgeExpiredSessions: {
+      run: (_payload, { log }) => purgeExpiredSessions({ db, logger: log, retentionDays: tuning.sessionRetentionDays }),
+      onFinalFailure: null,
+    },
+  };
+
+  const running = new RunningJobs();
+  const common = { connection: deps.connection, prefix: deps.prefix, logger, handlers, running, lockDurationMs: tuning.lockDurationMs, metrics: deps.metrics };
+  // A pack or reply whose attempt failed because PostgreSQL was away waits for it instead of spending its attempts:
+  // every attempt fails during an outage, and a pack that used them all would stay FAILED (or, with its final
+  // failure unrecordable, RUNNING) for a reason that says nothing about the pack.
+  const outages = { isOutage: (err: unknown) => failedFromOutage(db, err), retryMs: Math.min(tuning.reconcileIntervalMs, 5_000) };
+  const workers: Worker[] = [
+    startQueueWorker("packs", { ...common, outages, concurrency: tuning.packConcurrency }),
+    startQueueWorker("packChunks", { ...common, outages, concurrency: tuning.chunkConcurrency }),
+    startQueueWorker("replies", { ...common, outages, concurrency: tuning.replyConcurrency }),
     startQueueWorker("webhooks", {
       ...common,
       outages,
@@ -182,28 +187,13 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       // Doubling from WEBHOOK_RETRY_BASE_MS, capped at an hour; a few percent of jitter keeps retries apart.
       backoffStrategy: (attemptsMade) =>
         Math.min(tuning.webhookRetryBaseMs * 2 ** Math.max(0, attemptsMade - 1), 3_600_000) * (1 + Math.random() * 0.1),
-      handlers: {
-        deliverWebhook: (payload, _job, log) =>
-          deliverWebhook(
-            { db, logger: log, secrets: deps.webhooks.secrets, allowPrivate: deps.webhooks.allowPrivate, timeoutMs: tuning.webhookTimeoutMs },
-            payload,
-          ),
-      },
-      onFinalFailure: async (key, payload) => {
-        if (key === "deliverWebhook") await markDeliveryFailed(db, (payload as { deliveryId: string }).deliveryId);
-      },
     }),
-    startQueueWorker("maintenance", {
-      ...common,
-      concurrency: 1,
-      handlers: {
-        reconcile: (_payload, _job, log) =>
-          reconcile({ db, live, queues, logger: log, graceMs: tuning.reconcileGraceMs, metrics: deps.metrics }),
-        purgeExpiredSessions: (_payload, _job, log) =>
-          purgeExpiredSessions({ db, logger: log, retentionDays: tuning.sessionRetentionDays }),
-      },
-    }),
+    startQueueWorker("maintenance", { ...common, concurrency: 1 }),
   ];
+  // A cancelled pack's jobs stop wherever they run: every worker process hears the message and aborts its own.
+  await subscribePackCancellations(deps.subscriber, deps.prefix, (packId) =>
+    running.cancel((job) => job.data?.packId === packId, "cancelled" satisfies StopReason),
+  );
 
   async function withWebhooks<T>(subjectId: string, work: Promise<T>): Promise<T> {
     const result = await work;
@@ -228,9 +218,8 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   return {
     async close() {
       timers.forEach(clearInterval);
-      running.shutdown();
-      shutdown.abort("shutdown");
-      await Promise.all(workers.map((w) => w.close()));
+      // Running packs and answers abort; their jobs go back to the queue instead of holding it up.
+      await Promise.all(workers.map(closeQueueWorker));
       await closeJobQueues(queues);
       await deps.subscriber.unsubscribe().catch(() => undefined);
     },
