@@ -1,7 +1,8 @@
-// Builds the Express app without listening, so tests drive exactly what main.ts serves.
+// Builds the Express app without listening, so tests and benchmarks drive exactly what main.ts serves.
 import express, { type Express } from "express";
+import type { Redis } from "ioredis";
 import type { Db } from "@insights/shared/db/client";
-import type { JobQueues } from "@insights/shared/jobs/job-queues";
+import { closeJobQueues, createJobQueues, type JobQueues } from "@insights/shared/jobs/job-queues";
 import type { SessionEventLog } from "@insights/shared/live/session-events";
 import type { ModelPolicy } from "@insights/shared/llm-models";
 import type { Logger } from "@insights/shared/logger";
@@ -13,9 +14,9 @@ import { rateLimitPerUser, type RateLimitOptions } from "./http/rate-limit.ts";
 import { assignRequestId } from "./http/request-context.ts";
 import { logRequests, requestRouteLabeler } from "./http/request-log.ts";
 import { traceRequests } from "./http/trace-requests.ts";
-import type { JobClient } from "./jobs/job-client.ts";
+import { createJobClient, type JobClient } from "./jobs/job-client.ts";
 import { createLiveEvents } from "./live/live-events.ts";
-import type { LiveHub } from "./live/live-hub.ts";
+import { startLive, type LiveHub, type LiveLimits } from "./live/live-hub.ts";
 import { createApiMetrics } from "./ops/metrics.ts";
 import type { ReadinessCheck } from "./ops/ops.routes.ts";
 import { ALL_ROUTES } from "./routes.ts";
@@ -46,7 +47,7 @@ export interface AppDeps {
   webhooks: WebhookSettings;
 }
 
-export function createApp(deps: AppDeps): Express {
+function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", "loopback");
@@ -65,4 +66,63 @@ export function createApp(deps: AppDeps): Express {
   app.use(routeNotFound);
   app.use(errorHandler(deps.logger));
   return app;
+}
+
+export interface ApiClients {
+  db: Db;
+  /** The API's Redis connection (fail-fast): queues, cancellation messages, rate limits and readiness use it. */
+  redis: Redis;
+  /** Where the live event hub opens its own reading connection. */
+  redisUrl: string;
+  /** The deployment's QUEUE_PREFIX. */
+  prefix: string;
+  logger: Logger;
+}
+
+export interface ApiSettings {
+  jwtSecret: string;
+  opsAdmins: string[];
+  sessionRetentionDays: number;
+  metricsToken?: string | undefined;
+  /** The budgets; the counters use the API's Redis and prefix unless a test names others. */
+  rateLimit: Omit<RateLimitOptions, "redis" | "prefix"> & Partial<RateLimitOptions>;
+  /** Live event stream limits; the defaults where not given. */
+  live?: Partial<LiveLimits> | undefined;
+  /** LLM_MODEL and LLM_ALLOWED_MODELS. */
+  models: ModelPolicy;
+  webhooks: WebhookSettings;
+}
+
+export interface Api {
+  app: Express;
+  queues: JobQueues;
+  /** Live session events: the log every process appends to, and this process's open streams. */
+  liveLog: SessionEventLog;
+  /** Close it first at shutdown: event streams never end by themselves (their clients resume on another process). */
+  liveHub: LiveHub;
+  /** Closes the queues it opened; the clients stay their owner's to close. */
+  close(): Promise<void>;
+}
+
+/** The API over its clients: the one wiring that main.ts, the tests and the benchmarks share. */
+export function createApi(clients: ApiClients, settings: ApiSettings): Api {
+  const { db, redis, prefix, logger } = clients;
+  const queues = createJobQueues(redis, prefix);
+  const live = startLive({ db, redis, redisUrl: clients.redisUrl, prefix, logger, limits: settings.live });
+  const app = createApp({
+    ...live,
+    db,
+    logger,
+    jwtSecret: settings.jwtSecret,
+    jobs: createJobClient({ queues, redis, prefix, logger }),
+    queues,
+    opsAdmins: settings.opsAdmins,
+    sessionRetentionDays: settings.sessionRetentionDays,
+    models: settings.models,
+    webhooks: settings.webhooks,
+    readiness: { postgres: () => db.$queryRaw`SELECT 1`, redis: () => redis.ping() },
+    metricsToken: settings.metricsToken,
+    rateLimit: { redis, prefix, ...settings.rateLimit },
+  });
+  return { app, queues, ...live, close: () => closeJobQueues(queues) };
 }

@@ -1,16 +1,13 @@
-// The API process: wires config, clients and shutdown, then serves createApp().
+// The API process: wires config, clients and shutdown, then serves createApi().
 import type { Server } from "node:http";
 import { createDb } from "@insights/shared/db/client";
 import { createLogger } from "@insights/shared/logger";
-import { closeJobQueues, createJobQueues } from "@insights/shared/jobs/job-queues";
 import { modelPolicyOf } from "@insights/shared/llm-models";
 import { createRedis } from "@insights/shared/redis";
 import { startTracing } from "@insights/shared/tracing";
 import { webhookSettingsOf } from "@insights/shared/webhooks/secret-box";
-import { createApp } from "./app.ts";
+import { createApi } from "./app.ts";
 import { loadApiConfig } from "./config.ts";
-import { createJobClient } from "./jobs/job-client.ts";
-import { startLive } from "./live/live-hub.ts";
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -22,45 +19,27 @@ const db = createDb(config.DATABASE_URL);
 // Fail fast: with Redis down, writes that need the queue answer 503 instead of hanging (reads keep working).
 const redis = createRedis(config.REDIS_URL, { role: "api", failFast: true });
 redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
-const queues = createJobQueues(redis, config.QUEUE_PREFIX);
-
-const live = startLive({
-  db,
-  redis,
-  redisUrl: config.REDIS_URL,
-  prefix: config.QUEUE_PREFIX,
-  logger,
-  limits: {
-    keepAliveMs: config.LIVE_KEEPALIVE_MS,
-    maxStreamMs: config.LIVE_MAX_STREAM_MS,
-    maxStreamsPerUser: config.LIVE_MAX_STREAMS_PER_USER,
-    maxBufferedBytes: config.LIVE_MAX_BUFFERED_BYTES,
-    accessCheckMs: config.LIVE_ACCESS_CHECK_MS,
+const api = createApi(
+  { db, redis, redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, logger },
+  {
+    jwtSecret: config.AUTH_JWT_SECRET,
+    opsAdmins: config.OPS_ADMINS,
+    sessionRetentionDays: config.SESSION_RETENTION_DAYS,
+    models: modelPolicyOf(config),
+    webhooks: webhookSettingsOf(config),
+    metricsToken: config.METRICS_TOKEN,
+    rateLimit: { readsPerWindow: config.RATE_LIMIT_READS_PER_MINUTE, writesPerWindow: config.RATE_LIMIT_WRITES_PER_MINUTE },
+    live: {
+      keepAliveMs: config.LIVE_KEEPALIVE_MS,
+      maxStreamMs: config.LIVE_MAX_STREAM_MS,
+      maxStreamsPerUser: config.LIVE_MAX_STREAMS_PER_USER,
+      maxBufferedBytes: config.LIVE_MAX_BUFFERED_BYTES,
+      accessCheckMs: config.LIVE_ACCESS_CHECK_MS,
+    },
   },
-});
+);
 
-const app = createApp({
-  ...live,
-  db,
-  logger,
-  jwtSecret: config.AUTH_JWT_SECRET,
-  jobs: createJobClient({ queues, redis, prefix: config.QUEUE_PREFIX, logger }),
-  queues,
-  opsAdmins: config.OPS_ADMINS,
-  sessionRetentionDays: config.SESSION_RETENTION_DAYS,
-  models: modelPolicyOf(config),
-  webhooks: webhookSettingsOf(config),
-  readiness: { postgres: () => db.$queryRaw`SELECT 1`, redis: () => redis.ping() },
-  metricsToken: config.METRICS_TOKEN,
-  rateLimit: {
-    redis,
-    prefix: config.QUEUE_PREFIX,
-    readsPerWindow: config.RATE_LIMIT_READS_PER_MINUTE,
-    writesPerWindow: config.RATE_LIMIT_WRITES_PER_MINUTE,
-  },
-});
-
-const server: Server = app.listen(config.PORT, () => {
+const server: Server = api.app.listen(config.PORT, () => {
   logger.info({ port: config.PORT }, `API listening on http://localhost:${config.PORT}`);
 });
 server.on("error", (err: NodeJS.ErrnoException) => {
@@ -76,14 +55,14 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   logger.info({ signal }, "draining requests");
   // Event streams never end by themselves: close them first (their clients resume on another process).
-  await live.liveHub.close();
+  await api.liveHub.close();
   // Stop accepting connections and let in-flight requests finish; idle keep-alive sockets are closed now.
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
   await closed;
   clearTimeout(timer);
-  await Promise.allSettled([db.$disconnect(), closeJobQueues(queues), tracing?.shutdown()]);
+  await Promise.allSettled([db.$disconnect(), api.close(), tracing?.shutdown()]);
   await redis.quit().catch(() => undefined);
   logger.info("stopped");
   process.exit(0);

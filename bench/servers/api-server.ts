@@ -1,11 +1,8 @@
 // The real API app in a process of its own, on the benchmark's database and queue prefix (from the environment),
 // for the polling figure: the same shape of process as the hello-world it is compared with.
 import type { AddressInfo } from "node:net";
-import { createApp } from "@insights/api/app";
-import { createJobClient } from "@insights/api/jobs/job-client";
-import { startLive } from "@insights/api/live/live-hub";
+import { createApi } from "@insights/api/app";
 import { createDb } from "@insights/shared/db/client";
-import { createJobQueues } from "@insights/shared/jobs/job-queues";
 import { DEFAULT_MODEL_POLICY } from "@insights/shared/llm-models";
 import { createLogger } from "@insights/shared/logger";
 import { createRedis } from "@insights/shared/redis";
@@ -21,29 +18,19 @@ const logger = createLogger("bench-api", "silent");
 const db = createDb(DATABASE_URL);
 const redis = createRedis(REDIS_URL, { role: "bench-api", failFast: true });
 await new Promise((resolve) => redis.once("ready", resolve));
-const queues = createJobQueues(redis, QUEUE_PREFIX);
-const app = createApp({
-  ...startLive({
-    db,
-    redis,
-    redisUrl: REDIS_URL,
-    prefix: QUEUE_PREFIX,
-    logger,
-    limits: { maxStreamsPerUser: Number(process.env.LIVE_MAX_STREAMS_PER_USER ?? 10) },
-  }),
-  db,
-  logger,
-  jwtSecret: AUTH_JWT_SECRET,
-  jobs: createJobClient({ queues, redis, prefix: QUEUE_PREFIX, logger }),
-  queues,
-  opsAdmins: [],
-  sessionRetentionDays: 30,
-  models: DEFAULT_MODEL_POLICY,
-  webhooks: { secrets: null, allowPrivate: false },
-  readiness: {},
-  // On, as in production, with a budget no benchmark reaches: its Redis round trip is part of every request.
-  rateLimit: { redis, prefix: QUEUE_PREFIX, readsPerWindow: 1_000_000_000, writesPerWindow: 1_000_000_000 },
-});
+const { app } = createApi(
+  { db, redis, redisUrl: REDIS_URL, prefix: QUEUE_PREFIX, logger },
+  {
+    jwtSecret: AUTH_JWT_SECRET,
+    opsAdmins: [],
+    sessionRetentionDays: 30,
+    models: DEFAULT_MODEL_POLICY,
+    webhooks: { secrets: null, allowPrivate: false },
+    // On, as in production, with a budget no benchmark reaches: its Redis round trip is part of every request.
+    rateLimit: { readsPerWindow: 1_000_000_000, writesPerWindow: 1_000_000_000 },
+    live: { maxStreamsPerUser: Number(process.env.LIVE_MAX_STREAMS_PER_USER ?? 10) },
+  },
+);
 const server = app.listen(0, "127.0.0.1", () => process.send!({ port: (server.address() as AddressInfo).port }));
 process.on("disconnect", () => process.exit(0));
 // The live figure asks for this process's memory, measured after a full GC (NODE_OPTIONS=--expose-gc).

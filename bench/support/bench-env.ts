@@ -3,13 +3,10 @@
 import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createApp } from "@insights/api/app";
+import { createApi } from "@insights/api/app";
 import { signToken } from "@insights/api/auth/jwt";
 import { seedWorkspace, type SeededWorkspace } from "@insights/api/cli/seed";
-import { createJobClient } from "@insights/api/jobs/job-client";
-import { startLive } from "@insights/api/live/live-hub";
 import { createDb, type Db } from "@insights/shared/db/client";
-import { closeJobQueues, createJobQueues } from "@insights/shared/jobs/job-queues";
 import { DEFAULT_MODEL_POLICY } from "@insights/shared/llm-models";
 import { createLogger } from "@insights/shared/logger";
 import { createRedis } from "@insights/shared/redis";
@@ -65,33 +62,28 @@ export async function startApi(env: BenchEnv, prefix = env.prefix): Promise<Benc
   const logger = createLogger("bench-api", "silent");
   const redis = createRedis(env.redisUrl, { role: "bench-api", failFast: true });
   await new Promise((resolve) => redis.once("ready", resolve));
-  const queues = createJobQueues(redis, prefix);
-  const live = startLive({ db: env.db, redis, redisUrl: env.redisUrl, prefix, logger });
-  const app = createApp({
-    ...live,
-    db: env.db,
-    logger,
-    jwtSecret: BENCH_JWT_SECRET,
-    jobs: createJobClient({ queues, redis, prefix, logger }),
-    queues,
-    opsAdmins: [],
-    sessionRetentionDays: 30,
-    models: DEFAULT_MODEL_POLICY,
-    webhooks: { secrets: null, allowPrivate: false },
-    readiness: {},
-    // On, as in production, but far above what a benchmark sends: its Redis round trip is part of every request.
-    rateLimit: { redis, prefix, readsPerWindow: 1_000_000_000, writesPerWindow: 1_000_000_000 },
-  });
+  const api = createApi(
+    { db: env.db, redis, redisUrl: env.redisUrl, prefix, logger },
+    {
+      jwtSecret: BENCH_JWT_SECRET,
+      opsAdmins: [],
+      sessionRetentionDays: 30,
+      models: DEFAULT_MODEL_POLICY,
+      webhooks: { secrets: null, allowPrivate: false },
+      // On, as in production, but far above what a benchmark sends: its Redis round trip is part of every request.
+      rateLimit: { readsPerWindow: 1_000_000_000, writesPerWindow: 1_000_000_000 },
+    },
+  );
   const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, "127.0.0.1", () => resolve(s));
+    const s = api.app.listen(0, "127.0.0.1", () => resolve(s));
   });
   return {
     baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     async close() {
-      await live.liveHub.close();
+      await api.liveHub.close();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
-      await closeJobQueues(queues);
+      await api.close();
       await redis.quit();
     },
   };

@@ -7,12 +7,11 @@ import type { ModelPolicy } from "@insights/shared/llm-models";
 import { createSecretBox, type WebhookSettings } from "@insights/shared/webhooks/secret-box";
 import { createLogger, type Logger } from "@insights/shared/logger";
 import { resolveWindow, scopeHashOf, scopeKeyOf } from "@insights/shared/scope/scope";
-import { closeJobQueues, createJobQueues, type JobQueues } from "@insights/shared/jobs/job-queues";
+import type { JobQueues } from "@insights/shared/jobs/job-queues";
 import type { SessionEventLog } from "@insights/shared/live/session-events";
 import { createRedis } from "@insights/shared/redis";
-import { createJobClient } from "@insights/api/jobs/job-client";
-import { startLive, type LiveHub, type LiveLimits } from "@insights/api/live/live-hub";
-import { createApp } from "@insights/api/app";
+import type { LiveHub, LiveLimits } from "@insights/api/live/live-hub";
+import { createApi, type Api } from "@insights/api/app";
 import type { RateLimitOptions } from "@insights/api/http/rate-limit";
 import { signToken } from "@insights/api/auth/jwt";
 import { seedWorkspace, type SeededWorkspace } from "@insights/api/cli/seed";
@@ -48,7 +47,7 @@ export interface Harness {
   liveLog: SessionEventLog;
   /** The app's open event streams. */
   liveHub: LiveHub;
-  app: ReturnType<typeof createApp>;
+  app: Api["app"];
   /** supertest bound to one listening server (one port for the whole file, not one per request). */
   http: ReturnType<typeof request>;
   /** `http://127.0.0.1:<port>` of that server, for clients supertest cannot play (event streams). */
@@ -81,39 +80,30 @@ export function createHarness(options: HarnessOptions = {}): Harness {
   const redis = createRedis(options.redisUrl ?? inject("redisUrl"), { role: "api-test", failFast: true });
   redis.on("error", () => undefined); // outage tests stop Redis on purpose; readiness reports it
   const prefix = `${inject("queuePrefix")}-${Math.random().toString(36).slice(2, 8)}`;
-  const queues = createJobQueues(redis, prefix);
-  // Event streams end after a moment unless a test asks for longer: suites that send one request per route
-  // (permissions, fuzzing, isolation) then get whole responses from the stream route too.
-  const live = startLive({
-    db,
-    redis,
-    redisUrl: options.redisUrl ?? inject("redisUrl"),
-    prefix,
-    logger,
-    limits: { maxStreamMs: 50, ...options.live },
-  });
-  const app = createApp({
-    ...live,
-    db,
-    logger,
-    jwtSecret: TEST_JWT_SECRET,
-    jobs: createJobClient({ queues, redis, prefix, logger }),
-    queues,
-    opsAdmins: [OPS_ADMIN_EMAIL],
-    sessionRetentionDays: 30,
-    models: options.models ?? TEST_MODELS,
-    webhooks: options.webhooks ?? TEST_WEBHOOKS,
-    readiness: { postgres: () => db.$queryRaw`SELECT 1`, redis: () => redis.ping() },
-    rateLimit: { redis, prefix, readsPerWindow: 100_000, writesPerWindow: 100_000, ...options.rateLimit },
-    metricsToken: options.metricsToken,
-  });
+  const redisUrl = options.redisUrl ?? inject("redisUrl");
+  const api = createApi(
+    { db, redis, redisUrl, prefix, logger },
+    {
+      jwtSecret: TEST_JWT_SECRET,
+      opsAdmins: [OPS_ADMIN_EMAIL],
+      sessionRetentionDays: 30,
+      models: options.models ?? TEST_MODELS,
+      webhooks: options.webhooks ?? TEST_WEBHOOKS,
+      metricsToken: options.metricsToken,
+      rateLimit: { readsPerWindow: 100_000, writesPerWindow: 100_000, ...options.rateLimit },
+      // Event streams end after a moment unless a test asks for longer: suites that send one request per route
+      // (permissions, fuzzing, isolation) then get whole responses from the stream route too.
+      live: { maxStreamMs: 50, ...options.live },
+    },
+  );
+  const { app, queues } = api;
   const server = app.listen(0, "127.0.0.1");
   return {
     db,
     prefix,
     queues,
-    liveLog: live.liveLog,
-    liveHub: live.liveHub,
+    liveLog: api.liveLog,
+    liveHub: api.liveHub,
     app,
     http: request(server),
     baseUrl: () => `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
@@ -128,9 +118,9 @@ export function createHarness(options: HarnessOptions = {}): Harness {
       return { ...seeded, tokens, base: `/v1/workspaces/${seeded.workspaceId}` };
     },
     close: async () => {
-      await live.liveHub.close();
+      await api.liveHub.close();
       await new Promise((resolve) => server.close(resolve));
-      await closeJobQueues(queues);
+      await api.close();
       await Promise.all([db.$disconnect(), redis.quit()]);
     },
   };
