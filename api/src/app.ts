@@ -6,6 +6,7 @@ import { closeJobQueues, createJobQueues, type JobQueues } from "@insights/share
 import type { SessionEventLog } from "@insights/shared/live/session-events";
 import type { ModelPolicy } from "@insights/shared/llm-models";
 import type { Logger } from "@insights/shared/logger";
+import type { ReadinessCheck } from "@insights/shared/readiness";
 import type { WebhookSettings } from "@insights/shared/webhooks/secret-box";
 import { authenticate } from "./auth/guards.ts";
 import { errorHandler, routeNotFound } from "./http/error-handler.ts";
@@ -18,7 +19,6 @@ import { createJobClient, type JobClient } from "./jobs/job-client.ts";
 import { createLiveEvents } from "./live/live-events.ts";
 import { startLive, type LiveHub, type LiveLimits } from "./live/live-hub.ts";
 import { createApiMetrics } from "./ops/metrics.ts";
-import type { ReadinessCheck } from "./ops/ops.routes.ts";
 import { ALL_ROUTES } from "./routes.ts";
 
 export interface AppDeps {

@@ -5,13 +5,13 @@
 // provision and ingest; a route that does not name it in a guard refuses it (see `callerOf`).
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import type { Db } from "@insights/shared/db/client";
+import { bearerTokenIn } from "@insights/shared/secrets";
 import { AppError } from "../http/app-error.ts";
 import { id } from "../http/common.schema.ts";
 import { verifyPrincipal } from "./jwt.ts";
 import type { MembershipCache } from "./membership-cache.ts";
 
-export const bearerTokenOf = (req: Request): string | undefined =>
-  /^Bearer ([^\s]+)$/i.exec(req.get("authorization") ?? "")?.[1];
+export const bearerTokenOf = (req: Request): string | undefined => bearerTokenIn(req.get("authorization"));
 
 // Browsers' EventSource cannot set headers, so the live events route alone also takes `?access_token=`. The request
 // log and the error log never print a query string, so the token never reaches a log line.

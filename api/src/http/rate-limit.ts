@@ -6,6 +6,7 @@
 import type { RequestHandler } from "express";
 import type { Redis } from "ioredis";
 import type { Logger } from "@insights/shared/logger";
+import { withTimeout } from "@insights/shared/timeout";
 import { AppError } from "./app-error.ts";
 
 export interface RateLimitOptions {
@@ -81,14 +82,10 @@ export function rateLimitPerUser(options: RateLimitOptions, logger: Logger): Req
 async function countRequest(options: RateLimitOptions, key: string, windowMs: number): Promise<[number, number]> {
   // A client that is not connected would queue the command (or, fail-fast, refuse it): either way, don't wait.
   if (options.redis.status !== "ready") throw new Error(`redis is ${options.redis.status}`);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`redis did not answer in ${REDIS_TIMEOUT_MS} ms`)), REDIS_TIMEOUT_MS);
-  });
-  try {
-    const reply = (await Promise.race([options.redis.eval(COUNT_REQUEST, 1, key, windowMs), timeout])) as [number, number];
-    return [Number(reply[0]), Number(reply[1])];
-  } finally {
-    clearTimeout(timer);
-  }
+  const reply = (await withTimeout(
+    options.redis.eval(COUNT_REQUEST, 1, key, windowMs),
+    REDIS_TIMEOUT_MS,
+    `redis did not answer in ${REDIS_TIMEOUT_MS} ms`,
+  )) as [number, number];
+  return [Number(reply[0]), Number(reply[1])];
 }

@@ -12,11 +12,12 @@
 // them, although each scrape reads the totals from Postgres rather than counting in this process. That makes them
 // survive API restarts and agree across API replicas (every replica reports the same deployment-wide value: take
 // `max`, not `sum`, over instances). In-process counts of the LLM calls themselves come from the workers' metrics.
-import { timingSafeEqual } from "node:crypto";
 import type { Request, RequestHandler } from "express";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { InsightContextPackStatus, LlmUsageKind, type Db } from "@insights/shared/db/client";
 import type { JobQueues } from "@insights/shared/jobs/job-queues";
+import { sameSecret } from "@insights/shared/secrets";
+import { withTimeout } from "@insights/shared/timeout";
 import { bearerTokenOf } from "../auth/guards.ts";
 import { AppError } from "../http/app-error.ts";
 import { defineRoute } from "../http/route.ts";
@@ -64,19 +65,19 @@ export function createApiMetrics(options: ApiMetricsOptions): ApiMetrics {
 
   async function readSnapshot(): Promise<Snapshot> {
     const [queueCounts, packs, ledger] = await Promise.all([
-      withTimeout(
+      orNullAfter(
         Promise.all(
           Object.values(queues).map(async (queue) => ({ queue: queue.name, counts: await queue.getJobCounts(...JOB_STATES) })),
         ),
         timeoutMs,
       ),
-      withTimeout(
+      orNullAfter(
         db.insightContextPack
           .groupBy({ by: ["status"], _count: { _all: true } })
           .then((rows) => rows.map((r) => ({ status: r.status, count: r._count._all }))),
         timeoutMs,
       ),
-      withTimeout(
+      orNullAfter(
         db.insightLlmUsage
           .groupBy({
             by: ["kind"],
@@ -224,21 +225,5 @@ export function requireMetricsToken(token: string | undefined): RequestHandler {
   };
 }
 
-function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 /** The value, or null when the source failed or did not answer in time (never throws, never hangs a scrape). */
-async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), ms);
-  });
-  try {
-    return await Promise.race([work.catch(() => null), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const orNullAfter = <T>(work: Promise<T>, ms: number): Promise<T | null> => withTimeout(work, ms).catch(() => null);

@@ -1,5 +1,6 @@
 // "The database is not there", told apart from every other error: the API answers it with 503, and the worker
 // keeps a job through it instead of spending the job's attempts on an outage.
+import { withTimeout } from "../timeout.ts";
 import type { Db } from "./client.ts";
 
 // Prisma's codes for "the database is not there" (unreachable, timed out, connection closed, pool exhausted, an
@@ -36,16 +37,10 @@ const PROBE_TIMEOUT_MS = 3_000;
  */
 export async function failedFromOutage(db: Db, err: unknown): Promise<boolean> {
   if (isDatabaseUnavailable(err)) return true;
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      db.$queryRaw`SELECT 1`,
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("probe timed out")), PROBE_TIMEOUT_MS))),
-    ]);
+    await withTimeout(db.$queryRaw`SELECT 1`, PROBE_TIMEOUT_MS, "probe timed out");
     return false;
   } catch {
     return true;
-  } finally {
-    clearTimeout(timer);
   }
 }

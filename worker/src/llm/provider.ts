@@ -1,4 +1,5 @@
 import type { ActionType } from "@insights/shared/insights/shapes";
+import { effectiveModel, type ModelPolicy } from "@insights/shared/llm-models";
 import type { Logger } from "@insights/shared/logger";
 import type { ChatAnswer, LeadInsight } from "./schemas.ts";
 
@@ -23,6 +24,21 @@ export interface LlmCallOptions {
   signal: AbortSignal;
   /** The caller's logger (job, pack, lead or message ids): retries and their reasons are logged through it. */
   log?: Logger | undefined;
+}
+
+/**
+ * The model and effort a workspace's settings ask for: its model if the deployment still allows it (see
+ * llm-models.ts), and its effort, "medium" without a settings row (the schema's default); the API validates the
+ * effort on write.
+ */
+export function callSettingsOf(
+  settings: { insightsChatModel: string | null; insightsChatReasoningEffort: string } | null,
+  models: ModelPolicy,
+): Pick<LlmCallOptions, "model" | "reasoningEffort"> {
+  return {
+    model: effectiveModel(settings?.insightsChatModel, models),
+    reasoningEffort: (settings?.insightsChatReasoningEffort ?? "medium") as LlmCallOptions["reasoningEffort"],
+  };
 }
 
 export interface ThreadMessage {

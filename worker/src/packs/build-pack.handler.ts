@@ -6,10 +6,10 @@ import type { Db, Prisma } from "@insights/shared/db/client";
 import type { JobPayload } from "@insights/shared/jobs/catalog";
 import { publishPackUpdated } from "@insights/shared/live/publish";
 import type { SessionEventLog } from "@insights/shared/live/session-events";
-import { effectiveModel, type ModelPolicy } from "@insights/shared/llm-models";
+import type { ModelPolicy } from "@insights/shared/llm-models";
 import { recordWebhookEvent } from "@insights/shared/webhooks/outbox";
 import type { Logger } from "@insights/shared/logger";
-import { LlmError, addUsage, type LlmCallOptions, type LlmProvider, type LlmUsage } from "../llm/provider.ts";
+import { LlmError, addUsage, callSettingsOf, type LlmCallOptions, type LlmProvider, type LlmUsage } from "../llm/provider.ts";
 import { ReleaseJob, followSignal, stopReasonOf } from "../runtime/cancellations.ts";
 import type { WorkerMetrics } from "../runtime/metrics.ts";
 import { Semaphore } from "../runtime/pool.ts";
@@ -40,12 +40,8 @@ export interface PackPipelineDeps {
 }
 
 /** The workspace's model and reasoning effort, as every call of the pack uses them. */
-export async function callOptionsFor(db: Db, clientId: string, models: ModelPolicy): Promise<Omit<LlmCallOptions, "signal">> {
-  const settings = await db.workspaceSettings.findUnique({ where: { clientId } });
-  return {
-    model: effectiveModel(settings?.insightsChatModel, models),
-    reasoningEffort: (settings?.insightsChatReasoningEffort ?? "medium") as LlmCallOptions["reasoningEffort"],
-  };
+export async function callOptionsFor(db: Db, clientId: string, models: ModelPolicy): Promise<Pick<LlmCallOptions, "model" | "reasoningEffort">> {
+  return callSettingsOf(await db.workspaceSettings.findUnique({ where: { clientId } }), models);
 }
 
 export type BuildPackResult =

@@ -7,10 +7,10 @@ import type { Db, Prisma } from "@insights/shared/db/client";
 import type { JobPayload } from "@insights/shared/jobs/catalog";
 import { publishMessages } from "@insights/shared/live/publish";
 import type { SessionEventLog } from "@insights/shared/live/session-events";
-import { effectiveModel, type ModelPolicy } from "@insights/shared/llm-models";
+import type { ModelPolicy } from "@insights/shared/llm-models";
 import { recordWebhookEvent } from "@insights/shared/webhooks/outbox";
 import type { Logger } from "@insights/shared/logger";
-import { LlmError, NO_USAGE, type LlmCallOptions, type LlmProvider, type LlmUsage } from "../llm/provider.ts";
+import { LlmError, NO_USAGE, callSettingsOf, type LlmCallOptions, type LlmProvider, type LlmUsage } from "../llm/provider.ts";
 import { ReleaseJob } from "../runtime/cancellations.ts";
 import { buildAnswerContext } from "./answer-context.ts";
 import { ReplyStream } from "./reply-stream.ts";
@@ -49,12 +49,7 @@ export async function answerMessage(deps: AnswerDeps, payload: JobPayload<"answe
   const started = Date.now();
   log.info({ questionId: reply.replyTo.id }, "reply started");
   const settings = await db.workspaceSettings.findUnique({ where: { clientId: reply.clientId } });
-  const call: LlmCallOptions = {
-    model: effectiveModel(settings?.insightsChatModel, deps.models),
-    reasoningEffort: (settings?.insightsChatReasoningEffort ?? "medium") as LlmCallOptions["reasoningEffort"],
-    signal: deps.shutdown,
-    log,
-  };
+  const call: LlmCallOptions = { ...callSettingsOf(settings, deps.models), signal: deps.shutdown, log };
   const context = await buildAnswerContext(db, reply, reply.replyTo.content, pack, settings);
   const stream = new ReplyStream(deps.live, reply, log);
   try {

@@ -1,13 +1,11 @@
 // The worker's small HTTP server on METRICS_PORT: GET /metrics (Prometheus text), /healthz (the process is up) and
 // /readyz (PostgreSQL and Redis answer). A worker has no other port, so this is what probes and Prometheus reach.
-import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "@insights/shared/logger";
+import { checkReadiness, type ReadinessCheck } from "@insights/shared/readiness";
+import { bearerTokenIn, sameSecret } from "@insights/shared/secrets";
 import type { Registry } from "prom-client";
-
-/** Resolves when the dependency answers; rejects (or times out) when it does not. */
-export type ReadinessCheck = () => Promise<unknown>;
 
 export interface MetricsServerOptions {
   port: number;
@@ -56,15 +54,11 @@ async function handle(options: MetricsServerOptions, req: IncomingMessage, res: 
   if (req.method !== "GET" && req.method !== "HEAD") return sendError(res, 405, "VALIDATION_FAILED", "only GET is served here");
   if (path === "/healthz") return send(res, 200, "application/json", JSON.stringify({ status: "ok" }));
   if (path === "/readyz") {
-    const results = await Promise.all(
-      Object.entries(options.readiness).map(async ([name, check]) => [name, await answers(check, options.checkTimeoutMs ?? 2000)] as const),
-    );
-    const ready = results.every(([, ok]) => ok);
-    const checks = Object.fromEntries(results.map(([name, ok]) => [name, ok ? "ok" : "down"]));
-    return send(res, ready ? 200 : 503, "application/json", JSON.stringify({ status: ready ? "ready" : "unavailable", checks }));
+    const { ready, body } = await checkReadiness(options.readiness, options.checkTimeoutMs);
+    return send(res, ready ? 200 : 503, "application/json", JSON.stringify(body));
   }
   if (path === "/metrics") {
-    if (options.token && !sameSecret(/^Bearer (\S+)$/i.exec(req.headers.authorization ?? "")?.[1] ?? "", options.token)) {
+    if (options.token && !sameSecret(bearerTokenIn(req.headers.authorization) ?? "", options.token)) {
       return sendError(res, 401, "UNAUTHENTICATED", "send Authorization: Bearer <METRICS_TOKEN>");
     }
     return send(res, 200, options.registry.contentType, await options.registry.metrics());
@@ -81,20 +75,3 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
   send(res, status, "application/json", JSON.stringify({ error: { code, message } }));
 }
 
-async function answers(check: ReadinessCheck, timeoutMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs);
-  });
-  try {
-    return await Promise.race([check().then(() => true, () => false), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
