@@ -308,6 +308,17 @@ describe("admin actions on packs", () => {
 });
 
 describe("cancellation", () => {
+  /** Jobs of this pack that BullMQ could still run: waiting, delayed or running. */
+  const unfinishedJobsOf = async (packId: string) =>
+    (await h.queues.packs.getJobs(["active", "waiting", "delayed", "prioritized"])).filter((job) => job.data.packId === packId)
+      .length;
+
+  /** Until the pack's job has ended and the model has no call in flight (aborted calls included). */
+  const waitForPackWorkToSettle = (packId: string) =>
+    waitFor(async () => ((await unfinishedJobsOf(packId)) === 0 && fake.inFlight === 0 ? true : undefined), {
+      what: "the pack's job to end and the model to have no call in flight",
+    });
+
   it("stops a running pack's LLM calls when an admin deletes it", async () => {
     const ws = await h.seed({ leads: 40 });
     fake.latencyMs = 150;
@@ -316,10 +327,11 @@ describe("cancellation", () => {
     await h.http.delete(`${ws.base}/insights/packs/${res.body.id}`).set(bearer(ws.tokens.admin)).expect(200);
     const atDelete = fake.callsFor("lead_insight");
     // In-flight calls are aborted and no new one starts: the count settles at most one round of calls later.
-    await new Promise((r) => setTimeout(r, 600));
+    await waitForPackWorkToSettle(res.body.id);
     const settled = fake.callsFor("lead_insight");
     expect(settled).toBeLessThanOrEqual(atDelete + 8);
-    await new Promise((r) => setTimeout(r, 600));
+    // With its job over and no call in flight, nothing is left that could call the model for this pack.
+    expect(await unfinishedJobsOf(res.body.id)).toBe(0);
     expect(fake.callsFor("lead_insight")).toBe(settled);
     expect(settled).toBeLessThan(40);
     expect(fake.callsFor("pack_synthesis")).toBe(0);
@@ -336,9 +348,9 @@ describe("cancellation", () => {
     const cancelled = await h.http.get(`${ws.base}/insights/packs/${res.body.id}`).set(bearer(ws.tokens.admin));
     expect(cancelled.body.status).toBe("CANCELLED");
     expect(cancelled.body.error).toMatch(/session was deleted/);
-    await new Promise((r) => setTimeout(r, 500));
+    await waitForPackWorkToSettle(res.body.id);
     const settled = fake.callsFor("lead_insight");
-    await new Promise((r) => setTimeout(r, 500));
+    expect(await unfinishedJobsOf(res.body.id)).toBe(0);
     expect(fake.callsFor("lead_insight")).toBe(settled);
 
     fake.latencyMs = 0;

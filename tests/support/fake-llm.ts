@@ -35,6 +35,8 @@ export interface FakeLlm {
   baseURL: string;
   requests: RecordedRequest[];
   callsFor(task: string): number;
+  /** Requests received whose response has not ended yet (answered, failed or aborted by the client). */
+  inFlight: number;
   /** Queue replies for a task; each scripted reply is used once, in order, before the default answers resume. */
   script(task: string, ...replies: ScriptedReply[]): void;
   /** Replace the default answer for a task. */
@@ -89,6 +91,7 @@ export async function startFakeLlm(): Promise<FakeLlm> {
     streamChunkChars: 8,
     streamChunkDelayMs: 0,
     firstChunkAt: [],
+    inFlight: 0,
     intercept: null,
     callsFor: (task) => fake.requests.filter((r) => r.task === task).length,
     script: (task, ...replies) => scripts.set(task, [...(scripts.get(task) ?? []), ...replies]),
@@ -112,6 +115,10 @@ export async function startFakeLlm(): Promise<FakeLlm> {
   };
 
   const server: Server = createServer(async (req, res) => {
+    fake.inFlight += 1;
+    res.on("close", () => {
+      fake.inFlight -= 1;
+    });
     const body = JSON.parse(await readBody(req)) as RecordedRequest["body"];
     const task = body.response_format?.json_schema?.name ?? "text";
     const recorded: RecordedRequest = { task, body, text: body.messages.map((m) => m.content).join("\n"), receivedAt: Date.now() };
