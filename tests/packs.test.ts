@@ -338,6 +338,20 @@ describe("cancellation", () => {
     expect(await h.db.insightContextPackLead.count({ where: { packId: res.body.id } })).toBe(0);
   });
 
+  it("aborts the LLM calls in flight as soon as an admin deletes the pack, without waiting for their timeout", async () => {
+    const ws = await h.seed({ leads: 4 });
+    // Every summary call hangs: only an abort (or the client's 5 s timeout) can end it.
+    fake.intercept = (req) => (req.task === "lead_insight" ? { hang: true } : undefined);
+    const res = await requestPack(ws, await newSession(ws));
+    await waitFor(async () => (fake.inFlight >= 4 ? true : undefined), { what: "four hanging calls" });
+    const deletedAt = Date.now();
+    await h.http.delete(`${ws.base}/insights/packs/${res.body.id}`).set(bearer(ws.tokens.admin)).expect(200);
+    await waitForPackWorkToSettle(res.body.id);
+    expect(Date.now() - deletedAt).toBeLessThan(2_500);
+    expect(fake.callsFor("lead_insight")).toBe(4);
+    expect(fake.callsFor("pack_synthesis")).toBe(0);
+  });
+
   it("cancels a session's running packs when the session is deleted, and a member can restart them after restore", async () => {
     const ws = await h.seed({ leads: 30 });
     fake.latencyMs = 150;
