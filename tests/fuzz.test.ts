@@ -146,7 +146,11 @@ type Drawn<A> = A extends fc.Arbitrary<infer T> ? T : never;
 
 function pathsOf(value: unknown, prefix: Segment[] = []): Segment[][] {
   const paths = [prefix];
-  if (Array.isArray(value)) value.forEach((v, i) => paths.push(...pathsOf(v, [...prefix, i])));
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => {
+      paths.push(...pathsOf(v, [...prefix, i]));
+    });
+  }
   else if (value !== null && typeof value === "object") {
     for (const [key, v] of Object.entries(value)) paths.push(...pathsOf(v, [...prefix, key]));
   }

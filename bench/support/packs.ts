@@ -3,6 +3,7 @@
 import type { Db } from "@insights/shared/db/client";
 import type { BenchApi, BenchWorkspace } from "./bench-env.ts";
 
+// biome-ignore lint/suspicious/noExplicitAny: the benchmark reads a field or two of JSON it just received; callers that rely on more name a type
 export async function callApi<T = any>(
   api: BenchApi,
   method: string,

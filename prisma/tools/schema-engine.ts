@@ -121,7 +121,10 @@ export async function dropDatabase(url: string, name: string): Promise<void> {
 const liveShadows = new Map<string, string>(); // name → server url; runCli drops these after an engine crash
 function adapterFactory(url: string) {
   const adapters: SqlDriverAdapter[] = [];
-  const track = (adapter: SqlDriverAdapter) => (adapters.push(adapter), adapter);
+  const track = (adapter: SqlDriverAdapter) => {
+    adapters.push(adapter);
+    return adapter;
+  };
   const factory: SqlMigrationAwareDriverAdapterFactory = {
     provider: "postgres",
     adapterName: "@prisma/adapter-pg",

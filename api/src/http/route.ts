@@ -210,9 +210,9 @@ export const readsJsonBody = (route: Pick<Route, "method" | "path">) =>
  * app's pages share its label; anything no route serves is "unmatched".
  */
 export function routeLabeler(routes: readonly Route[]): (method: string, path: string) => string {
-  const escape = (s: string) => s.replace(/[.*+?^$()|[\]\\]/g, "\\$&");
+  const escapeRegExp = (s: string) => s.replace(/[.*+?^$()|[\]\\]/g, "\\$&");
   const compiled = routes.map((route) => {
-    const pattern = escape(route.path).replace(/\{\w+\}/g, "[^/]+");
+    const pattern = escapeRegExp(route.path).replace(/\{\w+\}/g, "[^/]+");
     return {
       route,
       label: route.mount ? `${route.path}/*` : route.path,

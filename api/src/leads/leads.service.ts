@@ -16,6 +16,7 @@ export async function ingestLeads(db: Db, caller: Actor, leads: LeadInput[]): Pr
   const prepared = leads.map((lead) => ({
     lead,
     fingerprint: fingerprintThread(lead.messages),
+    // biome-ignore lint/complexity/useMathMinMax: these are Dates; Math.max would turn them into numbers
     lastActivityAt: lead.messages.reduce((max, m) => (m.sentAt > max ? m.sentAt : max), new Date(0)),
   }));
 

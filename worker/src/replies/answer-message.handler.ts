@@ -31,12 +31,12 @@ export type AnswerResult = { outcome: "complete" | "failed" } | { outcome: "skip
 export async function answerMessage(deps: AnswerDeps, payload: JobPayload<"answerMessage">): Promise<AnswerResult> {
   const { db, llm } = deps;
   const reply = await db.insightChatMessage.findUnique({ where: { id: payload.messageId }, include: { replyTo: true } });
-  if (!reply || reply.role !== "ASSISTANT" || reply.status !== "PENDING") {
+  if (reply?.role !== "ASSISTANT" || reply.status !== "PENDING") {
     if (reply?.role === "ASSISTANT") await publishMessages(db, deps.live, "message.updated", [reply.id]);
     return { outcome: "skipped", reason: "the reply is gone or already answered" };
   }
   const pack = reply.packId ? await db.insightContextPack.findUnique({ where: { id: reply.packId } }) : null;
-  if (!pack || pack.status !== "COMPLETE") {
+  if (pack?.status !== "COMPLETE") {
     await failReply(deps, reply.id, "the context pack this answer was to use was deleted or is being recomputed; ask again", NO_USAGE);
     return { outcome: "failed" };
   }
