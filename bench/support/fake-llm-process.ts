@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-export interface FakeLlmStats {
+interface FakeLlmStats {
   calls: Record<"lead_insight" | "pack_synthesis" | "chat_answer", number>;
   /** What the last chat answer request sent: every message, as the LLM received it. */
   lastAnswerMessages: Array<{ role: string; content: string }> | null;

@@ -20,7 +20,7 @@ export async function callApi<T = any>(
   return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
 }
 
-export async function newSession(api: BenchApi, ws: BenchWorkspace): Promise<string> {
+async function newSession(api: BenchApi, ws: BenchWorkspace): Promise<string> {
   const res = await callApi(api, "POST", `${ws.base}/insights/sessions`, ws.tokens.member, {});
   if (res.status !== 201) throw new Error(`session: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.id;
@@ -37,7 +37,7 @@ export interface TimedPack {
 }
 
 /** Polls the row until it is final; the end time is the row's completedAt, not the poll's. */
-export async function waitForPack(db: Db, packId: string, startedAt: number, timeoutMs = 30 * 60_000): Promise<TimedPack> {
+async function waitForPack(db: Db, packId: string, startedAt: number, timeoutMs = 30 * 60_000): Promise<TimedPack> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const p = await db.insightContextPack.findUnique({ where: { id: packId } });

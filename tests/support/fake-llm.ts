@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
-export interface RecordedRequest {
+interface RecordedRequest {
   task: string;
   body: {
     model: string;
@@ -21,14 +21,14 @@ export interface RecordedRequest {
 }
 
 /** One scripted answer: an HTTP error, or a 200 whose content is given verbatim (e.g. malformed JSON). */
-export type ScriptedReply =
+type ScriptedReply =
   | { status: number; headers?: Record<string, string>; body?: unknown }
   | { content: string }
   | { hang: true }
   /** Streamed requests only: sends this many characters of the default answer, then drops the connection. */
   | { dropAfterChars: number };
 
-export type Responder = (request: RecordedRequest) => unknown;
+type Responder = (request: RecordedRequest) => unknown;
 
 export interface FakeLlm {
   /** For OPENAI_BASE_URL. */
