@@ -173,7 +173,7 @@ async function expectIndexed(name: string, statement: CapturedQuery, table: stri
   const seqScans = nodes.filter((n) => n["Node Type"] === "Seq Scan" && BIG_TABLES.has(n["Relation Name"] ?? ""));
   const shown = `${name}:\n${render(plan)}\n\n${statement.query}`;
   expect(seqScans.map((n) => n["Relation Name"]), shown).toEqual([]);
-  const indexes = nodes.map((n) => n["Index Name"]).filter((i): i is string => i !== undefined && (i.startsWith(`${table}_`)));
+  const indexes = nodes.map((n) => n["Index Name"]).filter((i): i is string => typeof i === "string" && i.startsWith(`${table}_`));
   expect(indexes, `${shown}\n\nreads ${table} through no index`).not.toEqual([]);
   report.push({ query: name, indexes: [...new Set(indexes)].join(", ") });
   return indexes;
