@@ -59,7 +59,7 @@ const packStatus = (ws: TestWorkspace, packId: string) =>
 const leadOf = (text: string) => /Lead: (.*)/.exec(text)?.[1];
 
 /** A counter's or a histogram's count for exactly these labels. */
-async function valueOf(metric: { get(): Promise<{ values: Array<{ value: number; labels: object; metricName?: string }> }> }, labels: Record<string, string> = {}, suffix = "") {
+async function countOf(metric: { get(): Promise<{ values: Array<{ value: number; labels: object; metricName?: string }> }> }, labels: Record<string, string> = {}, suffix = "") {
   const { values } = await metric.get();
   return values
     .filter((v) => (!suffix || v.metricName?.endsWith(suffix)) && Object.entries(labels).every(([k, l]) => (v.labels as Record<string, unknown>)[k] === l))
@@ -106,9 +106,9 @@ describe("the worker's log lines", () => {
     expect(linesWhere({ packId, jobId }, /^pack complete/)).toHaveLength(1);
 
     // The same story in the worker's metrics: one failed lead, and the pack's wait in its queue observed.
-    expect(await valueOf(metrics.failedLeads)).toBe(1);
-    expect(await valueOf(metrics.queueWait, { queue: QUEUES.packs }, "_count")).toBeGreaterThanOrEqual(1);
-    const waited = await valueOf(metrics.queueWait, { queue: QUEUES.packs }, "_sum");
+    expect(await countOf(metrics.failedLeads)).toBe(1);
+    expect(await countOf(metrics.queueWait, { queue: QUEUES.packs }, "_count")).toBeGreaterThanOrEqual(1);
+    const waited = await countOf(metrics.queueWait, { queue: QUEUES.packs }, "_sum");
     expect(waited).toBeGreaterThanOrEqual(0);
     expect(waited).toBeLessThan(10);
   });
@@ -142,7 +142,7 @@ describe("the worker's log lines", () => {
     const pack = await insertPendingPack(h, ws, session.body.id as string, new Date(Date.now() - 60_000));
     const redis = createRedis(inject("redisUrl"), { role: "reconcile-test" });
     const queues = createJobQueues(redis, h.prefix);
-    const before = await valueOf(metrics.reconcilerActions, { job: "pack.build", action: "enqueued" });
+    const before = await countOf(metrics.reconcilerActions, { job: "pack.build", action: "enqueued" });
     try {
       const result = await reconcile({ db: h.db, live: h.liveLog, queues, logger: capture("reconcile"), graceMs: 0, metrics });
       expect(result.enqueued).toBeGreaterThanOrEqual(1);
@@ -153,7 +153,7 @@ describe("the worker's log lines", () => {
     expect(linesWhere({ packId: pack.id, action: "enqueued", jobState: "missing" }, /^reconciler/)).toMatchObject([
       { job: "pack.build", jobId: `pack-${pack.id}-g${pack.generation}` },
     ]);
-    expect(await valueOf(metrics.reconcilerActions, { job: "pack.build", action: "enqueued" })).toBeGreaterThan(before);
+    expect(await countOf(metrics.reconcilerActions, { job: "pack.build", action: "enqueued" })).toBeGreaterThan(before);
   });
 
   it("count and name a job whose worker died holding it (stalled), once, and the job still completes", async () => {
@@ -182,7 +182,7 @@ describe("the worker's log lines", () => {
         const pack = await h2.http.get(`${ws.base}/insights/packs/${packId}`).set(bearer(ws.tokens.member));
         return pack.body.status === "COMPLETE" ? true : undefined;
       }, { timeoutMs: 20_000, what: "the rescued pack to complete" });
-      expect(await valueOf(metrics2.stalledJobs, { queue: QUEUES.packs })).toBe(1);
+      expect(await countOf(metrics2.stalledJobs, { queue: QUEUES.packs })).toBe(1);
       expect(linesWhere({ jobId }, /^job stalled/)).toHaveLength(1);
     } finally {
       await rescuer.close();

@@ -38,7 +38,11 @@ beforeAll(async () => {
   child.stdout.on("data", (d: Buffer) => (all += d.toString()));
   child.stderr.on("data", (d: Buffer) => (all += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  proc = { child, output: () => all, exited, kill: async (signal = "SIGTERM") => (child.kill(signal), exited) };
+  proc = { child, output: () => all, exited, kill: async (signal = "SIGTERM") => {
+      child.kill(signal);
+      return exited;
+    },
+  };
 }, 60_000);
 
 afterAll(async () => {
