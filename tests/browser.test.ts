@@ -4,10 +4,9 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { signToken } from "@insights/api/auth/jwt";
 import { QUEUES } from "@insights/shared/jobs/queues";
 import { CHROMIUM, hasChromium, launchChromium, type Browser } from "./support/chromium.ts";
-import { createHarness, OPS_ADMIN_EMAIL, TEST_JWT_SECRET, type Harness } from "./support/harness.ts";
+import { createHarness, signOpsToken, type Harness } from "./support/harness.ts";
 
 describe.skipIf(!hasChromium)(`Bull Board in headless Chromium${hasChromium ? "" : ` (skipped: ${CHROMIUM} is not installed)`}`, () => {
   // Built in beforeAll, not here: a skipped describe still runs its body to collect the tests.
@@ -22,8 +21,7 @@ describe.skipIf(!hasChromium)(`Bull Board in headless Chromium${hasChromium ? ""
   beforeAll(async () => {
     h = createHarness();
     memberToken = (await h.seed()).tokens.member;
-    const ops = await h.db.user.upsert({ where: { email: OPS_ADMIN_EMAIL }, update: {}, create: { email: OPS_ADMIN_EMAIL } });
-    opsToken = await signToken(TEST_JWT_SECRET, ops.id);
+    opsToken = await signOpsToken(h);
     server = h.app.listen(0, "127.0.0.1");
     await new Promise((resolve) => server.once("listening", resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

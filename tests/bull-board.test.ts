@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signToken } from "@insights/api/auth/jwt";
 import { QUEUES } from "@insights/shared/jobs/queues";
-import { bearer, createHarness, OPS_ADMIN_EMAIL, TEST_JWT_SECRET, type TestWorkspace } from "./support/harness.ts";
+import { bearer, createHarness, OPS_ADMIN_EMAIL, signOpsToken, type TestWorkspace } from "./support/harness.ts";
 
 const h = createHarness();
 let ws: TestWorkspace;
@@ -9,8 +9,7 @@ let opsToken: string;
 
 beforeAll(async () => {
   ws = await h.seed();
-  const ops = await h.db.user.upsert({ where: { email: OPS_ADMIN_EMAIL }, update: {}, create: { email: OPS_ADMIN_EMAIL } });
-  opsToken = await signToken(TEST_JWT_SECRET, ops.id);
+  opsToken = await signOpsToken(h);
 });
 afterAll(() => h.close());
 

@@ -7,7 +7,7 @@ import { SignJWT } from "jose";
 import type { Response } from "supertest";
 import { signToken } from "@insights/api/auth/jwt";
 import { QUEUES } from "@insights/shared/jobs/queues";
-import { bearer, createHarness, OPS_ADMIN_EMAIL, TEST_JWT_SECRET, type Role, type TestWorkspace } from "./support/harness.ts";
+import { bearer, createHarness, signOpsToken, TEST_JWT_SECRET, type Role, type TestWorkspace } from "./support/harness.ts";
 
 const METRICS_TOKEN = "ops-permissions-metrics-token";
 const h = createHarness();
@@ -17,8 +17,7 @@ let opsToken: string;
 
 beforeAll(async () => {
   ws = await h.seed();
-  const ops = await h.db.user.upsert({ where: { email: OPS_ADMIN_EMAIL }, update: {}, create: { email: OPS_ADMIN_EMAIL } });
-  opsToken = await signToken(TEST_JWT_SECRET, ops.id);
+  opsToken = await signOpsToken(h);
 });
 afterAll(() => Promise.all([h.close(), guarded.close()]));
 

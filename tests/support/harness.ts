@@ -128,6 +128,12 @@ export function createHarness(options: HarnessOptions = {}): Harness {
 
 export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
+/** A token of the one operator the tests' apps let into Bull Board (the user is created on first use). */
+export async function signOpsToken(h: Harness): Promise<string> {
+  const ops = await h.db.user.upsert({ where: { email: OPS_ADMIN_EMAIL }, update: {}, create: { email: OPS_ADMIN_EMAIL } });
+  return signToken(TEST_JWT_SECRET, ops.id);
+}
+
 /**
  * A PENDING pack row over the last 90 days, exactly as the API commits it but with no job: for tests that play the
  * part of a crashed API or of the workers themselves. `at` backdates it; `db` may be a transaction.
