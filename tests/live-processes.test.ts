@@ -66,7 +66,7 @@ async function call(api: number, method: string, path: string, token: string, bo
     headers: { ...bearer(token), "Content-Type": "application/json" },
     body: body ? JSON.stringify(body) : undefined,
   });
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each test reads the fields it checks
+  // biome-ignore lint/suspicious/noExplicitAny: each test reads the fields it checks
   return { status: res.status, body: (await res.json()) as any };
 }
 

@@ -22,7 +22,7 @@ describe("the deployment-wide LLM rate limit", () => {
     starts.sort((a, b) => a - b);
     // The n-th call's slot is n spacings after the first; timers may fire late (a busy machine delays one start and
     // not the next, so two starts can land closer than a spacing), but never before their slot.
-    starts.forEach((start, n) => expect(start - begun).toBeGreaterThanOrEqual(n * 100 - 2));
+    for (const [n, start] of starts.entries()) expect(start - begun).toBeGreaterThanOrEqual(n * 100 - 2);
   });
 
   it("starts a reply's call ahead of the pack calls already waiting, and pushes them back to keep the rate", async () => {

@@ -20,7 +20,7 @@ export async function callApi<T = any>(
   return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
 }
 
-async function newSession(api: BenchApi, ws: BenchWorkspace): Promise<string> {
+export async function newSession(api: BenchApi, ws: BenchWorkspace): Promise<string> {
   const res = await callApi(api, "POST", `${ws.base}/insights/sessions`, ws.tokens.member, {});
   if (res.status !== 201) throw new Error(`session: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.id;

@@ -5,7 +5,8 @@ import { readServerSentEvents } from "@insights/api/cli/sse-reader";
 export interface LiveEvent {
   id: string;
   event: string;
-  data: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- each test narrows what it reads
+  // biome-ignore lint/suspicious/noExplicitAny: each test narrows what it reads
+  data: any;
 }
 
 export class SseClient {

@@ -43,7 +43,7 @@ interface DemoUsers {
 }
 interface LiveEvent {
   event: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- narrowed by event type where read
+  // biome-ignore lint/suspicious/noExplicitAny: narrowed by event type where read
   data: any;
 }
 
