@@ -37,7 +37,7 @@ export interface TimedPack {
 }
 
 /** Polls the row until it is final; the end time is the row's completedAt, not the poll's. */
-async function waitForPack(db: Db, packId: string, startedAt: number, timeoutMs = 30 * 60_000): Promise<TimedPack> {
+export async function waitForPack(db: Db, packId: string, startedAt: number, timeoutMs = 30 * 60_000): Promise<TimedPack> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const p = await db.insightContextPack.findUnique({ where: { id: packId } });

@@ -80,7 +80,7 @@ export function createChunkDispatcher(queues: JobQueues, fair: FairShare): Chunk
       // A chunk job that completed without finishing its chunk (removed from under its worker, say) gives way to a
       // new one; one that failed for good fails the run (its worker may not have been able to record it).
       const states = await Promise.all(existing.map((job) => job?.getState()));
-      const failed = existing.find((job, i) => states[i] === "failed");
+      const failed = existing.find((_job, i) => states[i] === "failed");
       if (failed) return failed.failedReason || "unknown reason";
       await Promise.all(existing.map((job, i) => (states[i] === "completed" ? job!.remove() : undefined)));
       const missing = payloads.filter((_, i) => !existing[i] || states[i] === "completed");
