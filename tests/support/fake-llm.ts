@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
-interface RecordedRequest {
+export interface RecordedRequest {
   task: string;
   body: {
     model: string;

@@ -25,7 +25,7 @@ export type WebhookDeliveryResult = { outcome: "delivered"; statusCode: number }
 export async function deliverWebhook(deps: WebhookDeliveryDeps, payload: JobPayload<"deliverWebhook">): Promise<WebhookDeliveryResult> {
   const { db } = deps;
   const delivery = await db.insightWebhookDelivery.findUnique({ where: { id: payload.deliveryId } });
-  if (!delivery || delivery.status !== "PENDING") return { outcome: "skipped", reason: "delivered, failed or gone" };
+  if (delivery?.status !== "PENDING") return { outcome: "skipped", reason: "delivered, failed or gone" };
   const webhook = await db.insightWebhook.findUnique({ where: { clientId: delivery.clientId } });
   if (!webhook?.events.includes(delivery.type)) {
     await markDeliveryFailed(db, delivery.id);
