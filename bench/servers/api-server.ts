@@ -3,9 +3,9 @@
 import type { AddressInfo } from "node:net";
 import { createApi } from "@insights/api/app";
 import { createDb } from "@insights/shared/db/client";
-import { DEFAULT_MODEL_POLICY } from "@insights/shared/llm-models";
 import { createLogger } from "@insights/shared/logger";
 import { createRedis } from "@insights/shared/redis";
+import { benchApiSettings } from "../support/bench-env.ts";
 
 const env = (name: string) => {
   const value = process.env[name];
@@ -20,16 +20,7 @@ const redis = createRedis(REDIS_URL, { role: "bench-api", failFast: true });
 await new Promise((resolve) => redis.once("ready", resolve));
 const { app } = createApi(
   { db, redis, redisUrl: REDIS_URL, prefix: QUEUE_PREFIX, logger },
-  {
-    jwtSecret: AUTH_JWT_SECRET,
-    opsAdmins: [],
-    sessionRetentionDays: 30,
-    models: DEFAULT_MODEL_POLICY,
-    webhooks: { secrets: null, allowPrivate: false },
-    // On, as in production, with a budget no benchmark reaches: its Redis round trip is part of every request.
-    rateLimit: { readsPerWindow: 1_000_000_000, writesPerWindow: 1_000_000_000 },
-    live: { maxStreamsPerUser: Number(process.env.LIVE_MAX_STREAMS_PER_USER ?? 10) },
-  },
+  { ...benchApiSettings(AUTH_JWT_SECRET), live: { maxStreamsPerUser: Number(process.env.LIVE_MAX_STREAMS_PER_USER ?? 10) } },
 );
 const server = app.listen(0, "127.0.0.1", () => process.send!({ port: (server.address() as AddressInfo).port }));
 process.on("disconnect", () => process.exit(0));

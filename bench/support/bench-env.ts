@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createApi } from "@insights/api/app";
+import { createApi, type ApiSettings } from "@insights/api/app";
 import { signToken } from "@insights/api/auth/jwt";
 import { seedWorkspace, type SeededWorkspace } from "@insights/api/cli/seed";
 import { createDb, type Db } from "@insights/shared/db/client";
@@ -57,23 +57,25 @@ export interface BenchApi {
   close(): Promise<void>;
 }
 
+/** The API's settings in every benchmark: as in production, with budgets no benchmark reaches. */
+export function benchApiSettings(jwtSecret: string): ApiSettings {
+  return {
+    jwtSecret,
+    opsAdmins: [],
+    sessionRetentionDays: 30,
+    models: DEFAULT_MODEL_POLICY,
+    webhooks: { secrets: null, allowPrivate: false },
+    // The rate limiter stays on: its Redis round trip is part of every request.
+    rateLimit: { readsPerWindow: 1_000_000_000, writesPerWindow: 1_000_000_000 },
+  };
+}
+
 /** The real Express app on this run's database and a given queue prefix, listening on a loopback port. */
 export async function startApi(env: BenchEnv, prefix = env.prefix): Promise<BenchApi> {
   const logger = createLogger("bench-api", "silent");
   const redis = createRedis(env.redisUrl, { role: "bench-api", failFast: true });
   await new Promise((resolve) => redis.once("ready", resolve));
-  const api = createApi(
-    { db: env.db, redis, redisUrl: env.redisUrl, prefix, logger },
-    {
-      jwtSecret: BENCH_JWT_SECRET,
-      opsAdmins: [],
-      sessionRetentionDays: 30,
-      models: DEFAULT_MODEL_POLICY,
-      webhooks: { secrets: null, allowPrivate: false },
-      // On, as in production, but far above what a benchmark sends: its Redis round trip is part of every request.
-      rateLimit: { readsPerWindow: 1_000_000_000, writesPerWindow: 1_000_000_000 },
-    },
-  );
+  const api = createApi({ db: env.db, redis, redisUrl: env.redisUrl, prefix, logger }, benchApiSettings(BENCH_JWT_SECRET));
   const server: Server = await new Promise((resolve) => {
     const s = api.app.listen(0, "127.0.0.1", () => resolve(s));
   });
