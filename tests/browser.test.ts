@@ -49,7 +49,6 @@ describe.skipIf(!hasChromium)(`Bull Board in headless Chromium${hasChromium ? ""
     expect(response?.status()).toBe(401);
     expect(await page.title()).toMatch(/sign in/i);
     await page.getByLabel("Bearer token").waitFor({ state: "visible" });
-    // biome-ignore lint/performance/useDomNodeTextContent: what a person sees (rendered text), not the DOM's text
     expect(await page.locator("body").innerText()).not.toContain("UNAUTHENTICATED");
     await page.close();
   });
@@ -88,7 +87,6 @@ describe.skipIf(!hasChromium)(`Bull Board in headless Chromium${hasChromium ? ""
   it("tells a signed-in non-operator, on a page, why not", async () => {
     const { page, response } = await signIn(memberToken);
     expect(response?.status()).toBe(403);
-    // biome-ignore lint/performance/useDomNodeTextContent: what a person sees (rendered text), not the DOM's text
     expect(await page.getByRole("alert").innerText()).toContain("OPS_ADMINS");
     expect((await browser.cookies(`${base}/admin/queues`)).find((c) => c.name === "insights_ops_token")).toBeUndefined();
     await page.close();

@@ -34,6 +34,7 @@ export interface Feed {
 const POLL_MS = 2000;
 const RETRY_MS = [500, 1000, 2000, 3000, 5000];
 
+// biome-ignore lint/suspicious/noExplicitAny: event data from the wire; each mapper reads the fields of its own event type
 const EVENT_TYPES: Record<string, (data: any) => FeedEvent> = {
   "session.snapshot": (d) => ({ type: "snapshot", session: d.session, packs: d.packs, messages: d.messages }),
   "pack.updated": (d) => ({ type: "pack", pack: d }),

@@ -18,6 +18,7 @@ export function ConfirmButton({ label, question, disabled, onConfirm }: Props) {
     );
   }
   return (
+    // biome-ignore lint/a11y/useSemanticElements: an inline group of two buttons inside a line of text; a fieldset is a form block
     <span class="confirm" role="group" aria-label={label}>
       {question}
       <button

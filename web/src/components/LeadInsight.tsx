@@ -50,6 +50,7 @@ export function LeadInsightDialog({ api, workspaceBase, leadId, onClose }: { api
         </>
       )}
       <form method="dialog">
+        {/* biome-ignore lint/a11y/noAutofocus: the dialog the person just opened takes the focus, so Escape and Enter close it */}
         <button type="submit" autoFocus>
           Close
         </button>

@@ -130,6 +130,7 @@ function PackAdmin(props: { api: Api; base: string; pack: Pack; onPackChanged: (
   const action = useAction();
   const path = `${base}/packs/${pack.id}`;
   return (
+    // biome-ignore lint/a11y/useSemanticElements: a labelled row of controls, not a form section; a fieldset would add a form block
     <div class="pack-admin" role="group" aria-label="Admin actions on this pack">
       <label class="choice">
         <input type="checkbox" checked={force} onChange={(e) => setForce(e.currentTarget.checked)} />

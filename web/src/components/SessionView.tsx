@@ -149,6 +149,7 @@ function SessionHeader(props: { api: Api; base: string; admin: boolean; session:
             id="session-title"
             value={title}
             maxLength={200}
+            // biome-ignore lint/a11y/noAutofocus: the title field appears because the person asked to rename the session
             autoFocus
             onInput={(e) => setTitle(e.currentTarget.value)}
             onKeyDown={(e) => e.key === "Escape" && setEditing(false)}
