@@ -50,7 +50,9 @@ try {
     for (const f of [result].flat()) {
       f.detail.loadAverage = { before: loadBefore, after: loadavg()[0]! };
       figures.push(f);
-      process.stdout.write(`${key}: ${f.title}: ${f.measured.toFixed(3)}${f.unit} (${isMet(f) ? "met" : "missed"}) in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+      process.stdout.write(
+        `${key}: ${f.title}: ${f.measured.toFixed(3)}${f.unit} (${isMet(f) ? "met" : "missed"}) in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
+      );
     }
   }
 } finally {

@@ -19,7 +19,12 @@ const say = (line: string) => process.stderr.write(`start: ${line}\n`);
 // `npm start -- --pretty`: each JSON log line becomes one readable line, formatted here (before the `api    |`
 // prefix is added, which would keep a pino-pretty further down the pipe from reading it). Off: the JSON as is.
 const pretty = process.argv.includes("--pretty")
-  ? prettyFactory({ colorize: process.stdout.isTTY, singleLine: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname,service,name" })
+  ? prettyFactory({
+      colorize: process.stdout.isTTY,
+      singleLine: true,
+      translateTime: "SYS:HH:MM:ss.l",
+      ignore: "pid,hostname,service,name",
+    })
   : null;
 const readable = (line: string): string[] => (pretty && line.startsWith("{") ? pretty(line).trimEnd().split("\n") : [line]);
 
@@ -101,7 +106,10 @@ function run(name: string, script: string): void {
     stdio: ["ignore", "pipe", "pipe"],
   });
   // Line by line, so a prefix never lands in the middle of a log line.
-  for (const [stream, out] of [[child.stdout, process.stdout], [child.stderr, process.stderr]] as const) {
+  for (const [stream, out] of [
+    [child.stdout, process.stdout],
+    [child.stderr, process.stderr],
+  ] as const) {
     createInterface({ input: stream }).on("line", (line) => {
       for (const text of readable(line)) out.write(`${name.padEnd(6)} | ${text}\n`);
     });

@@ -54,11 +54,14 @@ async function ask(ws: TestWorkspace, sessionId: string, content: string, token 
 }
 
 async function waitForReply(ws: TestWorkspace, sessionId: string, replyId: string): Promise<Message> {
-  return waitFor(async () => {
-    const res = await h.http.get(`${ws.base}/insights/sessions/${sessionId}/messages`).set(bearer(ws.tokens.member));
-    const reply = (res.body.messages as Message[]).find((m) => m.id === replyId);
-    return reply && reply.status !== "PENDING" ? reply : undefined;
-  }, { what: `reply ${replyId}` });
+  return waitFor(
+    async () => {
+      const res = await h.http.get(`${ws.base}/insights/sessions/${sessionId}/messages`).set(bearer(ws.tokens.member));
+      const reply = (res.body.messages as Message[]).find((m) => m.id === replyId);
+      return reply && reply.status !== "PENDING" ? reply : undefined;
+    },
+    { what: `reply ${replyId}` },
+  );
 }
 
 describe("asking a question", () => {
@@ -222,7 +225,11 @@ describe("usage accounting", () => {
 
     // A second session over the same scope reuses every cached summary; asking the first session again reuses its pack.
     const second = await sessionWithPack(ws);
-    await h.http.post(`${ws.base}/insights/sessions/${sessionId}/packs`).set(bearer(ws.tokens.member)).send({ window: { preset: "LAST_90_DAYS" } }).expect(200);
+    await h.http
+      .post(`${ws.base}/insights/sessions/${sessionId}/packs`)
+      .set(bearer(ws.tokens.member))
+      .send({ window: { preset: "LAST_90_DAYS" } })
+      .expect(200);
 
     const usage = await h.http.get(`${ws.base}/insights/usage`).set(bearer(ws.tokens.admin));
     expect(usage.status).toBe(200);
@@ -236,7 +243,10 @@ describe("usage accounting", () => {
     expect(usage.body.byKind.EXTRACTION.llmCalls).toBe(5);
     expect(usage.body.byKind.SYNTHESIS.llmCalls).toBe(2);
     expect(usage.body.byKind.ANSWER.llmCalls).toBe(2);
-    expect(usage.body.saved.cachedLeadSummaries).toEqual({ inputTokens: 5 * USAGE.prompt_tokens, outputTokens: 5 * USAGE.completion_tokens });
+    expect(usage.body.saved.cachedLeadSummaries).toEqual({
+      inputTokens: 5 * USAGE.prompt_tokens,
+      outputTokens: 5 * USAGE.completion_tokens,
+    });
     expect(usage.body.saved.reusedPacks).toEqual({ inputTokens: pack.usage.inputTokens, outputTokens: pack.usage.outputTokens });
     expect(usage.body.byDay.reduce((n: number, d: { llmCalls: number }) => n + d.llmCalls, 0)).toBe(usage.body.totals.llmCalls);
   });
@@ -266,7 +276,11 @@ describe("who sees what", () => {
     const { sessionId, pack } = await sessionWithPack(ws);
     await h.http.post(`${ws.base}/insights/packs/${pack.id}/recompute`).set(bearer(ws.tokens.admin)).send({}).expect(202);
     const list = await h.http.get(`${ws.base}/insights/sessions/${sessionId}/messages`).set(bearer(ws.tokens.member));
-    expect(list.body.messages).toEqual([expect.objectContaining({ role: "SYSTEM", author: null, content: expect.stringContaining("recomputed") })]);
-    await waitFor(async () => ((await h.db.insightContextPack.findUniqueOrThrow({ where: { id: pack.id } })).status === "COMPLETE" ? true : undefined));
+    expect(list.body.messages).toEqual([
+      expect.objectContaining({ role: "SYSTEM", author: null, content: expect.stringContaining("recomputed") }),
+    ]);
+    await waitFor(async () =>
+      (await h.db.insightContextPack.findUniqueOrThrow({ where: { id: pack.id } })).status === "COMPLETE" ? true : undefined,
+    );
   });
 });

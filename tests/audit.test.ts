@@ -286,7 +286,10 @@ describe("a refused change writes no event", () => {
     const ws = await freshWorkspace();
     const sessionId = await createSession(ws);
     await deleteSession(ws, sessionId);
-    const res = await h.http.post(`${ws.base}/insights/sessions/${sessionId}/messages`).set(bearer(ws.tokens.admin)).send({ content: "hi" });
+    const res = await h.http
+      .post(`${ws.base}/insights/sessions/${sessionId}/messages`)
+      .set(bearer(ws.tokens.admin))
+      .send({ content: "hi" });
     expect(res.status).toBe(409);
     expect((await listEvents(ws)).events.map((e) => e.action)).toEqual(["SESSION_DELETED"]);
   });
@@ -321,7 +324,9 @@ describe("concurrent admin actions", () => {
     const sessionId = await createSession(ws);
     await deleteSession(ws, sessionId);
     const results = await Promise.all(
-      [ws.tokens.admin, ws.tokens.owner].map((token) => h.http.post(`${ws.base}/insights/sessions/${sessionId}/restore`).set(bearer(token))),
+      [ws.tokens.admin, ws.tokens.owner].map((token) =>
+        h.http.post(`${ws.base}/insights/sessions/${sessionId}/restore`).set(bearer(token)),
+      ),
     );
     expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
     expect((await listEvents(ws, { action: "SESSION_RESTORED" })).events).toHaveLength(1);

@@ -28,7 +28,10 @@ describe("Bull Board", () => {
   });
 
   it("refuses a forged token", async () => {
-    const forged = await signToken("some-other-secret-some-other-secret-123", (await h.db.user.findUniqueOrThrow({ where: { email: OPS_ADMIN_EMAIL } })).id);
+    const forged = await signToken(
+      "some-other-secret-some-other-secret-123",
+      (await h.db.user.findUniqueOrThrow({ where: { email: OPS_ADMIN_EMAIL } })).id,
+    );
     expect((await h.http.get("/admin/queues").set(bearer(forged))).status).toBe(401);
   });
 

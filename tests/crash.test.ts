@@ -115,9 +115,7 @@ describe("several workers on the same queues", () => {
     fake.latencyMs = 20;
     await Promise.all([startWorker(), startWorker()]);
     const packs = await Promise.all(workspaces.map((ws) => requestPack(ws)));
-    await Promise.all(
-      packs.map((packId, i) => watch(workspaces[i]!, packId, [], (p) => p.status === "COMPLETE")),
-    );
+    await Promise.all(packs.map((packId, i) => watch(workspaces[i]!, packId, [], (p) => p.status === "COMPLETE")));
     for (const [i, ws] of workspaces.entries()) {
       const calls = await extractionCallsByLead(ws);
       expect(calls.size).toBe(15);

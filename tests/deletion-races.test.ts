@@ -94,7 +94,9 @@ function expectRefusedAsMissing(res: Response) {
 }
 
 describe("a session delete racing", () => {
-  it(`pack requests with new scopes: each pack is cancelled and named by the delete, or refused (${ROUNDS} rounds)`, { timeout: 180_000 }, async () => {
+  it(`pack requests with new scopes: each pack is cancelled and named by the delete, or refused (${ROUNDS} rounds)`, {
+    timeout: 180_000,
+  }, async () => {
     const rounds: Array<{ sessionId: string; requests: Response[] }> = [];
     const [c1, c2, c3] = ws.campaignIds;
     const scopes = [
@@ -106,7 +108,12 @@ describe("a session delete racing", () => {
       const sessionId = await newSession();
       const [deleted, ...requests] = await Promise.all([
         sleep(round % 6).then(() => deleteSession(sessionId)),
-        ...scopes.map((body) => h.http.post(`${sessionPath(sessionId)}/packs`).set(bearer(ws.tokens.member)).send(body)),
+        ...scopes.map((body) =>
+          h.http
+            .post(`${sessionPath(sessionId)}/packs`)
+            .set(bearer(ws.tokens.member))
+            .send(body),
+        ),
       ]);
       expect(deleted!.status).toBe(200);
       rounds.push({ sessionId, requests });
@@ -131,7 +138,9 @@ describe("a session delete racing", () => {
     console.info(`session delete vs pack requests: ${accepted} accepted before the delete and cancelled, ${refused} refused after it`);
   });
 
-  it(`a recompute: the recomputed pack is cancelled and named, or the recompute is refused (${ROUNDS} rounds)`, { timeout: 180_000 }, async () => {
+  it(`a recompute: the recomputed pack is cancelled and named, or the recompute is refused (${ROUNDS} rounds)`, {
+    timeout: 180_000,
+  }, async () => {
     const rounds: Array<{ sessionId: string; packId: string; recompute: Response }> = [];
     for (let round = 0; round < ROUNDS; round++) {
       const sessionId = await newSession();
@@ -162,13 +171,18 @@ describe("a session delete racing", () => {
     console.info(`session delete vs recompute: ${before} recomputes before the delete (cancelled), ${ROUNDS - before} refused`);
   });
 
-  it(`a question: its reply is cancelled and named by the delete, or the question is refused (${ROUNDS} rounds)`, { timeout: 180_000 }, async () => {
+  it(`a question: its reply is cancelled and named by the delete, or the question is refused (${ROUNDS} rounds)`, {
+    timeout: 180_000,
+  }, async () => {
     const rounds: Array<{ sessionId: string; question: Response }> = [];
     for (let round = 0; round < ROUNDS; round++) {
       const sessionId = await newSession();
       await completePackIn(sessionId);
       const [question] = await Promise.all([
-        h.http.post(`${sessionPath(sessionId)}/messages`).set(bearer(ws.tokens.member)).send({ content: `Question ${round}?` }),
+        h.http
+          .post(`${sessionPath(sessionId)}/messages`)
+          .set(bearer(ws.tokens.member))
+          .send({ content: `Question ${round}?` }),
         sleep(round % 6).then(async () => expect((await deleteSession(sessionId)).status).toBe(200)),
       ]);
       rounds.push({ sessionId, question: question! });
@@ -191,12 +205,16 @@ describe("a session delete racing", () => {
       }
       expect(await h.db.insightLlmUsage.count({ where: { kind: "ANSWER", messageId: { in: replies.map((r) => r.id) } } })).toBe(0);
     }
-    console.info(`session delete vs question: ${answeredBefore} replies created before the delete (cancelled), ${ROUNDS - answeredBefore} refused`);
+    console.info(
+      `session delete vs question: ${answeredBefore} replies created before the delete (cancelled), ${ROUNDS - answeredBefore} refused`,
+    );
   });
 });
 
 describe("other races decided under a lock", () => {
-  it(`restore against the retention purge: the session is restored or purged, never both (${ROUNDS} rounds)`, { timeout: 120_000 }, async () => {
+  it(`restore against the retention purge: the session is restored or purged, never both (${ROUNDS} rounds)`, {
+    timeout: 120_000,
+  }, async () => {
     let restored = 0;
     for (let round = 0; round < ROUNDS; round++) {
       const sessionId = await newSession();
@@ -204,7 +222,10 @@ describe("other races decided under a lock", () => {
       // Deleted 29 days ago: still restorable now, but past its period for a purge that runs two days from now.
       await h.db.insightChatSession.update({ where: { id: sessionId }, data: { deletedAt: new Date(Date.now() - 29 * DAY_MS) } });
       const purge = () =>
-        purgeExpiredSessions({ db: h.db, logger: createLogger("race-test", "silent"), retentionDays: 30 }, new Date(Date.now() + 2 * DAY_MS));
+        purgeExpiredSessions(
+          { db: h.db, logger: createLogger("race-test", "silent"), retentionDays: 30 },
+          new Date(Date.now() + 2 * DAY_MS),
+        );
       const [restore, purged] = await Promise.all([
         h.http.post(`${sessionPath(sessionId)}/restore`).set(bearer(ws.tokens.admin)),
         sleep(round % 6).then(purge),
@@ -228,7 +249,9 @@ describe("other races decided under a lock", () => {
     console.info(`restore vs purge: ${restored} restored, ${ROUNDS - restored} purged`);
   });
 
-  it(`a pack delete against a recompute: the audit event names the state the pack was deleted in (${ROUNDS} rounds)`, { timeout: 120_000 }, async () => {
+  it(`a pack delete against a recompute: the audit event names the state the pack was deleted in (${ROUNDS} rounds)`, {
+    timeout: 120_000,
+  }, async () => {
     let recomputedFirst = 0;
     for (let round = 0; round < ROUNDS; round++) {
       const sessionId = await newSession();

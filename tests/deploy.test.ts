@@ -31,7 +31,11 @@ interface Service {
 }
 
 // `merge: true`: Compose resolves `<<: *anchor` merge keys, and so must the parse, or shared settings look absent.
-const compose = parse(read("docker-compose.yml"), { merge: true }) as { name?: string; services: Record<string, Service>; volumes?: Record<string, unknown> };
+const compose = parse(read("docker-compose.yml"), { merge: true }) as {
+  name?: string;
+  services: Record<string, Service>;
+  volumes?: Record<string, unknown>;
+};
 const services = compose.services;
 const pkg = JSON.parse(read("package.json")) as { scripts: Record<string, string>; workspaces: string[] };
 
@@ -51,8 +55,14 @@ describe("docker-compose.yml", () => {
   it("passes every variable the API's and the worker's config schemas read, and nothing they do not", () => {
     for (const [name, reads] of Object.entries(READS)) {
       const listed = envNames(services[name]!);
-      expect(reads.filter((v) => !listed.includes(v)), `${name}: variables its config reads but compose does not pass`).toEqual([]);
-      expect(listed.filter((v) => !reads.includes(v)), `${name}: variables compose passes but its config never reads`).toEqual([]);
+      expect(
+        reads.filter((v) => !listed.includes(v)),
+        `${name}: variables its config reads but compose does not pass`,
+      ).toEqual([]);
+      expect(
+        listed.filter((v) => !reads.includes(v)),
+        `${name}: variables compose passes but its config never reads`,
+      ).toEqual([]);
     }
     // The schemas are real (a broken import would make both lists empty and the checks above vacuous).
     expect(READS.api).toEqual(expect.arrayContaining(["DATABASE_URL", "AUTH_JWT_SECRET", "OPS_ADMINS", "METRICS_TOKEN", "LOG_LEVEL"]));
@@ -155,7 +165,10 @@ describe("Dockerfile", () => {
 
   it("keeps in the build context every file the image copies and runs", () => {
     // .dockerignore as Docker reads it: later lines win, `!` re-includes. Enough for the plain patterns used there.
-    const rules = read(".dockerignore").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+    const rules = read(".dockerignore")
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith("#"));
     const ignored = (file: string) =>
       rules.reduce((out, rule) => {
         const negate = rule.startsWith("!");
@@ -163,7 +176,17 @@ describe("Dockerfile", () => {
         const re = new RegExp(`^(.*/)?${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*")}(/.*)?$`);
         return re.test(file) ? !negate : out;
       }, false);
-    const needed = ["package.json", "package-lock.json", ...pkg.workspaces.map((w) => `${w}/package.json`), "scripts/healthcheck.js", "api/src/main.ts", "worker/src/main.ts", "prisma/tools/migrate-deploy.ts", "prisma/schema.prisma", "prisma.config.ts"];
+    const needed = [
+      "package.json",
+      "package-lock.json",
+      ...pkg.workspaces.map((w) => `${w}/package.json`),
+      "scripts/healthcheck.js",
+      "api/src/main.ts",
+      "worker/src/main.ts",
+      "prisma/tools/migrate-deploy.ts",
+      "prisma/schema.prisma",
+      "prisma.config.ts",
+    ];
     expect(needed.filter(ignored)).toEqual([]);
     expect(["node_modules", ".env", "tests/deploy.test.ts"].filter((f) => !ignored(f))).toEqual([]);
   });
@@ -203,7 +226,9 @@ describe("production dependencies", () => {
         ...text.matchAll(/^\s*(?:import|export)\b[^;]*?\bfrom\s*"([^"\n]+)"/gm),
         ...text.matchAll(/^\s*import\s+"([^"\n]+)"/gm),
         ...text.matchAll(/\bimport\(\s*"([^"\n]+)"\s*\)/g),
-      ].map((m) => m[1]!).filter((spec) => !spec.startsWith("."));
+      ]
+        .map((m) => m[1]!)
+        .filter((spec) => !spec.startsWith("."));
       for (const spec of specifiers) {
         const name = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0]!;
         if (name.startsWith("node:") || builtinModules.includes(name) || workspaces.has(name)) continue;
@@ -228,7 +253,9 @@ describe("scripts/healthcheck.js", () => {
 
   const probe = (role: string, env: Record<string, string>) =>
     new Promise<number | null>((resolve, reject) => {
-      const child = spawn(process.execPath, [path.join(ROOT, "scripts/healthcheck.js"), role], { env: { PATH: process.env.PATH ?? "", ...env } });
+      const child = spawn(process.execPath, [path.join(ROOT, "scripts/healthcheck.js"), role], {
+        env: { PATH: process.env.PATH ?? "", ...env },
+      });
       child.on("error", reject);
       child.on("close", resolve);
     });

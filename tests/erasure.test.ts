@@ -66,23 +66,29 @@ async function tablesHolding(needle: string): Promise<Record<string, number>> {
 }
 
 async function waitForPack(ws: TestWorkspace, packId: string, generation?: number) {
-  return waitFor(async () => {
-    const res = await h.http.get(`${ws.base}/insights/packs/${packId}`).set(bearer(ws.tokens.member));
-    const done = res.body.status === "COMPLETE" && (generation === undefined || res.body.generation === generation);
-    return done ? res.body : undefined;
-  }, { what: `pack ${packId} to complete` });
+  return waitFor(
+    async () => {
+      const res = await h.http.get(`${ws.base}/insights/packs/${packId}`).set(bearer(ws.tokens.member));
+      const done = res.body.status === "COMPLETE" && (generation === undefined || res.body.generation === generation);
+      return done ? res.body : undefined;
+    },
+    { what: `pack ${packId} to complete` },
+  );
 }
 
 async function ask(ws: TestWorkspace, sessionId: string, content: string) {
   const asked = await h.http.post(`${ws.base}/insights/sessions/${sessionId}/messages`).set(bearer(ws.tokens.member)).send({ content });
   expect(asked.status).toBe(201);
-  return waitFor(async () => {
-    const res = await h.http.get(`${ws.base}/insights/sessions/${sessionId}/messages`).set(bearer(ws.tokens.member));
-    const reply = (res.body.messages as Array<{ id: string; status: string; content: string; citedLeadIds: string[] }>).find(
-      (m) => m.id === asked.body.reply.id,
-    );
-    return reply?.status === "COMPLETE" ? reply : undefined;
-  }, { what: "the reply" });
+  return waitFor(
+    async () => {
+      const res = await h.http.get(`${ws.base}/insights/sessions/${sessionId}/messages`).set(bearer(ws.tokens.member));
+      const reply = (res.body.messages as Array<{ id: string; status: string; content: string; citedLeadIds: string[] }>).find(
+        (m) => m.id === asked.body.reply.id,
+      );
+      return reply?.status === "COMPLETE" ? reply : undefined;
+    },
+    { what: "the reply" },
+  );
 }
 
 describe("lead erasure", () => {
@@ -99,10 +105,19 @@ describe("lead erasure", () => {
       email: `${l.id}@prospect.test`,
       messages: [
         { id: "m1", direction: "OUTBOUND", body: "Shall we talk?", sentAt: new Date(now - 3 * 86400_000).toISOString() },
-        { id: "m2", direction: "INBOUND", body: `My codeword is ${l.mark}-thread, send pricing`, sentAt: new Date(now - 2 * 86400_000).toISOString() },
+        {
+          id: "m2",
+          direction: "INBOUND",
+          body: `My codeword is ${l.mark}-thread, send pricing`,
+          sentAt: new Date(now - 2 * 86400_000).toISOString(),
+        },
       ],
     });
-    await h.http.post(`${ws.base}/leads/batch`).set(bearer(service)).send({ leads: [lead(keep), lead(forget)] }).expect(200);
+    await h.http
+      .post(`${ws.base}/leads/batch`)
+      .set(bearer(service))
+      .send({ leads: [lead(keep), lead(forget)] })
+      .expect(200);
 
     const session = await h.http.post(`${ws.base}/insights/sessions`).set(bearer(ws.tokens.member)).send({});
     const requested = await h.http
@@ -154,10 +169,13 @@ describe("lead erasure", () => {
       .post(`${ws.base}/insights/sessions/${session.body.id}/packs`)
       .set(bearer(ws.tokens.member))
       .send({ window: { preset: "LAST_90_DAYS" } });
-    const running = await waitFor(async () => {
-      const res = await h.http.get(`${ws.base}/insights/packs/${requested.body.id}`).set(bearer(ws.tokens.member));
-      return res.body.status === "RUNNING" && res.body.progress.totalLeads > 1 ? res.body : undefined;
-    }, { what: "the pack to be extracting" });
+    const running = await waitFor(
+      async () => {
+        const res = await h.http.get(`${ws.base}/insights/packs/${requested.body.id}`).set(bearer(ws.tokens.member));
+        return res.body.status === "RUNNING" && res.body.progress.totalLeads > 1 ? res.body : undefined;
+      },
+      { what: "the pack to be extracting" },
+    );
     const rows = await h.db.insightContextPackLead.findMany({ where: { packId: running.id }, orderBy: { position: "desc" } });
     const victim = rows[0]!.leadId; // the last in line: still PENDING while the run extracts the first ones
 
@@ -188,11 +206,22 @@ describe("workspace offboarding", () => {
     const other = await h.seed({ leads: 2 });
     // A workspace with a bit of everything: a finished pack, an answer, preferences, settings, a replayable key.
     const session = await h.http.post(`${ws.base}/insights/sessions`).set(bearer(ws.tokens.member)).set("Idempotency-Key", "k1").send({});
-    const pack = await h.http.post(`${ws.base}/insights/sessions/${session.body.id}/packs`).set(bearer(ws.tokens.member)).send({ window: { preset: "LAST_90_DAYS" } });
+    const pack = await h.http
+      .post(`${ws.base}/insights/sessions/${session.body.id}/packs`)
+      .set(bearer(ws.tokens.member))
+      .send({ window: { preset: "LAST_90_DAYS" } });
     await waitForPack(ws, pack.body.id);
     await ask(ws, session.body.id, "Anything?");
-    await h.http.put(`${ws.base}/insights/preferences`).set(bearer(ws.tokens.member)).send({ windowPreset: "LAST_7_DAYS", campaignCap: 3 }).expect(200);
-    await h.http.patch(`${ws.base}/insights/settings`).set(bearer(ws.tokens.admin)).send({ insightsChatEnableFollowupPauses: true }).expect(200);
+    await h.http
+      .put(`${ws.base}/insights/preferences`)
+      .set(bearer(ws.tokens.member))
+      .send({ windowPreset: "LAST_7_DAYS", campaignCap: 3 })
+      .expect(200);
+    await h.http
+      .patch(`${ws.base}/insights/settings`)
+      .set(bearer(ws.tokens.admin))
+      .send({ insightsChatEnableFollowupPauses: true })
+      .expect(200);
     const otherEvents = await h.db.insightChatAuditEvent.count({ where: { clientId: other.workspaceId } });
 
     expect((await h.http.delete(ws.base).set(bearer(ws.tokens.owner))).status).toBe(403);
@@ -232,7 +261,11 @@ describe("audit events", () => {
   beforeAll(async () => {
     [ws, other] = await Promise.all([h.seed(), h.seed()]);
     for (const w of [ws, other]) {
-      await h.http.patch(`${w.base}/insights/settings`).set(bearer(w.tokens.admin)).send({ insightsChatEnableFollowupPauses: true }).expect(200);
+      await h.http
+        .patch(`${w.base}/insights/settings`)
+        .set(bearer(w.tokens.admin))
+        .send({ insightsChatEnableFollowupPauses: true })
+        .expect(200);
     }
   });
 

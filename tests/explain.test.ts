@@ -172,7 +172,10 @@ async function expectIndexed(name: string, statement: CapturedQuery, table: stri
   const nodes = flatten(plan);
   const seqScans = nodes.filter((n) => n["Node Type"] === "Seq Scan" && BIG_TABLES.has(n["Relation Name"] ?? ""));
   const shown = `${name}:\n${render(plan)}\n\n${statement.query}`;
-  expect(seqScans.map((n) => n["Relation Name"]), shown).toEqual([]);
+  expect(
+    seqScans.map((n) => n["Relation Name"]),
+    shown,
+  ).toEqual([]);
   const indexes = nodes.map((n) => n["Index Name"]).filter((i): i is string => typeof i === "string" && i.startsWith(`${table}_`));
   expect(indexes, `${shown}\n\nreads ${table} through no index`).not.toEqual([]);
   report.push({ query: name, indexes: [...new Set(indexes)].join(", ") });
@@ -198,7 +201,11 @@ describe("the hot queries use indexes", () => {
     expect(await db.insightContextPackLead.count({ where: { packId: pack.id } })).toBeGreaterThan(0);
     await expectIndexed("lead selection (all campaigns)", statementOn(all, "Lead", /INSERT INTO "InsightContextPackLead"/), "Lead");
 
-    const oneCampaign = await packOf(`pack-session-0-3-30`, { ...base, windowFrom: new Date(now.getTime() - 30 * DAY_MS), campaignIds: [ws.campaignIds[0]!] });
+    const oneCampaign = await packOf(`pack-session-0-3-30`, {
+      ...base,
+      windowFrom: new Date(now.getTime() - 30 * DAY_MS),
+      campaignIds: [ws.campaignIds[0]!],
+    });
     const filtered = await capture(() => selectLeads(new PackRun(db, oneCampaign, new AbortController()), 10_000));
     await expectIndexed("lead selection (one campaign)", statementOn(filtered, "Lead", /INSERT INTO "InsightContextPackLead"/), "Lead");
   });
@@ -272,7 +279,12 @@ describe("the hot queries use indexes", () => {
 
   it("checks a COMPLETE pack for staleness, relative and custom windows", async () => {
     const now = new Date();
-    const relative = await packOf("pack-session-0-5-30", { status: "COMPLETE", completedAt: now, windowFrom: new Date(now.getTime() - 30 * DAY_MS), windowTo: now });
+    const relative = await packOf("pack-session-0-5-30", {
+      status: "COMPLETE",
+      completedAt: now,
+      windowFrom: new Date(now.getTime() - 30 * DAY_MS),
+      windowTo: now,
+    });
     const queries = await capture(() => toPackDto(db, relative));
     await expectIndexed("staleness (relative window)", statementOn(queries, "Lead"), "Lead");
 

@@ -88,33 +88,75 @@ function expectContractAnswer(res: Response, label: string): void {
 // ---- values ---------------------------------------------------------------------------------------------------
 
 const NASTY_STRINGS = [
-  "", " ", "\u0000", "a\u0000b", "\uFEFF", "\u202Etxt.exe", "\uD800", "\uDFFF\uD800", "😀".repeat(60), "é".normalize("NFD"),
-  "NaN", "Infinity", "-Infinity", "-1", "0", "1e309", "9007199254740993", "0x10", "null", "true", "undefined", "[]", "{}",
-  "__proto__", "constructor", "prototype", "../../etc/passwd", "..", "%00", "<script>alert(1)</script>",
-  "'; DROP TABLE \"Lead\"; --", "$where", "{\"$gt\":\"\"}",
-  "2026-02-30", "2026-13-01", "0000-01-01", "9999-12-31", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00",
-  "2026-01-01T00:00:00+99:99", "+275760-09-13T00:00:00Z", "-000001-01-01T00:00:00Z", "1970-01-01T00:00:00Z",
-  "2026-11-01T10:00:00.123456789Z", "LAST_7_DAYS", "CUSTOM", "INBOUND", "OUTBOUND", "OWNER", "high",
+  "",
+  " ",
+  "\u0000",
+  "a\u0000b",
+  "\uFEFF",
+  "\u202Etxt.exe",
+  "\uD800",
+  "\uDFFF\uD800",
+  "😀".repeat(60),
+  "é".normalize("NFD"),
+  "NaN",
+  "Infinity",
+  "-Infinity",
+  "-1",
+  "0",
+  "1e309",
+  "9007199254740993",
+  "0x10",
+  "null",
+  "true",
+  "undefined",
+  "[]",
+  "{}",
+  "__proto__",
+  "constructor",
+  "prototype",
+  "../../etc/passwd",
+  "..",
+  "%00",
+  "<script>alert(1)</script>",
+  '\'; DROP TABLE "Lead"; --',
+  "$where",
+  '{"$gt":""}',
+  "2026-02-30",
+  "2026-13-01",
+  "0000-01-01",
+  "9999-12-31",
+  "9999-12-31T23:59:59-14:00",
+  "0001-01-01T00:00:00+14:00",
+  "2026-01-01T00:00:00+99:99",
+  "+275760-09-13T00:00:00Z",
+  "-000001-01-01T00:00:00Z",
+  "1970-01-01T00:00:00Z",
+  "2026-11-01T10:00:00.123456789Z",
+  "LAST_7_DAYS",
+  "CUSTOM",
+  "INBOUND",
+  "OUTBOUND",
+  "OWNER",
+  "high",
 ];
-const NASTY_NUMBERS = [
-  -1, 0, 1, -0, 0.5, 1e-7, 2 ** 31, -(2 ** 31), 2 ** 53, 2 ** 53 + 2, -(2 ** 53), 1e308, -1e308, 501, 1001, 50, 51,
-];
+const NASTY_NUMBERS = [-1, 0, 1, -0, 0.5, 1e-7, 2 ** 31, -(2 ** 31), 2 ** 53, 2 ** 53 + 2, -(2 ** 53), 1e308, -1e308, 501, 1001, 50, 51];
 
 /** Long strings: over each field's cap, and now and then over the body limit. */
 const LONG_STRINGS = [201, 8001, 20_001, 70_000, 300_000];
 
 /** Hostile leaf values; `longest` caps the long strings (a URL over Node's 16 kB header limit never reaches the app). */
-const leafJunkUpTo = (longest: number): fc.Arbitrary<unknown> => fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom(...NASTY_STRINGS) },
-  { weight: 2, arbitrary: fc.string({ unit: "binary", maxLength: 40 }) },
-  { weight: 2, arbitrary: fc.string({ unit: "grapheme", maxLength: 40 }) },
-  { weight: 2, arbitrary: fc.constantFrom(...NASTY_NUMBERS) },
-  { weight: 1, arbitrary: fc.integer() },
-  { weight: 1, arbitrary: fc.double() },
-  { weight: 1, arbitrary: fc.boolean() },
-  { weight: 1, arbitrary: fc.constant(null) },
-  { weight: 1, arbitrary: fc.constantFrom(...LONG_STRINGS.filter((n) => n <= longest)).map((n) => "x".repeat(n)) },
-);
+const leafJunkUpTo = (longest: number): fc.Arbitrary<unknown> =>
+  fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom(...NASTY_STRINGS) },
+    { weight: 2, arbitrary: fc.string({ unit: "binary", maxLength: 40 }) },
+    { weight: 2, arbitrary: fc.string({ unit: "grapheme", maxLength: 40 }) },
+    { weight: 2, arbitrary: fc.constantFrom(...NASTY_NUMBERS) },
+    { weight: 1, arbitrary: fc.integer() },
+    { weight: 1, arbitrary: fc.double() },
+    { weight: 1, arbitrary: fc.boolean() },
+    { weight: 1, arbitrary: fc.constant(null) },
+    { weight: 1, arbitrary: fc.constantFrom(...LONG_STRINGS.filter((n) => n <= longest)).map((n) => "x".repeat(n)) },
+  );
 const leafJunk = leafJunkUpTo(Infinity);
 
 const objectKey = fc.oneof(
@@ -150,8 +192,7 @@ function pathsOf(value: unknown, prefix: Segment[] = []): Segment[][] {
     value.forEach((v, i) => {
       paths.push(...pathsOf(v, [...prefix, i]));
     });
-  }
-  else if (value !== null && typeof value === "object") {
+  } else if (value !== null && typeof value === "object") {
     for (const [key, v] of Object.entries(value)) paths.push(...pathsOf(v, [...prefix, key]));
   }
   return paths;
@@ -213,8 +254,16 @@ const mutatedBody = (valid: object) =>
 const TAINTS = ["\u0000", "\uD800", "\u202E", "\uFEFF", "😀", "'", "\\", "%00", "\r\n", "\t", " "];
 /** Dates a date schema may accept that a timestamp column or `Date` cannot hold, or that sit on an edge. */
 const EDGE_DATES = [
-  "0000-01-01", "0000-01-01T00:00:00Z", "0001-01-01T00:00:00+14:00", "9999-12-31", "9999-12-31T23:59:59-14:00",
-  "1969-12-31T23:59:59.999Z", "2028-02-29", "2026-02-30", "2026-01-01T24:00:00Z", "+275760-09-13T00:00:00Z",
+  "0000-01-01",
+  "0000-01-01T00:00:00Z",
+  "0001-01-01T00:00:00+14:00",
+  "9999-12-31",
+  "9999-12-31T23:59:59-14:00",
+  "1969-12-31T23:59:59.999Z",
+  "2028-02-29",
+  "2026-02-30",
+  "2026-01-01T24:00:00Z",
+  "+275760-09-13T00:00:00Z",
 ];
 const DATE_LIKE = /^\d{4}-\d{2}-\d{2}/;
 
@@ -296,9 +345,36 @@ const pathSegment = fc.oneof(
   {
     weight: 4,
     arbitrary: fc.constantFrom(
-      "..", ".", "%2e%2e", "%2E%2E%2F", "..%2F..%2Fadmin", "%00", "a%00b", "%", "%E0%A4%A", "%C0%AF", "%ZZ", "%u0041",
-      "__proto__", "constructor", "prototype", "-1", "0", "NaN", "null", "undefined", "%20", "+", "*", "a;b=c",
-      "%3Cscript%3E", "~", "!", "%F0%9F%98%80", "%EF%BB%BF", "%FF%FE",
+      "..",
+      ".",
+      "%2e%2e",
+      "%2E%2E%2F",
+      "..%2F..%2Fadmin",
+      "%00",
+      "a%00b",
+      "%",
+      "%E0%A4%A",
+      "%C0%AF",
+      "%ZZ",
+      "%u0041",
+      "__proto__",
+      "constructor",
+      "prototype",
+      "-1",
+      "0",
+      "NaN",
+      "null",
+      "undefined",
+      "%20",
+      "+",
+      "*",
+      "a;b=c",
+      "%3Cscript%3E",
+      "~",
+      "!",
+      "%F0%9F%98%80",
+      "%EF%BB%BF",
+      "%FF%FE",
     ),
   },
   { weight: 1, arbitrary: fc.integer({ min: 129, max: 8000 }).map((n) => "a".repeat(n)) },
@@ -387,11 +463,13 @@ const MORE_VALID_BODIES: Record<string, (ws: TestWorkspace) => object[]> = {
     },
   ],
   "POST sessions/:id/packs": (ws) => [
-    { window: { preset: "CUSTOM", from: "2026-01-01", to: "2026-02-01T00:00:00Z" }, campaignIds: ws.campaignIds.slice(0, 2), campaignCap: 5 },
+    {
+      window: { preset: "CUSTOM", from: "2026-01-01", to: "2026-02-01T00:00:00Z" },
+      campaignIds: ws.campaignIds.slice(0, 2),
+      campaignCap: 5,
+    },
   ],
-  "PUT preferences": () => [
-    { windowPreset: "CUSTOM", customFrom: "2026-01-01", customTo: "2026-03-01T00:00:00+02:00", campaignCap: 5 },
-  ],
+  "PUT preferences": () => [{ windowPreset: "CUSTOM", customFrom: "2026-01-01", customTo: "2026-03-01T00:00:00+02:00", campaignCap: 5 }],
   "PATCH settings": () => [
     {
       insightsChatModel: "gpt-5-mini",

@@ -68,19 +68,25 @@ it("takes a host from nothing to a member's answered question over HTTP", async 
   expect(session.status).toBe(201);
   const pack = await ada.post(`${base}/insights/sessions/${session.body.id}/packs`, { window: { preset: "LAST_30_DAYS" } });
   expect(pack.status).toBe(202);
-  const done = await waitFor(async () => {
-    const res = await ada.get(`${base}/insights/packs/${pack.body.id}`);
-    return res.body.status === "COMPLETE" ? res.body : undefined;
-  }, { what: "the pack to complete" });
+  const done = await waitFor(
+    async () => {
+      const res = await ada.get(`${base}/insights/packs/${pack.body.id}`);
+      return res.body.status === "COMPLETE" ? res.body : undefined;
+    },
+    { what: "the pack to complete" },
+  );
   expect(done.progress).toMatchObject({ totalLeads: 1, processedLeads: 1 });
 
   const asked = await ada.post(`${base}/insights/sessions/${session.body.id}/messages`, { content: "Who wants a demo?" });
   expect(asked.status).toBe(201);
   expect(asked.body.reply).toMatchObject({ role: "ASSISTANT", status: "PENDING" });
-  const reply = await waitFor(async () => {
-    const res = await ada.get(`${base}/insights/sessions/${session.body.id}/messages`);
-    const found = (res.body.messages as Array<{ id: string; status: string; content: string }>).find((m) => m.id === asked.body.reply.id);
-    return found?.status === "COMPLETE" ? found : undefined;
-  }, { what: "the reply" });
+  const reply = await waitFor(
+    async () => {
+      const res = await ada.get(`${base}/insights/sessions/${session.body.id}/messages`);
+      const found = (res.body.messages as Array<{ id: string; status: string; content: string }>).find((m) => m.id === asked.body.reply.id);
+      return found?.status === "COMPLETE" ? found : undefined;
+    },
+    { what: "the reply" },
+  );
   expect(reply.content.length).toBeGreaterThan(0);
 });

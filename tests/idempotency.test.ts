@@ -29,7 +29,10 @@ async function newSession(): Promise<string> {
 async function sessionWithCompletePack(): Promise<string> {
   const sessionId = await newSession();
   const pack = await post(`${ws.base}/insights/sessions/${sessionId}/packs`, { window: { preset: "LAST_30_DAYS" } });
-  await h.db.insightContextPack.update({ where: { id: pack.body.id }, data: { status: "COMPLETE", stage: "DONE", completedAt: new Date() } });
+  await h.db.insightContextPack.update({
+    where: { id: pack.body.id },
+    data: { status: "COMPLETE", stage: "DONE", completedAt: new Date() },
+  });
   return sessionId;
 }
 
@@ -153,7 +156,13 @@ describe("the same key", () => {
     const key = newKey();
     // As a crashed API process leaves it: claimed two minutes ago, no answer stored.
     await h.db.idempotencyKey.create({
-      data: { userId: ws.users.member.id, key, clientId: ws.workspaceId, fingerprint: "whatever", createdAt: new Date(Date.now() - 120_000) },
+      data: {
+        userId: ws.users.member.id,
+        key,
+        clientId: ws.workspaceId,
+        fingerprint: "whatever",
+        createdAt: new Date(Date.now() - 120_000),
+      },
     });
     const res = await post(`${ws.base}/insights/sessions`, { title: "After a crash" }, key);
     expect(res.status).toBe(201);

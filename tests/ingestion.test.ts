@@ -40,8 +40,7 @@ async function pushLeadsOk(leads: LeadInput[], w: TestWorkspace = ws) {
   return res.body as { received: number; created: number; threadsChanged: number };
 }
 
-const leadRow = (w: TestWorkspace, id: string) =>
-  h.db.lead.findUnique({ where: { clientId_id: { clientId: w.workspaceId, id } } });
+const leadRow = (w: TestWorkspace, id: string) => h.db.lead.findUnique({ where: { clientId_id: { clientId: w.workspaceId, id } } });
 const messageRows = (w: TestWorkspace, id: string) =>
   h.db.leadMessage.findMany({ where: { clientId: w.workspaceId, leadId: id }, orderBy: { sentAt: "asc" } });
 
@@ -138,9 +137,7 @@ describe("POST leads/batch", () => {
   it("replaces a lead's thread with the one sent again: old messages are gone", async () => {
     const id = leadId("replace");
     await pushLeadsOk([{ id, messages: THREAD }]);
-    const replacement: MessageInput[] = [
-      { id: "n1", direction: "INBOUND", body: "Starting over.", sentAt: "2026-09-01T10:00:00Z" },
-    ];
+    const replacement: MessageInput[] = [{ id: "n1", direction: "INBOUND", body: "Starting over.", sentAt: "2026-09-01T10:00:00Z" }];
     const summary = await pushLeadsOk([{ id, messages: replacement }]);
 
     expect(summary.threadsChanged).toBe(1);

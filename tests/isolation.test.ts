@@ -24,8 +24,19 @@ function send(method: string, path: string, token: string, body?: object): Promi
 async function snapshotOf(workspaceId: string) {
   const where = { clientId: workspaceId };
   const [
-    memberships, settings, campaigns, leads, leadMessages, sessions, chatMessages, packs, packLeads, insights,
-    preferences, auditEvents, usage,
+    memberships,
+    settings,
+    campaigns,
+    leads,
+    leadMessages,
+    sessions,
+    chatMessages,
+    packs,
+    packLeads,
+    insights,
+    preferences,
+    auditEvents,
+    usage,
   ] = await Promise.all([
     h.db.workspaceMembership.findMany({ where, orderBy: { userId: "asc" } }),
     h.db.workspaceSettings.findUnique({ where }),
@@ -42,8 +53,19 @@ async function snapshotOf(workspaceId: string) {
     h.db.insightLlmUsage.findMany({ where, orderBy: { id: "asc" } }),
   ]);
   return {
-    memberships, settings, campaigns, leads, leadMessages, sessions, chatMessages, packs, packLeads, insights,
-    preferences, auditEvents, usage,
+    memberships,
+    settings,
+    campaigns,
+    leads,
+    leadMessages,
+    sessions,
+    chatMessages,
+    packs,
+    packLeads,
+    insights,
+    preferences,
+    auditEvents,
+    usage,
   };
 }
 

@@ -26,7 +26,11 @@ describe("scope keys", () => {
   it("accepts a pack over 50 campaigns with 128-character ids, and finds it again written in another order", async () => {
     const ids = Array.from({ length: 50 }, (_, i) => `campaign-${String(i).padStart(2, "0")}-`.padEnd(128, "x"));
     for (const id of ids) {
-      await h.http.put(`${ws.base}/campaigns/${id}`).set(bearer(ws.tokens.admin)).send({ name: `Long ${id.slice(0, 11)}` }).expect(200);
+      await h.http
+        .put(`${ws.base}/campaigns/${id}`)
+        .set(bearer(ws.tokens.admin))
+        .send({ name: `Long ${id.slice(0, 11)}` })
+        .expect(200);
     }
     const sessionId = await newSession();
     const body = { window: { preset: "LAST_30_DAYS" }, campaignIds: ids, campaignCap: 50 };
@@ -47,7 +51,10 @@ describe("dates PostgreSQL cannot store", () => {
   });
 
   it("answers a usage query ending after the year 9999 with 400 naming to", async () => {
-    expectFieldRefused(await h.http.get(`${ws.base}/insights/usage?from=9999-12-01&to=9999-12-31`).set(bearer(ws.tokens.admin)), "query.to");
+    expectFieldRefused(
+      await h.http.get(`${ws.base}/insights/usage?from=9999-12-01&to=9999-12-31`).set(bearer(ws.tokens.admin)),
+      "query.to",
+    );
   });
 
   it("answers a pack window ending after the year 9999 with 400 naming window.to", async () => {
@@ -81,7 +88,11 @@ describe("a date-only to", () => {
 
     const fromPreferences = await requestPack(sessionId, {});
     expect(fromPreferences.status, JSON.stringify(fromPreferences.body)).toBe(202);
-    expect(fromPreferences.body.scope.window).toEqual({ preset: "CUSTOM", from: "2026-01-01T00:00:00.000Z", to: "2026-02-01T00:00:00.000Z" });
+    expect(fromPreferences.body.scope.window).toEqual({
+      preset: "CUSTOM",
+      from: "2026-01-01T00:00:00.000Z",
+      to: "2026-02-01T00:00:00.000Z",
+    });
 
     for (const window of [
       { preset: "CUSTOM", from: "2026-01-01", to: "2026-01-31" },
@@ -96,7 +107,14 @@ describe("a date-only to", () => {
 
   it("includes that day in a usage query", async () => {
     await h.db.insightLlmUsage.create({
-      data: { clientId: ws.workspaceId, kind: "ANSWER", llmCalls: 1, inputTokens: 7, outputTokens: 3, createdAt: new Date("2026-01-31T18:00:00Z") },
+      data: {
+        clientId: ws.workspaceId,
+        kind: "ANSWER",
+        llmCalls: 1,
+        inputTokens: 7,
+        outputTokens: 3,
+        createdAt: new Date("2026-01-31T18:00:00Z"),
+      },
     });
     const res = await h.http.get(`${ws.base}/insights/usage?from=2026-01-01&to=2026-01-31`).set(bearer(ws.tokens.admin));
     expect(res.status).toBe(200);

@@ -26,10 +26,16 @@ function lintAs(file: string, source: string): { ok: boolean; output: string } {
 
 describe("the import boundary between api/ and worker/", () => {
   it("refuses a worker import in api/, by package name or by relative path", () => {
-    const byName = lintAs("api/src/probe.ts", 'import { startWorkers } from "@insights/worker/runtime/start-workers";\nexport const x = startWorkers;\n');
+    const byName = lintAs(
+      "api/src/probe.ts",
+      'import { startWorkers } from "@insights/worker/runtime/start-workers";\nexport const x = startWorkers;\n',
+    );
     expect(byName.ok).toBe(false);
     expect(byName.output).toContain("api/ must not import worker/");
-    const byPath = lintAs("api/src/ops/probe.ts", 'import { startWorkers } from "../../../worker/src/runtime/start-workers.ts";\nexport const x = startWorkers;\n');
+    const byPath = lintAs(
+      "api/src/ops/probe.ts",
+      'import { startWorkers } from "../../../worker/src/runtime/start-workers.ts";\nexport const x = startWorkers;\n',
+    );
     expect(byPath.ok).toBe(false);
     expect(byPath.output).toContain("api/ must not import worker/");
   });
@@ -44,8 +50,12 @@ describe("the import boundary between api/ and worker/", () => {
   });
 
   it("lets api/ and worker/ import shared/, and tests/ import both", () => {
-    expect(lintAs("api/src/probe.ts", 'import { withTimeout } from "@insights/shared/timeout";\nexport const x = withTimeout;\n').ok).toBe(true);
-    expect(lintAs("worker/src/probe.ts", 'import { withTimeout } from "@insights/shared/timeout";\nexport const x = withTimeout;\n').ok).toBe(true);
+    expect(lintAs("api/src/probe.ts", 'import { withTimeout } from "@insights/shared/timeout";\nexport const x = withTimeout;\n').ok).toBe(
+      true,
+    );
+    expect(
+      lintAs("worker/src/probe.ts", 'import { withTimeout } from "@insights/shared/timeout";\nexport const x = withTimeout;\n').ok,
+    ).toBe(true);
     const inTests = lintAs(
       "tests/probe.ts",
       'import { createApi } from "@insights/api/app";\nimport { startWorkers } from "@insights/worker/runtime/start-workers";\nexport const x = [createApi, startWorkers];\n',

@@ -104,19 +104,25 @@ describe("GET /sessions/:sessionId/events", () => {
   });
 
   it("streams an answer to every member: the question, its pending reply, pieces that add up to the stored answer, then the answer", async () => {
-    const answer = "Three leads asked about pricing; \"Acme\" booked a call.\nNext: follow up — soon 👍.";
+    const answer = 'Three leads asked about pricing; "Acme" booked a call.\nNext: follow up — soon 👍.';
     const { ws, sessionId, client: member } = await streamOnAnsweringSession(4, "member", answer);
     // Paced like a model: pieces that arrive together may go out as one event.
     fake.streamChunkChars = 3;
     fake.streamChunkDelayMs = 10;
 
     const other = await connect(ws, sessionId, ws.tokens.admin);
-    const asked = await h.http.post(`${ws.base}/insights/sessions/${sessionId}/messages`).set(bearer(ws.tokens.member)).send({ content: "Who asked about pricing?" });
+    const asked = await h.http
+      .post(`${ws.base}/insights/sessions/${sessionId}/messages`)
+      .set(bearer(ws.tokens.member))
+      .send({ content: "Who asked about pricing?" });
     const replyId = asked.body.reply.id as string;
     for (const client of [member, other]) {
       const question = await client.waitFor((e) => e.event === "message.created" && e.data.role === "USER", "the question");
       expect(question.data).toMatchObject({ content: "Who asked about pricing?", author: { id: ws.users.member.id } });
-      await client.waitFor((e) => e.event === "message.created" && e.data.id === replyId && e.data.status === "PENDING", "the pending reply");
+      await client.waitFor(
+        (e) => e.event === "message.created" && e.data.id === replyId && e.data.status === "PENDING",
+        "the pending reply",
+      );
       const final = await client.waitFor((e) => e.event === "message.updated" && e.data.id === replyId, "the answer");
       expect(final.data).toMatchObject({ status: "COMPLETE", content: answer });
       const deltas = client.events.filter((e) => e.event === "message.delta" && e.data.messageId === replyId);
@@ -136,14 +142,19 @@ describe("GET /sessions/:sessionId/events", () => {
     const { ws, sessionId, client: asker } = await streamOnAnsweringSession(2, "member", answer);
     fake.streamChunkChars = 6;
     fake.streamChunkDelayMs = 25;
-    const asked = await h.http.post(`${ws.base}/insights/sessions/${sessionId}/messages`).set(bearer(ws.tokens.member)).send({ content: "Tell me" });
+    const asked = await h.http
+      .post(`${ws.base}/insights/sessions/${sessionId}/messages`)
+      .set(bearer(ws.tokens.member))
+      .send({ content: "Tell me" });
     const replyId = asked.body.reply.id as string;
     await asker.waitFor((e) => e.event === "message.delta" && e.data.messageId === replyId && e.data.text.length > 0, "the first pieces");
 
     const late = await connect(ws, sessionId, ws.tokens.admin);
     const snapshot = await late.waitFor((e) => e.event === "session.snapshot", "the snapshot");
     const final = await late.waitFor((e) => e.event === "message.updated" && e.data.id === replyId, "the answer");
-    const sofar = (snapshot.data.streaming as Array<{ messageId: string; attempt: number; text: string }>).find((s) => s.messageId === replyId);
+    const sofar = (snapshot.data.streaming as Array<{ messageId: string; attempt: number; text: string }>).find(
+      (s) => s.messageId === replyId,
+    );
     expect(sofar?.text.length).toBeGreaterThan(0);
     const rest = late.events.filter((e) => e.event === "message.delta" && e.data.messageId === replyId);
     expect(rest.every((d) => d.data.attempt === sofar!.attempt)).toBe(true);
@@ -157,7 +168,10 @@ describe("GET /sessions/:sessionId/events", () => {
     fake.streamChunkChars = 4;
     fake.streamChunkDelayMs = 30;
     fake.script("chat_answer", { dropAfterChars: 24 });
-    const asked = await h.http.post(`${ws.base}/insights/sessions/${sessionId}/messages`).set(bearer(ws.tokens.member)).send({ content: "Why?" });
+    const asked = await h.http
+      .post(`${ws.base}/insights/sessions/${sessionId}/messages`)
+      .set(bearer(ws.tokens.member))
+      .send({ content: "Why?" });
     const replyId = asked.body.reply.id as string;
     const final = await client.waitFor((e) => e.event === "message.updated" && e.data.id === replyId, "the answer");
     expect(final.data).toMatchObject({ status: "COMPLETE", error: null });
@@ -165,7 +179,12 @@ describe("GET /sessions/:sessionId/events", () => {
     expect(deltas[0]!.data.attempt).toBe(1);
     const last = deltas.at(-1)!.data.attempt as number;
     expect(last).toBeGreaterThan(1);
-    expect(deltas.filter((d) => d.data.attempt === last).map((d) => d.data.text).join("")).toBe(final.data.content);
+    expect(
+      deltas
+        .filter((d) => d.data.attempt === last)
+        .map((d) => d.data.text)
+        .join(""),
+    ).toBe(final.data.content);
     expect(client.events.filter((e) => e.event === "message.updated" && e.data.id === replyId)).toHaveLength(1);
   });
 
@@ -190,7 +209,8 @@ describe("GET /sessions/:sessionId/events", () => {
     await viaQuery.waitFor(packDone(packId), "the pack to complete (resumed by query)");
     await stayed.waitFor(packDone(packId), "the pack to complete");
 
-    const comparable = (events: LiveEvent[]) => events.filter((e) => e.event !== "session.snapshot").map(({ id, event, data }) => ({ id, event, data }));
+    const comparable = (events: LiveEvent[]) =>
+      events.filter((e) => e.event !== "session.snapshot").map(({ id, event, data }) => ({ id, event, data }));
     expect(viaHeader.events[0]!.event).not.toBe("session.snapshot");
     expect([...before, ...comparable(viaHeader.events)]).toEqual(comparable(stayed.events));
     expect([...before, ...comparable(viaQuery.events)]).toEqual(comparable(stayed.events));
@@ -246,7 +266,9 @@ describe("GET /sessions/:sessionId/events", () => {
     // Another user is not affected.
     expect((await connect(ws, sessionId, ws.tokens.admin)).status).toBe(200);
     open[0]!.close();
-    await waitFor(async () => ((await connect(ws, sessionId, ws.tokens.member)).status === 200 ? true : undefined), { what: "a freed slot" });
+    await waitFor(async () => ((await connect(ws, sessionId, ws.tokens.member)).status === 200 ? true : undefined), {
+      what: "a freed slot",
+    });
   });
 
   it("closes the session's streams when it is deleted, after sending session.deleted", async () => {
@@ -255,7 +277,10 @@ describe("GET /sessions/:sessionId/events", () => {
     const client = await connect(ws, sessionId, ws.tokens.member);
     expect(client.body).toBe(null);
     await client.waitFor((e) => e.event === "session.snapshot", "the snapshot");
-    const renamed = await h.http.patch(`${ws.base}/insights/sessions/${sessionId}`).set(bearer(ws.tokens.member)).send({ title: "Renamed" });
+    const renamed = await h.http
+      .patch(`${ws.base}/insights/sessions/${sessionId}`)
+      .set(bearer(ws.tokens.member))
+      .send({ title: "Renamed" });
     expect(renamed.status).toBe(200);
     await client.waitFor((e) => e.event === "session.updated" && e.data.title === "Renamed", "the rename");
     expect((await h.http.delete(`${ws.base}/insights/sessions/${sessionId}`).set(bearer(ws.tokens.owner))).status).toBe(200);
@@ -290,7 +315,10 @@ describe("GET /sessions/:sessionId/events", () => {
       expect(first.events.map((e) => e.event)).toEqual(["session.snapshot"]);
       expect(first.comments.some((c) => c.includes("maximum age"))).toBe(true);
       await short.http.patch(`${ws.base}/insights/sessions/${sessionId}`).set(bearer(ws.tokens.member)).send({ title: "Meanwhile" });
-      const again = await SseClient.open(`${short.baseUrl()}${eventsPath(ws, sessionId)}`, { ...bearer(ws.tokens.member), "Last-Event-ID": first.lastEventId! });
+      const again = await SseClient.open(`${short.baseUrl()}${eventsPath(ws, sessionId)}`, {
+        ...bearer(ws.tokens.member),
+        "Last-Event-ID": first.lastEventId!,
+      });
       await again.ended;
       expect(again.events.map((e) => [e.event, e.data.title])).toEqual([["session.updated", "Meanwhile"]]);
     } finally {

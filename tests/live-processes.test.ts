@@ -71,7 +71,10 @@ async function call(api: number, method: string, path: string, token: string, bo
 }
 
 async function connect(api: number, ws: TestWorkspace, sessionId: string, token: string, headers: Record<string, string> = {}) {
-  const client = await SseClient.open(`${apis[api]!.url}${ws.base}/insights/sessions/${sessionId}/events`, { ...bearer(token), ...headers });
+  const client = await SseClient.open(`${apis[api]!.url}${ws.base}/insights/sessions/${sessionId}/events`, {
+    ...bearer(token),
+    ...headers,
+  });
   clients.push(client);
   return client;
 }
@@ -81,7 +84,9 @@ async function sessionOf(ws: TestWorkspace): Promise<string> {
 }
 
 async function requestPack(ws: TestWorkspace, sessionId: string): Promise<string> {
-  const res = await call(0, "POST", `${ws.base}/insights/sessions/${sessionId}/packs`, ws.tokens.member, { window: { preset: "LAST_90_DAYS" } });
+  const res = await call(0, "POST", `${ws.base}/insights/sessions/${sessionId}/packs`, ws.tokens.member, {
+    window: { preset: "LAST_90_DAYS" },
+  });
   expect(res.status).toBe(202);
   return res.body.id;
 }
@@ -99,10 +104,13 @@ async function streamOnAnsweringSession(leads: number, api: number, as: "member"
 
 const packDone = (packId: string) => (e: LiveEvent) => e.event === "pack.updated" && e.data.id === packId && e.data.status === "COMPLETE";
 const withoutSnapshots = (events: LiveEvent[]) => events.filter((e) => e.event !== "session.snapshot");
-const deltasOf = (events: LiveEvent[], messageId: string) => events.filter((e) => e.event === "message.delta" && e.data.messageId === messageId);
+const deltasOf = (events: LiveEvent[], messageId: string) =>
+  events.filter((e) => e.event === "message.delta" && e.data.messageId === messageId);
 
 describe("live session events across API processes and workers", () => {
-  it("a client that drops mid-pack and resumes through the other API process gets exactly the events of one that stayed", { timeout: 60_000 }, async () => {
+  it("a client that drops mid-pack and resumes through the other API process gets exactly the events of one that stayed", {
+    timeout: 60_000,
+  }, async () => {
     const ws = await h.seed({ leads: 30 });
     const sessionId = await sessionOf(ws);
     const stayed = await connect(0, ws, sessionId, ws.tokens.member);
@@ -115,19 +123,26 @@ describe("live session events across API processes and workers", () => {
     await dropped.ended;
 
     const resumed = await connect(1, ws, sessionId, ws.tokens.admin, { "Last-Event-ID": dropped.lastEventId! });
-    await Promise.all([resumed.waitFor(packDone(packId), "the resumed client to see the pack complete"), stayed.waitFor(packDone(packId), "the pack to complete")]);
+    await Promise.all([
+      resumed.waitFor(packDone(packId), "the resumed client to see the pack complete"),
+      stayed.waitFor(packDone(packId), "the pack to complete"),
+    ]);
     expect(resumed.events[0]!.event).toBe("pack.updated");
     const progressEvents = withoutSnapshots(stayed.events).filter((e) => e.event === "pack.updated");
     expect(progressEvents.length).toBeGreaterThan(3);
     expect([...withoutSnapshots(dropped.events), ...resumed.events]).toEqual(withoutSnapshots(stayed.events));
   });
 
-  it("a second member sees the first member's question live on another API process, and the answer's pieces add up to what is stored", { timeout: 60_000 }, async () => {
+  it("a second member sees the first member's question live on another API process, and the answer's pieces add up to what is stored", {
+    timeout: 60_000,
+  }, async () => {
     const answer = `A streamed answer across processes: ${"many words ".repeat(20)}done.`;
     const { ws, sessionId, client: second } = await streamOnAnsweringSession(4, 1, "admin", answer);
     fake.streamChunkChars = 5;
 
-    const asked = await call(0, "POST", `${ws.base}/insights/sessions/${sessionId}/messages`, ws.tokens.member, { content: "What did they say?" });
+    const asked = await call(0, "POST", `${ws.base}/insights/sessions/${sessionId}/messages`, ws.tokens.member, {
+      content: "What did they say?",
+    });
     expect(asked.status).toBe(201);
     const question = await second.waitFor((e) => e.event === "message.created" && e.data.role === "USER", "the question");
     expect(question.data).toMatchObject({ id: asked.body.message.id, content: "What did they say?", author: { id: ws.users.member.id } });
@@ -136,7 +151,12 @@ describe("live session events across API processes and workers", () => {
     expect(final.data).toMatchObject({ status: "COMPLETE", content: answer });
     const deltas = deltasOf(second.events, replyId);
     const attempt = deltas.at(-1)!.data.attempt;
-    expect(deltas.filter((d) => d.data.attempt === attempt).map((d) => d.data.text).join("")).toBe(answer);
+    expect(
+      deltas
+        .filter((d) => d.data.attempt === attempt)
+        .map((d) => d.data.text)
+        .join(""),
+    ).toBe(answer);
     const listed = await call(1, "GET", `${ws.base}/insights/sessions/${sessionId}/messages`, ws.tokens.admin);
     expect(listed.body.messages.find((m: { id: string }) => m.id === replyId).content).toBe(answer);
 
@@ -150,7 +170,9 @@ describe("live session events across API processes and workers", () => {
     fake.streamChunkChars = 4;
     fake.streamChunkDelayMs = 100; // ~8 s for the whole answer: the worker dies well before it ends
 
-    const asked = await call(1, "POST", `${ws.base}/insights/sessions/${sessionId}/messages`, ws.tokens.member, { content: "Tell me everything" });
+    const asked = await call(1, "POST", `${ws.base}/insights/sessions/${sessionId}/messages`, ws.tokens.member, {
+      content: "Tell me everything",
+    });
     const replyId = asked.body.reply.id as string;
     await client.waitFor((e) => e.event === "message.delta" && e.data.messageId === replyId, "the first piece");
     await worker.kill("SIGKILL");
@@ -163,7 +185,12 @@ describe("live session events across API processes and workers", () => {
     const firstAttempt = deltas[0]!.data.attempt as number;
     const lastAttempt = deltas.at(-1)!.data.attempt as number;
     expect(lastAttempt).toBeGreaterThan(firstAttempt);
-    expect(deltas.filter((d) => d.data.attempt === lastAttempt).map((d) => d.data.text).join("")).toBe(answer);
+    expect(
+      deltas
+        .filter((d) => d.data.attempt === lastAttempt)
+        .map((d) => d.data.text)
+        .join(""),
+    ).toBe(answer);
     // Attempts only go up in the stream.
     const attempts = deltas.map((d) => d.data.attempt as number);
     expect(attempts).toEqual([...attempts].sort((a, b) => a - b));
@@ -173,7 +200,9 @@ describe("live session events across API processes and workers", () => {
     expect(client.events.filter((e) => e.event === "message.updated" && e.data.id === replyId)).toHaveLength(1);
   });
 
-  it("never writes a ?access_token= token to a log line, and SIGTERM closes streams cleanly for them to resume elsewhere", { timeout: 60_000 }, async () => {
+  it("never writes a ?access_token= token to a log line, and SIGTERM closes streams cleanly for them to resume elsewhere", {
+    timeout: 60_000,
+  }, async () => {
     const ws = await h.seed();
     const sessionId = await sessionOf(ws);
     const url = (api: number, token: string) => `${apis[api]!.url}${ws.base}/insights/sessions/${sessionId}/events?access_token=${token}`;

@@ -33,7 +33,10 @@ type Pack = {
 
 async function runPack(ws: TestWorkspace): Promise<Pack> {
   const session = await h.http.post(`${ws.base}/insights/sessions`).set(bearer(ws.tokens.member)).send({});
-  const res = await h.http.post(`${ws.base}/insights/sessions/${session.body.id}/packs`).set(bearer(ws.tokens.member)).send({ window: { preset: "LAST_90_DAYS" } });
+  const res = await h.http
+    .post(`${ws.base}/insights/sessions/${session.body.id}/packs`)
+    .set(bearer(ws.tokens.member))
+    .send({ window: { preset: "LAST_90_DAYS" } });
   return waitFor(
     async () => {
       const pack = (await h.http.get(`${ws.base}/insights/packs/${res.body.id}`).set(bearer(ws.tokens.member))).body as Pack;
@@ -69,13 +72,15 @@ describe("LLM faults", () => {
   it("rides out a storm of 429s: every call is retried within its bound, and the pack completes", async () => {
     const ws = await h.seed({ leads: 8 });
     let storm = 12;
-    fake.intercept = (req) => (req.task === "lead_insight" && storm-- > 0 ? { status: 429, headers: { "retry-after-ms": "30" } } : undefined);
+    fake.intercept = (req) =>
+      req.task === "lead_insight" && storm-- > 0 ? { status: 429, headers: { "retry-after-ms": "30" } } : undefined;
     const pack = await runPack(ws);
     expect(pack.status).toBe("COMPLETE");
     expect(pack.progress.processedLeads).toBe(8);
     // Each lead had at most MAX_RETRIES + 1 attempts; any lead that ran out says it was rate-limited.
     const perLead = new Map<string, number>();
-    for (const r of fake.requests.filter((r) => r.task === "lead_insight")) perLead.set(leadOf(r.text)!, (perLead.get(leadOf(r.text)!) ?? 0) + 1);
+    for (const r of fake.requests.filter((r) => r.task === "lead_insight"))
+      perLead.set(leadOf(r.text)!, (perLead.get(leadOf(r.text)!) ?? 0) + 1);
     expect(Math.max(...perLead.values())).toBeLessThanOrEqual(MAX_RETRIES + 1);
     for (const failure of pack.failures) expect(failure.error).toMatch(/rate-limited the request \(429\)/);
     expect(pack.progress.failedLeads).toBe(pack.failures.length);

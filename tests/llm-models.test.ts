@@ -54,7 +54,10 @@ describe("deployment LLM defaults", () => {
     expect(res.status).toBe(400);
     expect(res.body.error.details.fields).toEqual([expect.objectContaining({ path: "body.insightsChatModel" })]);
     expect(res.body.error.message).toContain("deploy-default-model, gpt-alt");
-    expect((await settingsOf(ws)).body).toMatchObject({ insightsChatModel: "deploy-default-model", insightsChatEnableFollowupPauses: false });
+    expect((await settingsOf(ws)).body).toMatchObject({
+      insightsChatModel: "deploy-default-model",
+      insightsChatEnableFollowupPauses: false,
+    });
     const audit = await h.http.get(`${ws.base}/insights/audit-events?action=SETTINGS_UPDATED`).set(bearer(ws.tokens.admin));
     expect(audit.body.events).toEqual([]);
   });

@@ -104,7 +104,13 @@ describe("API /metrics", () => {
     const route = "/v1/workspaces/{workspaceId}/insights/sessions/{sessionId}";
     expect(sample(text, "http_request_duration_seconds_count", { method: "GET", route, status: "200" })).toBe(1);
     expect(sample(text, "http_request_duration_seconds_count", { method: "GET", route, status: "404" })).toBe(1);
-    expect(sample(text, "http_request_duration_seconds_count", { method: "POST", route: "/v1/workspaces/{workspaceId}/insights/sessions", status: "201" })).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(text, "http_request_duration_seconds_count", {
+        method: "POST",
+        route: "/v1/workspaces/{workspaceId}/insights/sessions",
+        status: "201",
+      }),
+    ).toBeGreaterThanOrEqual(1);
     expect(text).not.toContain(ws.workspaceId);
     expect(text).not.toContain(session.body.id);
     expect(text).not.toContain("no-such-session");
@@ -227,10 +233,13 @@ describe("worker metrics", () => {
     const worker = await startWorker(metrics, createLogger("metrics-test-worker", "silent"));
     fake.reset();
     const packId = await requestPack("LAST_90_DAYS");
-    await waitFor(async () => {
-      const pack = await h.db.insightContextPack.findUniqueOrThrow({ where: { id: packId } });
-      return pack.status === "COMPLETE" ? pack : undefined;
-    }, { what: "the pack to complete" });
+    await waitFor(
+      async () => {
+        const pack = await h.db.insightContextPack.findUniqueOrThrow({ where: { id: packId } });
+        return pack.status === "COMPLETE" ? pack : undefined;
+      },
+      { what: "the pack to complete" },
+    );
     await worker.close();
 
     const text = await metrics.registry.metrics();
@@ -240,7 +249,9 @@ describe("worker metrics", () => {
     expect(sample(text, "insights_llm_call_duration_seconds_count", { task: "lead_insight", outcome: "ok" })).toBe(extractions);
     expect(sample(text, "insights_llm_call_duration_seconds_count", { task: "pack_synthesis", outcome: "ok" })).toBe(1);
     expect(sample(text, "insights_llm_tokens_total", { task: "lead_insight", direction: "input" })).toBe(extractions * USAGE.prompt_tokens);
-    expect(sample(text, "insights_llm_tokens_total", { task: "lead_insight", direction: "output" })).toBe(extractions * USAGE.completion_tokens);
+    expect(sample(text, "insights_llm_tokens_total", { task: "lead_insight", direction: "output" })).toBe(
+      extractions * USAGE.completion_tokens,
+    );
     expect(text).not.toContain(packId);
     expect(text).not.toContain(ws.workspaceId);
   });
@@ -249,8 +260,19 @@ describe("worker metrics", () => {
     const metrics = createWorkerMetrics();
     const llm = fakeProvider(metrics, 300);
     fake.reset();
-    fake.script("lead_insight", { status: 429, headers: { "retry-after-ms": "10" } }, { status: 503 }, { hang: true }, { content: "not json" });
-    const thread = { leadId: "lead-1", leadName: "Ana", campaignName: null, messages: [{ direction: "INBOUND" as const, body: "Send pricing", sentAt: new Date() }] };
+    fake.script(
+      "lead_insight",
+      { status: 429, headers: { "retry-after-ms": "10" } },
+      { status: 503 },
+      { hang: true },
+      { content: "not json" },
+    );
+    const thread = {
+      leadId: "lead-1",
+      leadName: "Ana",
+      campaignName: null,
+      messages: [{ direction: "INBOUND" as const, body: "Send pricing", sentAt: new Date() }],
+    };
     await llm.extractLeadInsight(thread, { model: "gpt-test", reasoningEffort: "low", signal: new AbortController().signal });
 
     const text = await metrics.registry.metrics();
@@ -265,7 +287,10 @@ describe("worker metrics", () => {
   it("puts the job id on the pack handler's log lines", async () => {
     const metrics = createWorkerMetrics();
     const workerLines: Array<Record<string, unknown>> = [];
-    const logger = pino({ name: "worker", level: "info" }, { write: (line: string) => void workerLines.push(JSON.parse(line) as Record<string, unknown>) });
+    const logger = pino(
+      { name: "worker", level: "info" },
+      { write: (line: string) => void workerLines.push(JSON.parse(line) as Record<string, unknown>) },
+    );
     const worker = await startWorker(metrics, logger);
     const packId = await requestPack("LAST_7_DAYS");
     const line = await waitFor(async () => workerLines.find((l) => l.packId === packId && l.msg === "pack complete"), {

@@ -34,7 +34,12 @@ beforeAll(async () => {
   fake = await startFakeLlm();
   // At info, as production runs: what this test reads is what an operator sees.
   metrics = createWorkerMetrics();
-  worker = await startTestWorker(h, fakeLlmProvider(fake, { timeoutMs: 2000, maxRetries: 2 }), { llmConcurrency: 2 }, { logger: capture("worker"), metrics });
+  worker = await startTestWorker(
+    h,
+    fakeLlmProvider(fake, { timeoutMs: 2000, maxRetries: 2 }),
+    { llmConcurrency: 2 },
+    { logger: capture("worker"), metrics },
+  );
 });
 afterAll(async () => {
   await worker?.close();
@@ -48,21 +53,35 @@ const linesWhere = (fields: Record<string, unknown>, msg?: RegExp) =>
 
 async function requestPack(ws: TestWorkspace): Promise<{ sessionId: string; packId: string }> {
   const session = await h.http.post(`${ws.base}/insights/sessions`).set(bearer(ws.tokens.member)).send({});
-  const pack = await h.http.post(`${ws.base}/insights/sessions/${session.body.id}/packs`).set(bearer(ws.tokens.member)).send({ window: { preset: "LAST_90_DAYS" } });
+  const pack = await h.http
+    .post(`${ws.base}/insights/sessions/${session.body.id}/packs`)
+    .set(bearer(ws.tokens.member))
+    .send({ window: { preset: "LAST_90_DAYS" } });
   expect(pack.status).toBe(202);
   return { sessionId: session.body.id as string, packId: pack.body.id as string };
 }
 
 const packStatus = (ws: TestWorkspace, packId: string) =>
-  h.http.get(`${ws.base}/insights/packs/${packId}`).set(bearer(ws.tokens.member)).then((r) => r.body as { status: string; failures: Array<{ leadId: string }> });
+  h.http
+    .get(`${ws.base}/insights/packs/${packId}`)
+    .set(bearer(ws.tokens.member))
+    .then((r) => r.body as { status: string; failures: Array<{ leadId: string }> });
 
 const leadOf = (text: string) => /Lead: (.*)/.exec(text)?.[1];
 
 /** A counter's or a histogram's count for exactly these labels. */
-async function countOf(metric: { get(): Promise<{ values: Array<{ value: number; labels: object; metricName?: string }> }> }, labels: Record<string, string> = {}, suffix = "") {
+async function countOf(
+  metric: { get(): Promise<{ values: Array<{ value: number; labels: object; metricName?: string }> }> },
+  labels: Record<string, string> = {},
+  suffix = "",
+) {
   const { values } = await metric.get();
   return values
-    .filter((v) => (!suffix || v.metricName?.endsWith(suffix)) && Object.entries(labels).every(([k, l]) => (v.labels as Record<string, unknown>)[k] === l))
+    .filter(
+      (v) =>
+        (!suffix || v.metricName?.endsWith(suffix)) &&
+        Object.entries(labels).every(([k, l]) => (v.labels as Record<string, unknown>)[k] === l),
+    )
     .reduce((sum, v) => sum + v.value, 0);
 }
 
@@ -79,14 +98,17 @@ describe("the worker's log lines", () => {
       seen.set(name, n);
       // The first lead is rate-limited once; the second always answers off its schema (so it fails for good).
       if (name === names[0] && n === 1) return { status: 429, headers: { "retry-after-ms": "20" } };
-      if (name === names[1]) return { content: "{\"not\": \"an insight\"}" };
+      if (name === names[1]) return { content: '{"not": "an insight"}' };
       return undefined;
     };
     const { packId } = await requestPack(ws);
-    const pack = await waitFor(async () => {
-      const p = await packStatus(ws, packId);
-      return p.status === "COMPLETE" || p.status === "FAILED" ? p : undefined;
-    }, { timeoutMs: 20_000, what: "the pack to finish" });
+    const pack = await waitFor(
+      async () => {
+        const p = await packStatus(ws, packId);
+        return p.status === "COMPLETE" || p.status === "FAILED" ? p : undefined;
+      },
+      { timeoutMs: 20_000, what: "the pack to finish" },
+    );
     fake.intercept = null;
     expect(pack.status).toBe("COMPLETE");
     const failedLead = pack.failures[0]!.leadId;
@@ -128,7 +150,10 @@ describe("the worker's log lines", () => {
     const ws = await h.seed({ leads: 2 });
     const { sessionId, packId } = await requestPack(ws);
     await waitFor(async () => ((await packStatus(ws, packId)).status === "COMPLETE" ? true : undefined), { what: "the pack" });
-    const asked = await h.http.post(`${ws.base}/insights/sessions/${sessionId}/messages`).set(bearer(ws.tokens.member)).send({ content: "Who asked for pricing?" });
+    const asked = await h.http
+      .post(`${ws.base}/insights/sessions/${sessionId}/messages`)
+      .set(bearer(ws.tokens.member))
+      .send({ content: "Who asked for pricing?" });
     const messageId = asked.body.reply.id as string;
     const finished = await waitFor(async () => linesWhere({ messageId }, /^reply finished/)[0], { what: "the reply's finished line" });
     expect(finished).toMatchObject({ packId, outcome: "complete", jobId: `reply-${messageId}`, llmCalls: 1 });
@@ -170,18 +195,31 @@ describe("the worker's log lines", () => {
       skipStalledCheck: true,
     });
     const session = await h2.http.post(`${ws.base}/insights/sessions`).set(bearer(ws.tokens.member)).send({});
-    const requested = await h2.http.post(`${ws.base}/insights/sessions/${session.body.id}/packs`).set(bearer(ws.tokens.member)).send({ window: { preset: "LAST_90_DAYS" } });
+    const requested = await h2.http
+      .post(`${ws.base}/insights/sessions/${session.body.id}/packs`)
+      .set(bearer(ws.tokens.member))
+      .send({ window: { preset: "LAST_90_DAYS" } });
     const packId = requested.body.id as string;
     const jobId = `pack-${packId}-g1`;
-    await waitFor(async () => ((await h2.queues.packs.getJobState(jobId)) === "active" ? true : undefined), { what: "the frozen worker to hold the job" });
+    await waitFor(async () => ((await h2.queues.packs.getJobState(jobId)) === "active" ? true : undefined), {
+      what: "the frozen worker to hold the job",
+    });
 
     const metrics2 = createWorkerMetrics();
-    const rescuer = await startTestWorker(h2, fakeLlmProvider(fake), { lockDurationMs: 1000 }, { logger: capture("rescuer"), metrics: metrics2 });
+    const rescuer = await startTestWorker(
+      h2,
+      fakeLlmProvider(fake),
+      { lockDurationMs: 1000 },
+      { logger: capture("rescuer"), metrics: metrics2 },
+    );
     try {
-      await waitFor(async () => {
-        const pack = await h2.http.get(`${ws.base}/insights/packs/${packId}`).set(bearer(ws.tokens.member));
-        return pack.body.status === "COMPLETE" ? true : undefined;
-      }, { timeoutMs: 20_000, what: "the rescued pack to complete" });
+      await waitFor(
+        async () => {
+          const pack = await h2.http.get(`${ws.base}/insights/packs/${packId}`).set(bearer(ws.tokens.member));
+          return pack.body.status === "COMPLETE" ? true : undefined;
+        },
+        { timeoutMs: 20_000, what: "the rescued pack to complete" },
+      );
       expect(await countOf(metrics2.stalledJobs, { queue: QUEUES.packs })).toBe(1);
       expect(linesWhere({ jobId }, /^job stalled/)).toHaveLength(1);
     } finally {

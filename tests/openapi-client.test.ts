@@ -74,10 +74,13 @@ async function clientFlow(ws: TestWorkspace): Promise<{ samples: Sample[]; etag:
   const sessionUrl = `/insights/sessions/${session.id}`;
   const requested = await call("post", `${INSIGHTS}/sessions/{sessionId}/packs`, `${sessionUrl}/packs`, member, {});
   const packUrl = `/insights/packs/${requested.body.id}`;
-  const complete = await waitFor(async () => {
-    const res = await h.http.get(`${ws.base}${packUrl}`).set(bearer(member));
-    return res.body.status === "COMPLETE" ? res : undefined;
-  }, { what: "the pack to complete" });
+  const complete = await waitFor(
+    async () => {
+      const res = await h.http.get(`${ws.base}${packUrl}`).set(bearer(member));
+      return res.body.status === "COMPLETE" ? res : undefined;
+    },
+    { what: "the pack to complete" },
+  );
   samples.push({ path: `${INSIGHTS}/packs/{packId}`, method: "get", status: 200, body: complete.body });
   // The same scope again: the existing pack, 200.
   await call("post", `${INSIGHTS}/sessions/{sessionId}/packs`, `${sessionUrl}/packs`, member, {});
@@ -87,11 +90,14 @@ async function clientFlow(ws: TestWorkspace): Promise<{ samples: Sample[]; etag:
     content: "What should we change?",
   });
   expect(asked.body.reply).not.toBeNull();
-  const messages = await waitFor(async () => {
-    const res = await h.http.get(`${ws.base}${sessionUrl}/messages`).set(bearer(member));
-    const reply = res.body.messages.find((m: { id: string }) => m.id === asked.body.reply.id);
-    return reply?.status === "COMPLETE" ? res : undefined;
-  }, { what: "the reply" });
+  const messages = await waitFor(
+    async () => {
+      const res = await h.http.get(`${ws.base}${sessionUrl}/messages`).set(bearer(member));
+      const reply = res.body.messages.find((m: { id: string }) => m.id === asked.body.reply.id);
+      return reply?.status === "COMPLETE" ? res : undefined;
+    },
+    { what: "the reply" },
+  );
   samples.push({ path: `${INSIGHTS}/sessions/{sessionId}/messages`, method: "get", status: 200, body: messages.body });
 
   await call("get", `${INSIGHTS}/sessions`, "/insights/sessions", member);
@@ -106,7 +112,9 @@ describe("a client generated from it", () => {
     fake.respond("chat_answer", () => ({
       answer: "Pause the cold campaign.",
       citedLeadIds: [],
-      suggestedActions: [{ type: "CAMPAIGN_CHANGE", title: "Pause it", rationale: "Nobody replies", campaignId: ws.campaignIds[0], leadIds: [] }],
+      suggestedActions: [
+        { type: "CAMPAIGN_CHANGE", title: "Pause it", rationale: "Nobody replies", campaignId: ws.campaignIds[0], leadIds: [] },
+      ],
     }));
     const { samples, etag } = await clientFlow(ws);
     const pack = samples.find((s) => s.path.endsWith("/packs/{packId}"))!.body as { progress: object; metrics: { counts: object } | null };

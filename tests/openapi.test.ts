@@ -95,10 +95,16 @@ describe("GET /openapi.json", () => {
         expect(["get", "post", "put", "patch", "delete"], where).toContain(method);
         const statuses = Object.keys(op.responses);
         expect(statuses.length, where).toBeGreaterThan(0);
-        expect(statuses.some((s) => /^[23]\d\d$/.test(s)), `${where} has a success response`).toBe(true);
+        expect(
+          statuses.some((s) => /^[23]\d\d$/.test(s)),
+          `${where} has a success response`,
+        ).toBe(true);
         // Every {param} in the path is a declared, required path parameter.
         for (const [, name] of path.matchAll(/\{(\w+)\}/g)) {
-          expect(op.parameters?.find((p) => p.in === "path" && p.name === name), `${where} declares ${name}`).toMatchObject({ required: true });
+          expect(
+            op.parameters?.find((p) => p.in === "path" && p.name === name),
+            `${where} declares ${name}`,
+          ).toMatchObject({ required: true });
         }
       }
     }
@@ -155,7 +161,13 @@ describe("GET /openapi.json", () => {
 });
 
 describe("response schemas", () => {
-  type ObjectSchema = { properties: Record<string, ObjectSchema>; required?: string[]; anyOf?: ObjectSchema[]; type?: string; format?: string };
+  type ObjectSchema = {
+    properties: Record<string, ObjectSchema>;
+    required?: string[];
+    anyOf?: ObjectSchema[];
+    type?: string;
+    format?: string;
+  };
   const schemaOf = (operationId: string, status: string) => {
     const op = operations().find((o) => o.operationId === operationId)!;
     return (op.responses[status] as { content: Record<string, { schema: ObjectSchema }> }).content["application/json"]!.schema;

@@ -25,7 +25,13 @@ type Pack = {
   scopeKey: string;
   progress: { stage: string; totalLeads: number; processedLeads: number; cachedLeads: number; failedLeads: number; percent: number };
   usage: { llmCalls: number; inputTokens: number; outputTokens: number };
-  metrics: { counts: Record<string, number>; byOutcome: Record<string, number>; byCampaign: unknown[]; replyRate: number; positiveRate: number };
+  metrics: {
+    counts: Record<string, number>;
+    byOutcome: Record<string, number>;
+    byCampaign: unknown[];
+    replyRate: number;
+    positiveRate: number;
+  };
   synthesis: string | null;
   stale: boolean;
   error: string | null;
@@ -82,7 +88,10 @@ describe("a context pack", () => {
 
   it("uses the workspace's model and reasoning effort", async () => {
     const ws = await h.seed({ leads: 2 });
-    await h.http.patch(`${ws.base}/insights/settings`).set(bearer(ws.tokens.admin)).send({ insightsChatModel: "gpt-test-large", insightsChatReasoningEffort: "high" });
+    await h.http
+      .patch(`${ws.base}/insights/settings`)
+      .set(bearer(ws.tokens.admin))
+      .send({ insightsChatModel: "gpt-test-large", insightsChatReasoningEffort: "high" });
     const pack = await waitForPack(ws, (await requestPack(ws, await newSession(ws))).body.id);
     expect(pack.status).toBe("COMPLETE");
     expect(fake.requests.map((r) => [r.body.model, r.body.reasoning_effort])).toEqual(Array(3).fill(["gpt-test-large", "high"]));
@@ -133,7 +142,10 @@ describe("a context pack", () => {
     const pack = await waitForPack(ws, (await requestPack(ws, await newSession(ws))).body.id);
     const first = await h.http.get(`${ws.base}/insights/packs/${pack.id}`).set(bearer(ws.tokens.member));
     expect(first.headers.etag).toBeTruthy();
-    const again = await h.http.get(`${ws.base}/insights/packs/${pack.id}`).set(bearer(ws.tokens.member)).set("If-None-Match", String(first.headers.etag));
+    const again = await h.http
+      .get(`${ws.base}/insights/packs/${pack.id}`)
+      .set(bearer(ws.tokens.member))
+      .set("If-None-Match", String(first.headers.etag));
     expect(again.status).toBe(304);
     expect(again.text).toBe("");
   });
@@ -151,7 +163,10 @@ describe("a context pack", () => {
     // A thread in scope changes: the pack turns stale, so it reads differently.
     const lead = await h.db.lead.findFirstOrThrow({ where: { clientId: ws.workspaceId } });
     const message = { id: "new", direction: "INBOUND", body: "Tell me more.", sentAt: new Date().toISOString() };
-    await h.http.post(`${ws.base}/leads/batch`).set(bearer(ws.tokens.admin)).send({ leads: [{ id: lead.id, campaignId: lead.campaignId, messages: [message] }] });
+    await h.http
+      .post(`${ws.base}/leads/batch`)
+      .set(bearer(ws.tokens.admin))
+      .send({ leads: [{ id: lead.id, campaignId: lead.campaignId, messages: [message] }] });
     const stale = await fetch(url, { headers: { ...bearer(ws.tokens.member), "If-None-Match": etag, "Cache-Control": "no-cache" } });
     expect(stale.status).toBe(200);
     expect(await stale.json()).toMatchObject({ id: pack.id, stale: true });
@@ -267,8 +282,16 @@ describe("the lead summary cache", () => {
     const after = await waitForPack(ws, pack.id);
     expect(after.progress.cachedLeads).toBe(0);
     expect(fake.callsFor("lead_insight")).toBe(5);
-    const events = await h.http.get(`${ws.base}/insights/audit-events?packId=${pack.id}&action=PACK_RECOMPUTED`).set(bearer(ws.tokens.admin));
-    expect(events.body.events).toEqual([expect.objectContaining({ action: "PACK_RECOMPUTED", actor: expect.objectContaining({ id: ws.users.owner.id }), details: expect.objectContaining({ force: true }) })]);
+    const events = await h.http
+      .get(`${ws.base}/insights/audit-events?packId=${pack.id}&action=PACK_RECOMPUTED`)
+      .set(bearer(ws.tokens.admin));
+    expect(events.body.events).toEqual([
+      expect.objectContaining({
+        action: "PACK_RECOMPUTED",
+        actor: expect.objectContaining({ id: ws.users.owner.id }),
+        details: expect.objectContaining({ force: true }),
+      }),
+    ]);
   });
 });
 
@@ -310,8 +333,7 @@ describe("admin actions on packs", () => {
 describe("cancellation", () => {
   /** Jobs of this pack that BullMQ could still run: waiting, delayed or running. */
   const unfinishedJobsOf = async (packId: string) =>
-    (await h.queues.packs.getJobs(["active", "waiting", "delayed", "prioritized"])).filter((job) => job.data.packId === packId)
-      .length;
+    (await h.queues.packs.getJobs(["active", "waiting", "delayed", "prioritized"])).filter((job) => job.data.packId === packId).length;
 
   /** Until the pack's job has ended and the model has no call in flight (aborted calls included). */
   const waitForPackWorkToSettle = (packId: string) =>

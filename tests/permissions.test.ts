@@ -70,13 +70,21 @@ describe("bearer tokens", () => {
   const key = new TextEncoder().encode(TEST_JWT_SECRET);
 
   it("refuses a token signed with another secret", async () => {
-    const forged = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(userId()).setExpirationTime("1h").sign(new TextEncoder().encode("another-secret-another-secret-another"));
+    const forged = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(userId())
+      .setExpirationTime("1h")
+      .sign(new TextEncoder().encode("another-secret-another-secret-another"));
     const res = await h.http.get(path()).set(bearer(forged));
     expect(res.status).toBe(401);
   });
 
   it("refuses an expired token", async () => {
-    const expired = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(userId()).setExpirationTime(Math.floor(Date.now() / 1000) - 60).sign(key);
+    const expired = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(userId())
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+      .sign(key);
     const res = await h.http.get(path()).set(bearer(expired));
     expect(res.status).toBe(401);
     expect(res.body.error.message).toMatch(/invalid or expired/);
@@ -90,7 +98,11 @@ describe("bearer tokens", () => {
   });
 
   it("refuses a token signed with another algorithm", async () => {
-    const hs512 = await new SignJWT({}).setProtectedHeader({ alg: "HS512" }).setSubject(userId()).setExpirationTime("1h").sign(new TextEncoder().encode(TEST_JWT_SECRET + TEST_JWT_SECRET));
+    const hs512 = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS512" })
+      .setSubject(userId())
+      .setExpirationTime("1h")
+      .sign(new TextEncoder().encode(TEST_JWT_SECRET + TEST_JWT_SECRET));
     const res = await h.http.get(path()).set(bearer(hs512));
     expect(res.status).toBe(401);
   });

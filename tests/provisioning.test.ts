@@ -29,7 +29,11 @@ const unique = (what: string) => `${what}-${randomUUID().slice(0, 8)}`;
 
 async function provisionMember(role: "OWNER" | "ADMIN" | "MEMBER", workspaceId = ws.workspaceId) {
   const userId = unique("user");
-  await h.http.put(`/v1/users/${userId}`).set(bearer(service)).send({ email: `${userId}@host.test` }).expect(201);
+  await h.http
+    .put(`/v1/users/${userId}`)
+    .set(bearer(service))
+    .send({ email: `${userId}@host.test` })
+    .expect(201);
   await h.http.put(`/v1/workspaces/${workspaceId}/members/${userId}`).set(bearer(service)).send({ role }).expect(201);
   return { userId, token: await signToken(TEST_JWT_SECRET, userId) };
 }
@@ -58,14 +62,25 @@ describe("the service token", () => {
     const res = await h.http
       .post(`${ws.base}/leads/batch`)
       .set(bearer(service))
-      .send({ leads: [{ id: unique("lead"), campaignId: "host-cmp", messages: [{ id: "m1", direction: "INBOUND", body: "Hi", sentAt: new Date().toISOString() }] }] });
+      .send({
+        leads: [
+          {
+            id: unique("lead"),
+            campaignId: "host-cmp",
+            messages: [{ id: "m1", direction: "INBOUND", body: "Hi", sentAt: new Date().toISOString() }],
+          },
+        ],
+      });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     const audit = await h.http.get(`${ws.base}/insights/audit-events?action=LEADS_INGESTED`).set(bearer(ws.tokens.owner));
     expect(audit.body.events[0].actor).toEqual({ type: "SERVICE" });
   });
 
   it("answers 404 for ingestion into a workspace that does not exist", async () => {
-    const res = await h.http.put(`/v1/workspaces/${unique("nowhere")}/campaigns/c1`).set(bearer(service)).send({ name: "x" });
+    const res = await h.http
+      .put(`/v1/workspaces/${unique("nowhere")}/campaigns/c1`)
+      .set(bearer(service))
+      .send({ name: "x" });
     expect(res.status).toBe(404);
   });
 
@@ -113,7 +128,9 @@ describe("a user token", () => {
       expect(res.status, `${method} ${url}`).toBe(403);
       expect(res.body.error.code).toBe("FORBIDDEN");
     }
-    expect(await h.db.client.findUniqueOrThrow({ where: { id: ws.workspaceId } })).toMatchObject({ name: expect.not.stringMatching("Taken over") });
+    expect(await h.db.client.findUniqueOrThrow({ where: { id: ws.workspaceId } })).toMatchObject({
+      name: expect.not.stringMatching("Taken over"),
+    });
     expect(await h.db.workspaceMembership.count({ where: { clientId: ws.workspaceId, userId: ws.users.outsider.id } })).toBe(0);
     expect(await h.db.workspaceMembership.count({ where: { clientId: ws.workspaceId, userId: ws.users.member.id } })).toBe(1);
   });
@@ -126,7 +143,10 @@ describe("a user token", () => {
       .setAudience("insights:services")
       .setExpirationTime("1h")
       .sign(new TextEncoder().encode(TEST_JWT_SECRET));
-    const res = await h.http.put(`/v1/workspaces/${unique("ws")}`).set(bearer(lookalike)).send({ name: "x" });
+    const res = await h.http
+      .put(`/v1/workspaces/${unique("ws")}`)
+      .set(bearer(lookalike))
+      .send({ name: "x" });
     expect(res.status).toBe(403);
   });
 
@@ -146,9 +166,15 @@ describe("provisioning", () => {
     expect(renamed.body).toMatchObject({ id: workspaceId, name: "Acme Inc", createdAt: created.body.createdAt });
 
     const userId = unique("user");
-    const user = await h.http.put(`/v1/users/${userId}`).set(bearer(service)).send({ email: `${userId}@host.test`, name: "Ada" });
+    const user = await h.http
+      .put(`/v1/users/${userId}`)
+      .set(bearer(service))
+      .send({ email: `${userId}@host.test`, name: "Ada" });
     expect(user.status).toBe(201);
-    const again = await h.http.put(`/v1/users/${userId}`).set(bearer(service)).send({ email: `${userId}@host.test`, name: "Ada L." });
+    const again = await h.http
+      .put(`/v1/users/${userId}`)
+      .set(bearer(service))
+      .send({ email: `${userId}@host.test`, name: "Ada L." });
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ id: userId, name: "Ada L." });
 
@@ -160,15 +186,20 @@ describe("provisioning", () => {
     expect(promoted.body.role).toBe("OWNER");
   });
 
-  it.each(HOST_ROUTES.filter((r) => r.badBodies).map((r) => [r.name, r] as const))("refuses bad bodies of %s with 400 naming the field", async (_name, route) => {
-    const target = await h.seed();
-    for (const { body, field } of route.badBodies!) {
-      const { path: url } = await route.prepare(h, target);
-      const res = await h.http[route.method](url).set(bearer(service)).send(body as object);
-      expect(res.status, JSON.stringify(body)).toBe(400);
-      expect(res.body.error.details.fields.map((f: { path: string }) => f.path)).toContain(field);
-    }
-  });
+  it.each(HOST_ROUTES.filter((r) => r.badBodies).map((r) => [r.name, r] as const))(
+    "refuses bad bodies of %s with 400 naming the field",
+    async (_name, route) => {
+      const target = await h.seed();
+      for (const { body, field } of route.badBodies!) {
+        const { path: url } = await route.prepare(h, target);
+        const res = await h.http[route.method](url)
+          .set(bearer(service))
+          .send(body as object);
+        expect(res.status, JSON.stringify(body)).toBe(400);
+        expect(res.body.error.details.fields.map((f: { path: string }) => f.path)).toContain(field);
+      }
+    },
+  );
 
   it("refuses an email another user has with 409, and bad bodies with 400 naming the field", async () => {
     const userId = unique("user");
@@ -191,8 +222,22 @@ describe("provisioning", () => {
   });
 
   it("answers 404 for a membership of a user or workspace that does not exist", async () => {
-    expect((await h.http.put(`${ws.base}/members/${unique("ghost")}`).set(bearer(service)).send({ role: "MEMBER" })).status).toBe(404);
-    expect((await h.http.put(`/v1/workspaces/${unique("ghost")}/members/${ws.users.outsider.id}`).set(bearer(service)).send({ role: "MEMBER" })).status).toBe(404);
+    expect(
+      (
+        await h.http
+          .put(`${ws.base}/members/${unique("ghost")}`)
+          .set(bearer(service))
+          .send({ role: "MEMBER" })
+      ).status,
+    ).toBe(404);
+    expect(
+      (
+        await h.http
+          .put(`/v1/workspaces/${unique("ghost")}/members/${ws.users.outsider.id}`)
+          .set(bearer(service))
+          .send({ role: "MEMBER" })
+      ).status,
+    ).toBe(404);
     expect((await h.http.delete(`${ws.base}/members/${ws.users.outsider.id}`).set(bearer(service))).status).toBe(404);
   });
 
@@ -207,7 +252,9 @@ describe("provisioning", () => {
     expect(removed.body).toMatchObject({ workspaceId: target.workspaceId, userId, role: "ADMIN" });
 
     const res = await h.http.get(`${target.base}/insights/audit-events`).set(bearer(target.tokens.owner));
-    const events = (res.body.events as Array<{ action: string; actor: unknown; details: unknown }>).filter((e) => e.action.startsWith("MEMBER_"));
+    const events = (res.body.events as Array<{ action: string; actor: unknown; details: unknown }>).filter((e) =>
+      e.action.startsWith("MEMBER_"),
+    );
     expect(events.map((e) => [e.action, e.details])).toEqual([
       ["MEMBER_REMOVED", { userId, role: "ADMIN" }],
       ["MEMBER_ROLE_CHANGED", { userId, from: "MEMBER", to: "ADMIN" }],
@@ -225,9 +272,15 @@ describe("provisioning", () => {
       expect(workspaces.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 200, 201]);
 
       const userId = unique("user");
-      await h.http.put(`/v1/users/${userId}`).set(bearer(service)).send({ email: `${userId}@host.test` }).expect(201);
+      await h.http
+        .put(`/v1/users/${userId}`)
+        .set(bearer(service))
+        .send({ email: `${userId}@host.test` })
+        .expect(201);
       const members = await Promise.all(
-        Array.from({ length: 6 }, () => h.http.put(`/v1/workspaces/${workspaceId}/members/${userId}`).set(bearer(service)).send({ role: "MEMBER" })),
+        Array.from({ length: 6 }, () =>
+          h.http.put(`/v1/workspaces/${workspaceId}/members/${userId}`).set(bearer(service)).send({ role: "MEMBER" }),
+        ),
       );
       expect(members.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 200, 201]);
       expect(await h.db.insightChatAuditEvent.count({ where: { clientId: workspaceId, action: "MEMBER_ADDED" } })).toBe(1);
@@ -251,7 +304,10 @@ describe("GET /v1/me", () => {
     expect(res.status).toBe(200);
     const user = await h.db.user.findUniqueOrThrow({ where: { id: ws.users.member.id } });
     expect(res.body.user).toEqual({ id: user.id, email: user.email, name: user.name });
-    const names = new Map([[ws.workspaceId, "MEMBER"], [other.workspaceId, "ADMIN"]]);
+    const names = new Map([
+      [ws.workspaceId, "MEMBER"],
+      [other.workspaceId, "ADMIN"],
+    ]);
     expect(res.body.workspaces).toHaveLength(2);
     for (const w of res.body.workspaces) expect(w).toEqual({ id: w.id, name: expect.any(String), role: names.get(w.id) });
   });

@@ -182,7 +182,10 @@ describe("rate limits without Redis", () => {
       expect(read.status).toBe(200);
     }
     const warnings = logLines.map((line) => JSON.parse(line) as { level: number; msg: string });
-    expect(warnings.some((w) => w.level === 40 && /rate limiter unavailable/.test(w.msg)), logLines.join("\n")).toBe(true);
+    expect(
+      warnings.some((w) => w.level === 40 && /rate limiter unavailable/.test(w.msg)),
+      logLines.join("\n"),
+    ).toBe(true);
     // One warning per outage-minute, not one per request.
     expect(warnings.filter((w) => /rate limiter unavailable/.test(w.msg))).toHaveLength(1);
   });

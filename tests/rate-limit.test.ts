@@ -16,9 +16,7 @@ describe("the deployment-wide LLM rate limit", () => {
     const signal = new AbortController().signal;
     const starts: number[] = [];
     const begun = Date.now();
-    await Promise.all(
-      Array.from({ length: 8 }, (_, i) => limiters[i % 2]!.acquire(signal).then(() => starts.push(Date.now()))),
-    );
+    await Promise.all(Array.from({ length: 8 }, (_, i) => limiters[i % 2]!.acquire(signal).then(() => starts.push(Date.now()))));
     starts.sort((a, b) => a - b);
     // The n-th call's slot is n spacings after the first; timers may fire late (a busy machine delays one start and
     // not the next, so two starts can land closer than a spacing), but never before their slot.
@@ -27,7 +25,12 @@ describe("the deployment-wide LLM rate limit", () => {
 
   it("starts a reply's call ahead of the pack calls already waiting, and pushes them back to keep the rate", async () => {
     const prefix = `${inject("queuePrefix")}-rate-${Math.random().toString(36).slice(2, 8)}`;
-    const limiter = createRedisRateLimiter({ redis: redis[0]!, prefix, requestsPerMinute: 600, logger: createLogger("rate-test", "silent") });
+    const limiter = createRedisRateLimiter({
+      redis: redis[0]!,
+      prefix,
+      requestsPerMinute: 600,
+      logger: createLogger("rate-test", "silent"),
+    });
     const signal = new AbortController().signal;
     const started = Date.now();
     const packStarts: number[] = [];

@@ -54,12 +54,30 @@ describe("the reconciler", () => {
     const ws = await h.seed({ leads: 2 });
     const sessionId = await sessionOf(ws);
     const res = await h.http.post(`${ws.base}/insights/sessions/${sessionId}/packs`).set(bearer(ws.tokens.member)).send({});
-    await waitFor(async () => ((await h.db.insightContextPack.findUniqueOrThrow({ where: { id: res.body.id } })).status === "COMPLETE" ? true : undefined));
+    await waitFor(async () =>
+      (await h.db.insightContextPack.findUniqueOrThrow({ where: { id: res.body.id } })).status === "COMPLETE" ? true : undefined,
+    );
     const question = await h.db.insightChatMessage.create({
-      data: { clientId: ws.workspaceId, sessionId, role: "USER", content: "Who replied?", authorId: ws.users.member.id, createdAt: longAgo() },
+      data: {
+        clientId: ws.workspaceId,
+        sessionId,
+        role: "USER",
+        content: "Who replied?",
+        authorId: ws.users.member.id,
+        createdAt: longAgo(),
+      },
     });
     const reply = await h.db.insightChatMessage.create({
-      data: { clientId: ws.workspaceId, sessionId, role: "ASSISTANT", status: "PENDING", content: "", packId: res.body.id, replyToId: question.id, createdAt: longAgo() },
+      data: {
+        clientId: ws.workspaceId,
+        sessionId,
+        role: "ASSISTANT",
+        status: "PENDING",
+        content: "",
+        packId: res.body.id,
+        replyToId: question.id,
+        createdAt: longAgo(),
+      },
     });
     const answered = await waitFor(async () => {
       const row = await h.db.insightChatMessage.findUniqueOrThrow({ where: { id: reply.id } });
@@ -127,8 +145,13 @@ describe("a job whose row is gone or superseded", () => {
 
   it("ends cleanly, changing nothing, when its pack has been recomputed since (a newer generation)", async () => {
     const ws = await h.seed({ leads: 2 });
-    const res = await h.http.post(`${ws.base}/insights/sessions/${await sessionOf(ws)}/packs`).set(bearer(ws.tokens.member)).send({});
-    await waitFor(async () => ((await h.db.insightContextPack.findUniqueOrThrow({ where: { id: res.body.id } })).status === "COMPLETE" ? true : undefined));
+    const res = await h.http
+      .post(`${ws.base}/insights/sessions/${await sessionOf(ws)}/packs`)
+      .set(bearer(ws.tokens.member))
+      .send({});
+    await waitFor(async () =>
+      (await h.db.insightContextPack.findUniqueOrThrow({ where: { id: res.body.id } })).status === "COMPLETE" ? true : undefined,
+    );
     await h.http.post(`${ws.base}/insights/packs/${res.body.id}/recompute`).set(bearer(ws.tokens.admin)).send({}).expect(202);
     const current = await waitFor(async () => {
       const row = await h.db.insightContextPack.findUniqueOrThrow({ where: { id: res.body.id } });

@@ -10,7 +10,10 @@ const purge = () => purgeExpiredSessions({ db: h.db, logger: createLogger("reten
 
 /** A session with a message and a pack, soft-deleted `daysAgo` days ago. */
 async function deletedSession(ws: TestWorkspace, daysAgo: number) {
-  const session = await h.http.post(`${ws.base}/insights/sessions`).set(bearer(ws.tokens.member)).send({ title: `deleted ${daysAgo}d ago` });
+  const session = await h.http
+    .post(`${ws.base}/insights/sessions`)
+    .set(bearer(ws.tokens.member))
+    .send({ title: `deleted ${daysAgo}d ago` });
   const id = session.body.id as string;
   await h.http.post(`${ws.base}/insights/sessions/${id}/messages`).set(bearer(ws.tokens.member)).send({ content: "hello" }).expect(201);
   const pack = await h.http.post(`${ws.base}/insights/sessions/${id}/packs`).set(bearer(ws.tokens.member)).send({});

@@ -106,7 +106,13 @@ describe("a route declaration", () => {
 
   it("is documented like every other route: stream content type, header parameters, 413 on its JSON body", () => {
     const doc = buildOpenApiDocument(routes) as unknown as {
-      paths: Record<string, Record<string, { parameters: Array<{ name?: string; in?: string; required?: boolean }>; responses: Record<string, { content?: object }> }>>;
+      paths: Record<
+        string,
+        Record<
+          string,
+          { parameters: Array<{ name?: string; in?: string; required?: boolean }>; responses: Record<string, { content?: object }> }
+        >
+      >;
     };
     const stream = doc.paths[`${INSIGHTS_PATH}/sessions/{sessionId}/events`]!.get!;
     expect(Object.keys(stream.responses[200]!.content!)).toEqual(["text/event-stream"]);

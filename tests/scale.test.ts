@@ -14,10 +14,21 @@ const BATCH = 500;
 const USAGE = { llmCalls: 1, inputTokens: 100, outputTokens: 20 };
 
 /** The seeded threads' replies (api/src/cli/seed.ts) in index order modulo 7, and the outcome each one gets here. */
-const OUTCOME_BY_SHAPE = ["MEETING_BOOKED", "INTERESTED", "NOT_INTERESTED", "NOT_INTERESTED", "UNSUBSCRIBED", "NOT_INTERESTED", "NO_REPLY"] as const;
+const OUTCOME_BY_SHAPE = [
+  "MEETING_BOOKED",
+  "INTERESTED",
+  "NOT_INTERESTED",
+  "NOT_INTERESTED",
+  "UNSUBSCRIBED",
+  "NOT_INTERESTED",
+  "NO_REPLY",
+] as const;
 
 function classify(thread: LeadThread): LeadInsight["outcome"] {
-  const inbound = thread.messages.filter((m) => m.direction === "INBOUND").map((m) => m.body.toLowerCase()).join(" ");
+  const inbound = thread.messages
+    .filter((m) => m.direction === "INBOUND")
+    .map((m) => m.body.toLowerCase())
+    .join(" ");
   if (!inbound) return "NO_REPLY";
   if (inbound.includes("unsubscribe")) return "UNSUBSCRIBED";
   if (inbound.includes("book a call")) return "MEETING_BOOKED";
@@ -32,7 +43,10 @@ function instantProvider(calls: { extract: number; synthesize: number }): LlmPro
     extractLeadInsight: async (thread) => {
       calls.extract++;
       const outcome = classify(thread);
-      return { value: { outcome, sentiment: "neutral", summary: `Summary: ${outcome}.`, keyFacts: [], objections: [], nextStep: null }, usage: USAGE };
+      return {
+        value: { outcome, sentiment: "neutral", summary: `Summary: ${outcome}.`, keyFacts: [], objections: [], nextStep: null },
+        usage: USAGE,
+      };
     },
     synthesizePack: async () => {
       calls.synthesize++;
@@ -55,7 +69,9 @@ afterAll(async () => {
 });
 
 describe("a 50,000-lead workspace", () => {
-  it("is ingested in batches of 500 through the API, and a pack over all of it completes with exact counts", { timeout: 600_000 }, async () => {
+  it("is ingested in batches of 500 through the API, and a pack over all of it completes with exact counts", {
+    timeout: 600_000,
+  }, async () => {
     const ws = await h.seed({ leads: 0 });
     const now = new Date();
     for (let start = 0; start < LEADS; start += BATCH) {
@@ -82,7 +98,14 @@ describe("a 50,000-lead workspace", () => {
 
     expect(pack.status).toBe("COMPLETE");
     expect(pack.error).toBeNull();
-    expect(pack.progress).toEqual({ stage: "DONE", totalLeads: LEADS, processedLeads: LEADS, cachedLeads: 0, failedLeads: 0, percent: 100 });
+    expect(pack.progress).toEqual({
+      stage: "DONE",
+      totalLeads: LEADS,
+      processedLeads: LEADS,
+      cachedLeads: 0,
+      failedLeads: 0,
+      percent: 100,
+    });
     expect(pack.metrics.counts).toEqual({ total: LEADS, summarized: LEADS, extracted: LEADS, cached: 0, failed: 0 });
     // Every lead exactly once: index i has thread shape i % 7 and campaign i % 3.
     const expectedOutcomes: Record<string, number> = {};
@@ -96,7 +119,11 @@ describe("a 50,000-lead workspace", () => {
     );
     expect(perCampaign).toEqual({ [ws.campaignIds[0]!]: 16_667, [ws.campaignIds[1]!]: 16_667, [ws.campaignIds[2]!]: 16_666 });
     expect(calls).toEqual({ extract: LEADS, synthesize: 1 });
-    expect(pack.usage).toEqual({ llmCalls: LEADS + 1, inputTokens: (LEADS + 1) * USAGE.inputTokens, outputTokens: (LEADS + 1) * USAGE.outputTokens });
+    expect(pack.usage).toEqual({
+      llmCalls: LEADS + 1,
+      inputTokens: (LEADS + 1) * USAGE.inputTokens,
+      outputTokens: (LEADS + 1) * USAGE.outputTokens,
+    });
     expect(await h.db.leadConversationInsight.count({ where: { clientId: ws.workspaceId } })).toBe(LEADS);
     expect(await h.db.insightLlmUsage.count({ where: { packId: pack.id, kind: "EXTRACTION" } })).toBe(LEADS);
   });

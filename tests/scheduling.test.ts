@@ -64,7 +64,9 @@ async function expectExactlyOnce(ws: TestWorkspace, packId: string, leads: numbe
 }
 
 describe("one pack on three worker processes", () => {
-  it("is extracted in chunks by all three, every lead once, with one synthesis and progress that never goes back", { timeout: 90_000 }, async () => {
+  it("is extracted in chunks by all three, every lead once, with one synthesis and progress that never goes back", {
+    timeout: 90_000,
+  }, async () => {
     const ws = await seedNamed(h, 240);
     fake.latencyMs = 50;
     const procs = await startWorkers(3);
@@ -81,7 +83,9 @@ describe("one pack on three worker processes", () => {
     expect(fake.callsFor("pack_synthesis")).toBe(1);
   });
 
-  it("loses nothing when one process is killed mid-chunk: the others finish, no summarized lead is summarized again", { timeout: 90_000 }, async () => {
+  it("loses nothing when one process is killed mid-chunk: the others finish, no summarized lead is summarized again", {
+    timeout: 90_000,
+  }, async () => {
     const ws = await seedNamed(h, 200);
     fake.latencyMs = 100;
     const [victim] = await startWorkers(3);
@@ -130,7 +134,8 @@ describe("a big workspace's backlog", () => {
     // Four 200-lead packs of the big workspace, 40 chunks: far more than the 4 chunk slots of the two processes.
     const bigPacks = await Promise.all(Array.from({ length: 4 }, () => requestPack(h, big)));
     await waitFor(
-      async () => ((await h.db.insightContextPackLead.count({ where: { packId: { in: bigPacks }, status: "EXTRACTED" } })) >= 20 ? true : undefined),
+      async () =>
+        (await h.db.insightContextPackLead.count({ where: { packId: { in: bigPacks }, status: "EXTRACTED" } })) >= 20 ? true : undefined,
       { what: "the big workspace's packs to be extracting" },
     );
 
@@ -155,15 +160,21 @@ describe("a big workspace's backlog", () => {
 });
 
 async function ask(ws: TestWorkspace, sessionId: string): Promise<string> {
-  const res = await h.http.post(`${ws.base}/insights/sessions/${sessionId}/messages`).set(bearer(ws.tokens.member)).send({ content: "Who asked for pricing?" });
+  const res = await h.http
+    .post(`${ws.base}/insights/sessions/${sessionId}/messages`)
+    .set(bearer(ws.tokens.member))
+    .send({ content: "Who asked for pricing?" });
   expect(res.status).toBe(201);
   return res.body.reply.id as string;
 }
 
 async function waitForReply(ws: TestWorkspace, sessionId: string, replyId: string) {
-  return waitFor(async () => {
-    const res = await h.http.get(`${ws.base}/insights/sessions/${sessionId}/messages`).set(bearer(ws.tokens.member));
-    const reply = (res.body.messages as Array<{ id: string; status: string }>).find((m) => m.id === replyId);
-    return reply?.status === "COMPLETE" ? reply : undefined;
-  }, { what: `reply ${replyId}` });
+  return waitFor(
+    async () => {
+      const res = await h.http.get(`${ws.base}/insights/sessions/${sessionId}/messages`).set(bearer(ws.tokens.member));
+      const reply = (res.body.messages as Array<{ id: string; status: string }>).find((m) => m.id === replyId);
+      return reply?.status === "COMPLETE" ? reply : undefined;
+    },
+    { what: `reply ${replyId}` },
+  );
 }

@@ -27,7 +27,10 @@ describe("scopeKey", () => {
   });
 
   it("spells a custom window as absolute instants", () => {
-    const key = scopeKeyOf({ ...base, window: { preset: "CUSTOM", from: new Date("2026-01-01T00:00:00Z"), to: new Date("2026-02-01T00:00:00Z") } });
+    const key = scopeKeyOf({
+      ...base,
+      window: { preset: "CUSTOM", from: new Date("2026-01-01T00:00:00Z"), to: new Date("2026-02-01T00:00:00Z") },
+    });
     expect(key).toContain("CUSTOM:2026-01-01T00:00:00.000Z/2026-02-01T00:00:00.000Z");
   });
 });

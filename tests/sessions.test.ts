@@ -58,7 +58,10 @@ async function softDelete(id: string, token = ws.tokens.admin) {
 }
 
 async function post(sessionId: string, token: string, content: string) {
-  return h.http.post(`${sessionPath(sessionId)}/messages`).set(bearer(token)).send({ content });
+  return h.http
+    .post(`${sessionPath(sessionId)}/messages`)
+    .set(bearer(token))
+    .send({ content });
 }
 
 describe("create, list, get, rename", () => {
@@ -290,7 +293,14 @@ describe("sessions of another workspace", () => {
       ["get", async () => h.http.get(sessionPath(id)).set(bearer(ws.tokens.owner))],
       ["rename", async () => h.http.patch(sessionPath(id)).set(bearer(ws.tokens.owner)).send({ title: "Mine now" })],
       ["list messages", async () => h.http.get(`${sessionPath(id)}/messages`).set(bearer(ws.tokens.owner))],
-      ["post message", async () => h.http.post(`${sessionPath(id)}/messages`).set(bearer(ws.tokens.owner)).send({ content: "hello" })],
+      [
+        "post message",
+        async () =>
+          h.http
+            .post(`${sessionPath(id)}/messages`)
+            .set(bearer(ws.tokens.owner))
+            .send({ content: "hello" }),
+      ],
       ["delete", async () => h.http.delete(sessionPath(id)).set(bearer(ws.tokens.owner))],
       ["restore", async () => h.http.post(`${sessionPath(id)}/restore`).set(bearer(ws.tokens.owner))],
     ];

@@ -42,7 +42,11 @@ describe("the API on SIGTERM", () => {
           port,
           method: "POST",
           path: `${ws.base}/leads/batch`,
-          headers: { "content-type": "application/json", authorization: `Bearer ${ws.tokens.owner}`, "content-length": Buffer.byteLength(body) },
+          headers: {
+            "content-type": "application/json",
+            authorization: `Bearer ${ws.tokens.owner}`,
+            "content-length": Buffer.byteLength(body),
+          },
         },
         (res) => {
           res.resume();

@@ -38,7 +38,11 @@ beforeAll(async () => {
   child.stdout.on("data", (d: Buffer) => (all += d.toString()));
   child.stderr.on("data", (d: Buffer) => (all += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  proc = { child, output: () => all, exited, kill: async (signal = "SIGTERM") => {
+  proc = {
+    child,
+    output: () => all,
+    exited,
+    kill: async (signal = "SIGTERM") => {
       child.kill(signal);
       return exited;
     },
@@ -57,7 +61,9 @@ describe("npm start -- --pretty", () => {
     const lines = stdout.split("\n").filter((line) => /^(api|worker) +\| /.test(line));
     expect(lines.length).toBeGreaterThan(1);
     // Readable: time, level, message, then the fields; no JSON line left behind the prefix.
-    expect(lines.find((l) => l.includes("API listening"))).toMatch(/^api {4}\| \[\d\d:\d\d:\d\d\.\d{3}\] INFO: API listening on \S+ \{.*"port":\d+/);
+    expect(lines.find((l) => l.includes("API listening"))).toMatch(
+      /^api {4}\| \[\d\d:\d\d:\d\d\.\d{3}\] INFO: API listening on \S+ \{.*"port":\d+/,
+    );
     expect(lines.find((l) => l.includes("worker started"))).toMatch(/^worker \| \[\d\d:\d\d:\d\d\.\d{3}\] INFO: worker started/);
     expect(lines.filter((l) => /^\w+ +\| \{/.test(l))).toEqual([]);
   });

@@ -53,23 +53,36 @@ describe("a pack's trace", () => {
     expect(tracing).not.toBeNull();
     const ws = await h.seed({ leads: 3 });
     const session = await h.http.post(`${ws.base}/insights/sessions`).set(bearer(ws.tokens.member)).send({});
-    const requested = await h.http.post(`${ws.base}/insights/sessions/${session.body.id}/packs`).set(bearer(ws.tokens.member)).send({ window: { preset: "LAST_90_DAYS" } });
+    const requested = await h.http
+      .post(`${ws.base}/insights/sessions/${session.body.id}/packs`)
+      .set(bearer(ws.tokens.member))
+      .send({ window: { preset: "LAST_90_DAYS" } });
     expect(requested.status).toBe(202);
-    await waitFor(async () => {
-      const pack = await h.http.get(`${ws.base}/insights/packs/${requested.body.id}`).set(bearer(ws.tokens.member));
-      return pack.body.status === "COMPLETE" ? true : undefined;
-    }, { what: "the pack to complete" });
+    await waitFor(
+      async () => {
+        const pack = await h.http.get(`${ws.base}/insights/packs/${requested.body.id}`).set(bearer(ws.tokens.member));
+        return pack.body.status === "COMPLETE" ? true : undefined;
+      },
+      { what: "the pack to complete" },
+    );
 
     const spans = exporter.getFinishedSpans();
     const server = spans.find(
       (s) => s.kind === SpanKind.SERVER && s.name === "POST /v1/workspaces/{workspaceId}/insights/sessions/{sessionId}/packs",
     );
     expect(server, spans.map((s) => s.name).join(", ")).toBeDefined();
-    expect(server!.attributes).toMatchObject({ "http.response.status_code": 202, "insights.request_id": requested.headers["x-request-id"] });
+    expect(server!.attributes).toMatchObject({
+      "http.response.status_code": 202,
+      "insights.request_id": requested.headers["x-request-id"],
+    });
     // The job's span ends after the LLM calls; wait for it rather than assume it has.
-    const consumer = await waitFor(async () =>
-      exporter.getFinishedSpans().find((s) => s.kind === SpanKind.CONSUMER && s.name === `process ${QUEUES.packs}` && traceOf(s) === traceOf(server!)),
-    { what: "the worker's job span" });
+    const consumer = await waitFor(
+      async () =>
+        exporter
+          .getFinishedSpans()
+          .find((s) => s.kind === SpanKind.CONSUMER && s.name === `process ${QUEUES.packs}` && traceOf(s) === traceOf(server!)),
+      { what: "the worker's job span" },
+    );
     const inTrace = exporter.getFinishedSpans().filter((s) => traceOf(s) === traceOf(server!));
 
     const producer = inTrace.find((s) => s.kind === SpanKind.PRODUCER && s.name.includes(QUEUES.packs));
@@ -93,7 +106,9 @@ describe("a pack's trace", () => {
     const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
     const res = await h.http.get("/healthz").set("traceparent", `00-${traceId}-00f067aa0ba902b7-01`);
     expect(res.status).toBe(200);
-    const span = await waitFor(async () => exporter.getFinishedSpans().find((s) => s.name === "GET /healthz" && traceOf(s) === traceId), { what: "the span" });
+    const span = await waitFor(async () => exporter.getFinishedSpans().find((s) => s.name === "GET /healthz" && traceOf(s) === traceId), {
+      what: "the span",
+    });
     expect(span.parentSpanContext?.spanId).toBe("00f067aa0ba902b7");
   });
 

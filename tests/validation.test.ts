@@ -27,18 +27,17 @@ async function send(method: string, path: string, token: string, body?: unknown)
 /** Everything a request could write in the workspace, read straight from the database. */
 async function snapshot(workspaceId: string) {
   const where = { clientId: workspaceId };
-  const [sessions, chatMessages, campaigns, leads, leadMessages, auditEvents, preferences, packs, settings] =
-    await Promise.all([
-      h.db.insightChatSession.findMany({ where, orderBy: { id: "asc" } }),
-      h.db.insightChatMessage.count({ where }),
-      h.db.campaign.findMany({ where, orderBy: { id: "asc" } }),
-      h.db.lead.findMany({ where, orderBy: { id: "asc" } }),
-      h.db.leadMessage.count({ where }),
-      h.db.insightChatAuditEvent.count({ where }),
-      h.db.insightChatUserPreference.findMany({ where, orderBy: { userId: "asc" } }),
-      h.db.insightContextPack.count({ where }),
-      h.db.workspaceSettings.findUnique({ where }),
-    ]);
+  const [sessions, chatMessages, campaigns, leads, leadMessages, auditEvents, preferences, packs, settings] = await Promise.all([
+    h.db.insightChatSession.findMany({ where, orderBy: { id: "asc" } }),
+    h.db.insightChatMessage.count({ where }),
+    h.db.campaign.findMany({ where, orderBy: { id: "asc" } }),
+    h.db.lead.findMany({ where, orderBy: { id: "asc" } }),
+    h.db.leadMessage.count({ where }),
+    h.db.insightChatAuditEvent.count({ where }),
+    h.db.insightChatUserPreference.findMany({ where, orderBy: { userId: "asc" } }),
+    h.db.insightContextPack.count({ where }),
+    h.db.workspaceSettings.findUnique({ where }),
+  ]);
   return { sessions, chatMessages, campaigns, leads, leadMessages, auditEvents, preferences, packs, settings };
 }
 
@@ -179,17 +178,38 @@ describe("query parameters", () => {
 
 describe("path ids", () => {
   const cases = [
-    { label: "a session id", method: "get", path: () => `${ws.base}/insights/sessions/${encodeURIComponent("bad id!")}`, field: "params.sessionId" },
+    {
+      label: "a session id",
+      method: "get",
+      path: () => `${ws.base}/insights/sessions/${encodeURIComponent("bad id!")}`,
+      field: "params.sessionId",
+    },
     {
       label: "a session id on its messages",
       method: "get",
       path: () => `${ws.base}/insights/sessions/${encodeURIComponent("a/b")}/messages`,
       field: "params.sessionId",
     },
-    { label: "a session id on delete", method: "delete", path: () => `${ws.base}/insights/sessions/${encodeURIComponent("<x>")}`, field: "params.sessionId" },
-    { label: "a campaign id", method: "put", path: () => `${ws.base}/campaigns/${encodeURIComponent("cmp with spaces")}`, field: "params.campaignId", body: { name: "ok" } },
+    {
+      label: "a session id on delete",
+      method: "delete",
+      path: () => `${ws.base}/insights/sessions/${encodeURIComponent("<x>")}`,
+      field: "params.sessionId",
+    },
+    {
+      label: "a campaign id",
+      method: "put",
+      path: () => `${ws.base}/campaigns/${encodeURIComponent("cmp with spaces")}`,
+      field: "params.campaignId",
+      body: { name: "ok" },
+    },
     { label: "a lead id", method: "get", path: () => `${ws.base}/leads/${encodeURIComponent("lead$1")}/insight`, field: "params.leadId" },
-    { label: "an over-long session id", method: "get", path: () => `${ws.base}/insights/sessions/${"a".repeat(129)}`, field: "params.sessionId" },
+    {
+      label: "an over-long session id",
+      method: "get",
+      path: () => `${ws.base}/insights/sessions/${"a".repeat(129)}`,
+      field: "params.sessionId",
+    },
   ];
 
   it.each(cases)("refuses $label with illegal characters with 400 naming $field", async ({ method, path, field, body }) => {

@@ -140,7 +140,14 @@ describe.skipIf(!hasChromium)("the reference chat client in headless Chromium", 
     // Outcomes spread over the chart's rows (the default fake answers depend on the seeded texts' keywords).
     fake.respond("lead_insight", (req) => {
       const outcome = OUTCOMES[[...req.text].reduce((sum, c) => sum + c.charCodeAt(0), 0) % OUTCOMES.length]!;
-      return { outcome, sentiment: "neutral", summary: `Fake summary: ${outcome.toLowerCase()}.`, keyFacts: ["fake fact"], objections: [], nextStep: null };
+      return {
+        outcome,
+        sentiment: "neutral",
+        summary: `Fake summary: ${outcome.toLowerCase()}.`,
+        keyFacts: ["fake fact"],
+        objections: [],
+        nextStep: null,
+      };
     });
     const citedLead = (await h.db.lead.findFirstOrThrow({ where: { clientId: ws.workspaceId }, orderBy: { id: "asc" } })).id;
     // The answer comes in pieces of 8 characters, 250 ms apart: slow enough to be seen being written.
@@ -225,7 +232,9 @@ describe.skipIf(!hasChromium)("the reference chat client in headless Chromium", 
 
     // The network fails under the send: the text stays, in the box and across a reload, until it is posted.
     const box = page.getByLabel("Ask a question");
-    await page.route("**/messages", (route) => (route.request().method() === "POST" ? route.abort("internetdisconnected") : route.fallback()));
+    await page.route("**/messages", (route) =>
+      route.request().method() === "POST" ? route.abort("internetdisconnected") : route.fallback(),
+    );
     await box.fill("Will this question survive?");
     await page.getByRole("button", { name: "Send" }).click();
     await page.getByRole("alert").filter({ hasText: "could not be reached" }).waitFor();
@@ -279,7 +288,15 @@ describe.skipIf(!hasChromium)("the reference chat client in headless Chromium", 
     const changed = await h.http
       .post(`${ws.base}/leads/batch`)
       .set(bearer(ws.tokens.admin))
-      .send({ leads: [{ id: lead.id, campaignId: lead.campaignId, messages: [{ id: `m-${Date.now()}`, direction: "INBOUND", body: "Call me next week.", sentAt: new Date().toISOString() }] }] });
+      .send({
+        leads: [
+          {
+            id: lead.id,
+            campaignId: lead.campaignId,
+            messages: [{ id: `m-${Date.now()}`, direction: "INBOUND", body: "Call me next week.", sentAt: new Date().toISOString() }],
+          },
+        ],
+      });
     expect(changed.status).toBe(200);
     await page.reload();
     await expectSignedIn(page);

@@ -89,7 +89,10 @@ afterAll(async () => {
 const hooks = (ws: TestWorkspace) => `${ws.base}/insights/webhooks`;
 
 async function subscribe(ws: TestWorkspace, events = ["pack.completed", "pack.failed", "message.completed"], path = "/hook") {
-  const res = await h.http.put(hooks(ws)).set(bearer(ws.tokens.admin)).send({ url: `${receiver.url}${path}`, events });
+  const res = await h.http
+    .put(hooks(ws))
+    .set(bearer(ws.tokens.admin))
+    .send({ url: `${receiver.url}${path}`, events });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   receiver.secret = res.body.secret;
   return res.body as { url: string; events: string[]; secret: string };
@@ -154,7 +157,10 @@ describe("deliveries", () => {
     const ws = await h.seed({ leads: 3 });
     await subscribe(ws);
     const { sessionId, packId } = await completePack(ws);
-    const asked = await h.http.post(`${ws.base}/insights/sessions/${sessionId}/messages`).set(bearer(ws.tokens.member)).send({ content: "Who asked for pricing?" });
+    const asked = await h.http
+      .post(`${ws.base}/insights/sessions/${sessionId}/messages`)
+      .set(bearer(ws.tokens.member))
+      .send({ content: "Who asked for pricing?" });
     const received = await waitFor(async () => (receiver.received.length >= 2 ? receiver.received : undefined), { what: "two deliveries" });
     const byType = Object.fromEntries(received.map((r) => [(r.verified as { type: string }).type, r]));
     expect(byType["pack.completed"]!.verified).toEqual({
@@ -191,10 +197,13 @@ describe("deliveries", () => {
     // The redirect was not followed: the only requests were the four deliveries to /hook, none to /elsewhere.
     expect(receiver.paths).toEqual(["/hook", "/hook", "/hook", "/hook"]);
 
-    const log = await waitFor(async () => {
-      const res = await h.http.get(`${hooks(ws)}/deliveries`).set(bearer(ws.tokens.admin));
-      return res.body.attempts.length === 4 && res.body.attempts[0].deliveryStatus === "DELIVERED" ? res.body.attempts : undefined;
-    }, { what: "the attempt log" });
+    const log = await waitFor(
+      async () => {
+        const res = await h.http.get(`${hooks(ws)}/deliveries`).set(bearer(ws.tokens.admin));
+        return res.body.attempts.length === 4 && res.body.attempts[0].deliveryStatus === "DELIVERED" ? res.body.attempts : undefined;
+      },
+      { what: "the attempt log" },
+    );
     expect(log.map((a: { attempt: number }) => a.attempt)).toEqual([4, 3, 2, 1]);
     expect(log.map((a: { statusCode: number }) => a.statusCode)).toEqual([204, 302, 503, 500]);
     expect(log[1].error).toMatch(/redirects are not followed/);
@@ -227,7 +236,10 @@ describe("SSRF protection", () => {
     "http://0.0.0.0/hook",
   ])("refuses %s with 400 naming body.url", async (url) => {
     const ws = await strict.seed();
-    const res = await strict.http.put(hooks(ws)).set(bearer(ws.tokens.admin)).send({ url, events: ["pack.completed"] });
+    const res = await strict.http
+      .put(hooks(ws))
+      .set(bearer(ws.tokens.admin))
+      .send({ url, events: ["pack.completed"] });
     expect(res.status).toBe(400);
     expect(res.body.error.details.fields).toEqual([expect.objectContaining({ path: "body.url" })]);
     expect(await strict.db.insightWebhook.count({ where: { clientId: ws.workspaceId } })).toBe(0);
@@ -239,19 +251,31 @@ describe("SSRF protection", () => {
   });
 
   it("refuses at delivery time too: a worker without WEBHOOK_ALLOW_PRIVATE never connects to a private address", async () => {
-    const strictWorker = await startTestWorker(strict, fakeLlmProvider(fake), { webhookRetryBaseMs: 50 }, {
-      webhooks: { secrets: TEST_WEBHOOKS.secrets, allowPrivate: false },
-    });
+    const strictWorker = await startTestWorker(
+      strict,
+      fakeLlmProvider(fake),
+      { webhookRetryBaseMs: 50 },
+      {
+        webhooks: { secrets: TEST_WEBHOOKS.secrets, allowPrivate: false },
+      },
+    );
     try {
       const ws = await strict.seed({ leads: 2 });
       // Set while private addresses were allowed (the same database, another deployment's rules).
-      await h.http.put(hooks(ws)).set(bearer(ws.tokens.admin)).send({ url: `${receiver.url}/hook`, events: ["pack.completed"] }).expect(200);
+      await h.http
+        .put(hooks(ws))
+        .set(bearer(ws.tokens.admin))
+        .send({ url: `${receiver.url}/hook`, events: ["pack.completed"] })
+        .expect(200);
       const session = await strict.http.post(`${ws.base}/insights/sessions`).set(bearer(ws.tokens.member)).send({});
       await strict.http.post(`${ws.base}/insights/sessions/${session.body.id}/packs`).set(bearer(ws.tokens.member)).send({});
-      const attempts = await waitFor(async () => {
-        const rows = await strict.db.insightWebhookAttempt.findMany({ where: { clientId: ws.workspaceId } });
-        return rows.length >= 2 ? rows : undefined;
-      }, { what: "refused attempts" });
+      const attempts = await waitFor(
+        async () => {
+          const rows = await strict.db.insightWebhookAttempt.findMany({ where: { clientId: ws.workspaceId } });
+          return rows.length >= 2 ? rows : undefined;
+        },
+        { what: "refused attempts" },
+      );
       for (const a of attempts) {
         expect(a.statusCode).toBeNull();
         expect(a.error).toMatch(/private or reserved address/);

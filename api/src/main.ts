@@ -43,9 +43,7 @@ const server: Server = api.app.listen(config.PORT, () => {
   logger.info({ port: config.PORT }, `API listening on http://localhost:${config.PORT}`);
 });
 server.on("error", (err: NodeJS.ErrnoException) => {
-  logger.fatal(
-    err.code === "EADDRINUSE" ? `port ${config.PORT} is in use; stop the other process or set PORT` : err.message,
-  );
+  logger.fatal(err.code === "EADDRINUSE" ? `port ${config.PORT} is in use; stop the other process or set PORT` : err.message);
   process.exit(1);
 });
 

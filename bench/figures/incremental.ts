@@ -110,6 +110,12 @@ async function followUpTokens(api: BenchApi, env: BenchEnv, ws: BenchWorkspace, 
     measured: (sentTokens / rawTokens) * 100,
     unit: "%",
     target: { op: "<=", value: 5 },
-    detail: { counting: "ceil(chars / 4), message contents only", sentTokens, rawTokens, packLeads: pack.totalLeads, sentMessages: followUp.length },
+    detail: {
+      counting: "ceil(chars / 4), message contents only",
+      sentTokens,
+      rawTokens,
+      packLeads: pack.totalLeads,
+      sentMessages: followUp.length,
+    },
   };
 }

@@ -73,7 +73,9 @@ async function deliveryLatency(env: BenchEnv): Promise<Figure> {
   const api = await startApi(env);
   const ws = await seedBenchWorkspace(env, 0);
   const sessionId = await newSession(api, ws);
-  const requested = await callApi(api, "POST", `${ws.base}/insights/sessions/${sessionId}/packs`, ws.tokens.member, { window: { preset: "LAST_7_DAYS" } });
+  const requested = await callApi(api, "POST", `${ws.base}/insights/sessions/${sessionId}/packs`, ws.tokens.member, {
+    window: { preset: "LAST_7_DAYS" },
+  });
   const packId = requested.body.id as string;
   const arrivals: Arrival[] = [];
   const waiters: Array<() => void> = [];
@@ -90,7 +92,12 @@ async function deliveryLatency(env: BenchEnv): Promise<Figure> {
     for (let i = 1; i <= DELIVERIES; i++) {
       await env.db.insightContextPack.update({ where: { id: packId }, data: { processedLeads: i } });
       const committedAt = performance.now();
-      const arrived = arrivalOf(arrivals, waiters, (e) => e.event === "pack.updated" && e.data.progress.processedLeads === i, `progress ${i}`);
+      const arrived = arrivalOf(
+        arrivals,
+        waiters,
+        (e) => e.event === "pack.updated" && e.data.progress.processedLeads === i,
+        `progress ${i}`,
+      );
       await publishPackUpdated(env.db, log, packId);
       delivery.push((await arrived).at - committedAt);
     }
@@ -159,7 +166,9 @@ async function firstPieceOverhead(env: BenchEnv): Promise<Figure> {
   try {
     for (let i = 0; i < QUESTIONS; i++) {
       const askedAt = performance.now();
-      const asked = await callApi(api, "POST", `${ws.base}/insights/sessions/${session.sessionId}/messages`, ws.tokens.member, { content: `Question ${i}: who replied?` });
+      const asked = await callApi(api, "POST", `${ws.base}/insights/sessions/${session.sessionId}/messages`, ws.tokens.member, {
+        content: `Question ${i}: who replied?`,
+      });
       const replyId = asked.body.reply.id as string;
       const first = await arrivalOf(arrivals, waiters, (e) => e.event === "message.delta" && e.data.messageId === replyId, "first piece");
       await arrivalOf(arrivals, waiters, (e) => e.event === "message.updated" && e.data.id === replyId, "answer");

@@ -46,7 +46,10 @@ async function peakRssFor(env: BenchEnv, ws: BenchWorkspace, leads: number) {
   // RSS every second while the pack runs: a plateau says memory is bounded, a ramp says something accumulates.
   const rssTimelineMiB: number[] = [];
   const sampler = setInterval(() => {
-    statusKb(child.pid!, "VmRSS").then((kb) => rssTimelineMiB.push(Math.round(kb / 1024)), () => undefined);
+    statusKb(child.pid!, "VmRSS").then(
+      (kb) => rssTimelineMiB.push(Math.round(kb / 1024)),
+      () => undefined,
+    );
   }, 1000);
   try {
     const pack = await computePack(api, env.db, ws);

@@ -54,7 +54,15 @@ export async function polling(env: BenchEnv): Promise<Figure[]> {
     if (results.some((r) => r.unexpected > 0)) throw new Error(`${name}: unexpected statuses ${JSON.stringify(results)}`);
   }
   const rps = (k: keyof typeof runs) => median(runs[k].map((r) => r.requestsPerSecond));
-  const detail = { connections: CONNECTIONS, durationMs: DURATION_MS, warmupMs: WARMUP_MS, helloRps: rps("hello"), pack200Rps: rps("pack200"), pack304Rps: rps("pack304"), runs };
+  const detail = {
+    connections: CONNECTIONS,
+    durationMs: DURATION_MS,
+    warmupMs: WARMUP_MS,
+    helloRps: rps("hello"),
+    pack200Rps: rps("pack200"),
+    pack304Rps: rps("pack304"),
+    runs,
+  };
   return [
     {
       id: "polling-200",

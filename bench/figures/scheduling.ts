@@ -36,7 +36,9 @@ async function stopAll(procs: ServiceProcess[]): Promise<void> {
 /** Asks a question in a session whose pack is complete; the time until its reply is COMPLETE. */
 async function timedReply(api: BenchApi, db: Db, ws: BenchWorkspace, sessionId: string): Promise<number> {
   const startedAt = Date.now();
-  const res = await callApi(api, "POST", `${ws.base}/insights/sessions/${sessionId}/messages`, ws.tokens.member, { content: "Who asked for pricing?" });
+  const res = await callApi(api, "POST", `${ws.base}/insights/sessions/${sessionId}/messages`, ws.tokens.member, {
+    content: "Who asked for pricing?",
+  });
   if (res.status !== 201) throw new Error(`question: ${res.status} ${JSON.stringify(res.body)}`);
   const replyId = res.body.reply.id as string;
   for (;;) {
@@ -51,7 +53,9 @@ async function timedReply(api: BenchApi, db: Db, ws: BenchWorkspace, sessionId: 
 async function requestPack(api: BenchApi, ws: BenchWorkspace): Promise<{ packId: string; startedAt: number }> {
   const sessionId = await newSession(api, ws);
   const startedAt = Date.now();
-  const res = await callApi(api, "POST", `${ws.base}/insights/sessions/${sessionId}/packs`, ws.tokens.member, { window: { preset: "LAST_90_DAYS" } });
+  const res = await callApi(api, "POST", `${ws.base}/insights/sessions/${sessionId}/packs`, ws.tokens.member, {
+    window: { preset: "LAST_90_DAYS" },
+  });
   if (res.status !== 202) throw new Error(`pack request: ${res.status} ${JSON.stringify(res.body)}`);
   return { packId: res.body.id, startedAt };
 }
@@ -92,7 +96,9 @@ export async function scheduling(env: BenchEnv): Promise<Figure[]> {
     const backlog = await Promise.all(Array.from({ length: BACKLOG.packs }, () => requestPack(api, big)));
     // In flight: the backlog's chunks are queued and running before the small workspace asks.
     for (;;) {
-      const extracted = await env.db.insightContextPackLead.count({ where: { packId: { in: backlog.map((b) => b.packId) }, status: "EXTRACTED" } });
+      const extracted = await env.db.insightContextPackLead.count({
+        where: { packId: { in: backlog.map((b) => b.packId) }, status: "EXTRACTED" },
+      });
       if (extracted >= 100) break;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -104,7 +110,9 @@ export async function scheduling(env: BenchEnv): Promise<Figure[]> {
       smallLoaded.push((await waitForPack(env.db, packId, startedAt)).wallMs);
       replyLoaded.push(await timedReply(api, env.db, replyWs!, replySession));
     }
-    const backlogLeft = await env.db.insightContextPackLead.count({ where: { packId: { in: backlog.map((b) => b.packId) }, status: "PENDING" } });
+    const backlogLeft = await env.db.insightContextPackLead.count({
+      where: { packId: { in: backlog.map((b) => b.packId) }, status: "PENDING" },
+    });
 
     const speedUp = wallByWorkers[1]! / wallByWorkers[3]!;
     return [

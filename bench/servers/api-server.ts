@@ -12,7 +12,9 @@ const env = (name: string) => {
   if (!value) throw new Error(`${name} is not set`);
   return value;
 };
-const [DATABASE_URL, REDIS_URL, QUEUE_PREFIX, AUTH_JWT_SECRET] = ["DATABASE_URL", "REDIS_URL", "QUEUE_PREFIX", "AUTH_JWT_SECRET"].map(env) as [string, string, string, string];
+const [DATABASE_URL, REDIS_URL, QUEUE_PREFIX, AUTH_JWT_SECRET] = ["DATABASE_URL", "REDIS_URL", "QUEUE_PREFIX", "AUTH_JWT_SECRET"].map(
+  env,
+) as [string, string, string, string];
 const logger = createLogger("bench-api", "silent");
 // The pool size api/src/main.ts gets by default.
 const db = createDb(DATABASE_URL);

@@ -11,7 +11,10 @@ export interface InstantLlm extends LlmProvider {
 
 /** The same rule the fake LLM server answers with, so outcomes are known from the seeded threads. */
 function insightOf(thread: LeadThread): LeadInsight {
-  const inbound = thread.messages.filter((m) => m.direction === "INBOUND").map((m) => m.body.toLowerCase()).join(" ");
+  const inbound = thread.messages
+    .filter((m) => m.direction === "INBOUND")
+    .map((m) => m.body.toLowerCase())
+    .join(" ");
   const outcome = !inbound
     ? "NO_REPLY"
     : inbound.includes("unsubscribe")

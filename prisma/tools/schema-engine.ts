@@ -104,9 +104,10 @@ export async function ensureDatabase(url: string): Promise<void> {
   await onServer(url, async (c) => {
     const { rowCount } = await c.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
     // Another process may create it meanwhile (42P04, or 23505 from the catalog index): that is success too.
-    if (!rowCount) await c.query(`CREATE DATABASE ${quote(name)}`).catch((e: { code?: string }) => {
-      if (e.code !== "42P04" && e.code !== "23505") throw e;
-    });
+    if (!rowCount)
+      await c.query(`CREATE DATABASE ${quote(name)}`).catch((e: { code?: string }) => {
+        if (e.code !== "42P04" && e.code !== "23505") throw e;
+      });
   });
 }
 
@@ -236,7 +237,13 @@ function explainFailure(error: unknown, { hostname, port }: URL): string {
   if (code === "28P01" || code === "28000") return `PostgreSQL refused the login — fix the user/password in DATABASE_URL`;
   // Engine errors end in a Rust span trace ("   0: …"): keep the sentence and the migration the trace names.
   const migration = /migration_name="([^"]+)"/.exec(message)?.[1];
-  const text = message.split(/\n\s+0: /)[0]!.replace("external connector error", "").split("\n");
-  const line = text.map((l) => l.trim()).filter(Boolean).join(" ");
+  const text = message
+    .split(/\n\s+0: /)[0]!
+    .replace("external connector error", "")
+    .split("\n");
+  const line = text
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(" ");
   return migration ? `migration ${migration} failed: ${line}` : `failed: ${line}`;
 }

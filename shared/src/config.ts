@@ -10,7 +10,10 @@ export const baseEnvSchema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgresql:// URL" }),
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: "must be a redis:// URL" }),
   /** Isolates one deployment or test run in a shared Redis. Wrap it in {braces} for Redis Cluster. */
-  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9:{}_-]{1,64}$/, "letters, digits and : { } _ - only").default("insights"),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:{}_-]{1,64}$/, "letters, digits and : { } _ - only")
+    .default("insights"),
   /** When set, the OpenAI client is used; when absent, the built-in offline provider. */
   OPENAI_API_KEY: z.string().min(1).optional(),
   /** Any OpenAI-compatible server. */
@@ -23,7 +26,10 @@ export const baseEnvSchema = z.object({
   /** During a key rotation: the key secrets were sealed with until now (still decrypts; see docs/OPERATIONS.md). */
   WEBHOOK_SECRET_KEY_PREVIOUS: secretKeyEnv,
   /** true: webhooks may reach loopback, private and link-local addresses (development and tests only). */
-  WEBHOOK_ALLOW_PRIVATE: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
+  WEBHOOK_ALLOW_PRIVATE: z
+    .enum(["true", "false"])
+    .default("false")
+    .transform((v) => v === "true"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** When set, traces are exported to this OpenTelemetry collector (OTLP/HTTP, `<url>/v1/traces`); unset: off. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),

@@ -15,7 +15,12 @@ export const llmModelEnv = {
   LLM_ALLOWED_MODELS: z
     .string()
     .optional()
-    .transform((list) => (list ?? "").split(",").map((s) => s.trim()).filter(Boolean))
+    .transform((list) =>
+      (list ?? "")
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(modelName)),
 };
 

@@ -2,8 +2,7 @@
 import { timingSafeEqual } from "node:crypto";
 
 /** The token of an `Authorization: Bearer <token>` header, if that is what the header holds. */
-export const bearerTokenIn = (authorization: string | undefined): string | undefined =>
-  /^Bearer (\S+)$/i.exec(authorization ?? "")?.[1];
+export const bearerTokenIn = (authorization: string | undefined): string | undefined => /^Bearer (\S+)$/i.exec(authorization ?? "")?.[1];
 
 /** Compares in constant time, so the answer's timing says nothing about how much of the secret was right. */
 export function sameSecret(given: string, expected: string): boolean {

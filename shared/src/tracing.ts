@@ -23,7 +23,6 @@ export interface Tracing {
 // trace context into the job's options, the worker continues the trace from there.
 let jobTelemetry: BullMQOtel | undefined;
 
-
 /** Starts tracing for this process when there is somewhere to send spans; returns null (tracing off) otherwise. */
 export async function startTracing(service: string, options: TracingOptions): Promise<Tracing | null> {
   if (!options.processor && !options.endpoint) return null;
@@ -34,7 +33,8 @@ export async function startTracing(service: string, options: TracingOptions): Pr
     import("@opentelemetry/sdk-trace-node"),
     import("bullmq-otel"),
   ]);
-  const processor = options.processor ?? new sdk.BatchSpanProcessor(new OTLPTraceExporter({ url: `${options.endpoint!.replace(/\/+$/, "")}/v1/traces` }));
+  const processor =
+    options.processor ?? new sdk.BatchSpanProcessor(new OTLPTraceExporter({ url: `${options.endpoint!.replace(/\/+$/, "")}/v1/traces` }));
   // BullMQ also traces its own housekeeping (every poll for a job, every stalled-job check), each as a trace of its
   // own: noise that would outnumber the requests. Those traces start with an INTERNAL span; every trace worth
   // keeping starts with a request (SERVER), an enqueue outside one (PRODUCER) or a job (CONSUMER). Children follow

@@ -124,7 +124,17 @@ export class PrivatePostgres {
   }
 
   async start(): Promise<void> {
-    this.run(`${this.bin}/pg_ctl`, "-D", `${this.dir}/data`, "-l", `${this.dir}/log`, "-w", "-o", `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1`, "start");
+    this.run(
+      `${this.bin}/pg_ctl`,
+      "-D",
+      `${this.dir}/data`,
+      "-l",
+      `${this.dir}/log`,
+      "-w",
+      "-o",
+      `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1`,
+      "start",
+    );
   }
 
   async stop(): Promise<void> {

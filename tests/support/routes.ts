@@ -95,9 +95,23 @@ const FIXTURES: Record<OperationId, RouteFixture> = {
     badBodies: [
       { body: {}, field: "body.leads" },
       { body: { leads: [] }, field: "body.leads" },
-      { body: { leads: [{ id: "a", messages: [{ id: "m", direction: "SIDEWAYS", body: "x", sentAt: "2026-01-01T00:00:00Z" }] }] }, field: "body.leads.0.messages.0.direction" },
-      { body: { leads: [{ id: "a", messages: [{ id: "m", direction: "INBOUND", body: "x", sentAt: "yesterday" }] }] }, field: "body.leads.0.messages.0.sentAt" },
-      { body: { leads: [{ id: "a", messages: [] }, { id: "a", messages: [] }] }, field: "body.leads.1.id" },
+      {
+        body: { leads: [{ id: "a", messages: [{ id: "m", direction: "SIDEWAYS", body: "x", sentAt: "2026-01-01T00:00:00Z" }] }] },
+        field: "body.leads.0.messages.0.direction",
+      },
+      {
+        body: { leads: [{ id: "a", messages: [{ id: "m", direction: "INBOUND", body: "x", sentAt: "yesterday" }] }] },
+        field: "body.leads.0.messages.0.sentAt",
+      },
+      {
+        body: {
+          leads: [
+            { id: "a", messages: [] },
+            { id: "a", messages: [] },
+          ],
+        },
+        field: "body.leads.1.id",
+      },
       { body: { leads: [{ id: "bad id!", messages: [] }] }, field: "body.leads.0.id" },
       { body: { leads: [{ id: "a", campaignId: "no-such-campaign", messages: [] }] }, field: "body.leads.0.campaignId" },
       { body: { leads: Array.from({ length: 501 }, (_, i) => ({ id: `l${i}`, messages: [] })) }, field: "body.leads" },
@@ -235,7 +249,10 @@ const FIXTURES: Record<OperationId, RouteFixture> = {
     },
   },
   putWebhook: {
-    prepare: async (_h, ws) => ({ path: `${ws.base}/insights/webhooks`, body: { url: "http://127.0.0.1:9/hook", events: ["pack.completed"] } }),
+    prepare: async (_h, ws) => ({
+      path: `${ws.base}/insights/webhooks`,
+      body: { url: "http://127.0.0.1:9/hook", events: ["pack.completed"] },
+    }),
     badBodies: [
       { body: {}, field: "body.url" },
       { body: { url: "ftp://example.com/x", events: ["pack.completed"] }, field: "body.url" },
@@ -308,7 +325,10 @@ const hostId = (what: string) => `${what}-${Math.random().toString(36).slice(2, 
 /** Sets the workspace's webhook (again), so reading or removing it finds one. */
 async function withWebhook(h: Harness, ws: TestWorkspace): Promise<string> {
   const path = `${ws.base}/insights/webhooks`;
-  await h.http.put(path).set("Authorization", `Bearer ${ws.tokens.owner}`).send({ url: "http://127.0.0.1:9/hook", events: ["pack.failed"] });
+  await h.http
+    .put(path)
+    .set("Authorization", `Bearer ${ws.tokens.owner}`)
+    .send({ url: "http://127.0.0.1:9/hook", events: ["pack.failed"] });
   return path;
 }
 

@@ -81,10 +81,16 @@ export async function waitFor<T>(
 export async function completePackInNewSession(h: Harness, ws: TestWorkspace): Promise<{ sessionId: string; packId: string }> {
   const as = { Authorization: `Bearer ${ws.tokens.member}` };
   const session = await h.http.post(`${ws.base}/insights/sessions`).set(as).send({});
-  const pack = await h.http.post(`${ws.base}/insights/sessions/${session.body.id}/packs`).set(as).send({ window: { preset: "LAST_90_DAYS" } });
-  await waitFor(async () => {
-    const res = await h.http.get(`${ws.base}/insights/packs/${pack.body.id}`).set(as);
-    return res.body.status === "COMPLETE" ? true : undefined;
-  }, { what: "the pack to complete" });
+  const pack = await h.http
+    .post(`${ws.base}/insights/sessions/${session.body.id}/packs`)
+    .set(as)
+    .send({ window: { preset: "LAST_90_DAYS" } });
+  await waitFor(
+    async () => {
+      const res = await h.http.get(`${ws.base}/insights/packs/${pack.body.id}`).set(as);
+      return res.body.status === "COMPLETE" ? true : undefined;
+    },
+    { what: "the pack to complete" },
+  );
   return { sessionId: session.body.id as string, packId: pack.body.id as string };
 }

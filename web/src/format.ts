@@ -40,8 +40,7 @@ const formatDate = (iso: string): string => dateOnly.format(new Date(iso));
 /** `Last 90 days · 2 campaigns`: what a pack covers, in one line. */
 export function scopeLabel(pack: Pack, campaignName: (id: string) => string): string {
   const { window, campaignIds } = pack.scope;
-  const when =
-    window.preset === "CUSTOM" ? `${formatDate(window.from)} – ${formatDate(window.to)}` : PRESET_LABELS[window.preset];
+  const when = window.preset === "CUSTOM" ? `${formatDate(window.from)} – ${formatDate(window.to)}` : PRESET_LABELS[window.preset];
   const which =
     campaignIds.length === 0
       ? "all campaigns"

@@ -33,7 +33,12 @@ const llm = config.OPENAI_API_KEY
       retry: { maxRetries: config.LLM_MAX_RETRIES, baseDelayMs: config.LLM_RETRY_BASE_MS, maxDelayMs: config.LLM_RETRY_MAX_DELAY_MS },
       malformedRetries: config.LLM_MALFORMED_RETRIES,
       rateLimiter: config.LLM_MAX_REQUESTS_PER_MINUTE
-        ? createRedisRateLimiter({ redis: connection, prefix: config.QUEUE_PREFIX, requestsPerMinute: config.LLM_MAX_REQUESTS_PER_MINUTE, logger })
+        ? createRedisRateLimiter({
+            redis: connection,
+            prefix: config.QUEUE_PREFIX,
+            requestsPerMinute: config.LLM_MAX_REQUESTS_PER_MINUTE,
+            logger,
+          })
         : unlimited,
       metrics: metrics.llm,
     })

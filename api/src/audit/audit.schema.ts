@@ -18,7 +18,12 @@ export const auditEventResponse = z.object({
    * USER actors carry who they are; the SYSTEM actor (e.g. the retention purge) and the SERVICE actor (the host's
    * backend, with its service token) only their type.
    */
-  actor: z.object({ type: z.enum(["USER", "SYSTEM", "SERVICE"]), id: z.string().optional(), email: z.string().optional(), name: z.string().nullable().optional() }),
+  actor: z.object({
+    type: z.enum(["USER", "SYSTEM", "SERVICE"]),
+    id: z.string().optional(),
+    email: z.string().optional(),
+    name: z.string().nullable().optional(),
+  }),
   sessionId: z.string().nullable(),
   packId: z.string().nullable(),
   details: z.unknown(),

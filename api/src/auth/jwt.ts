@@ -29,8 +29,7 @@ export async function signServiceToken(secret: string, name = "host", ttlSeconds
   return signed({ aud: SERVICE_AUDIENCE }, name, ttlSeconds, secret);
 }
 
-const hasServiceAudience = (aud: JWTPayload["aud"]) =>
-  aud === SERVICE_AUDIENCE || (Array.isArray(aud) && aud.includes(SERVICE_AUDIENCE));
+const hasServiceAudience = (aud: JWTPayload["aud"]) => aud === SERVICE_AUDIENCE || (Array.isArray(aud) && aud.includes(SERVICE_AUDIENCE));
 
 /** Who the token speaks for, or null when it is forged, expired, unsigned or malformed. */
 export async function verifyPrincipal(secret: string, token: string): Promise<Principal | null> {

@@ -68,8 +68,10 @@ export async function runDemo(db: Db, options: { apiUrl: string; secret: string 
     if (pack.status === "FAILED") throw new DemoFailure(`the pack failed: ${pack.error ?? "no error recorded"}`);
     if (pack.status === "CANCELLED") throw new DemoFailure("the pack was cancelled (deleted by an admin?)");
     const p = pack.progress;
-    note(`pack ${pack.id} complete in ${((Date.now() - started) / 1000).toFixed(1)} s: ${p.totalLeads} leads ` +
-      `(${p.cachedLeads} cached, ${p.failedLeads} failed), ${pack.usage.llmCalls} LLM calls`);
+    note(
+      `pack ${pack.id} complete in ${((Date.now() - started) / 1000).toFixed(1)} s: ${p.totalLeads} leads ` +
+        `(${p.cachedLeads} cached, ${p.failedLeads} failed), ${pack.usage.llmCalls} LLM calls`,
+    );
     process.stdout.write(`${pack.synthesis ?? "(the pack has no synthesis)"}\n\nQ: ${QUESTION}\n`);
 
     const { reply } = await api.send<{ reply: Message | null }>("POST", `${insights}/sessions/${session.id}/messages`, {
@@ -109,7 +111,11 @@ async function* followSession(base: string, token: string, path: string): AsyncG
     let res: Response;
     try {
       res = await fetch(`${base}${path}`, {
-        headers: { authorization: `Bearer ${token}`, accept: "text/event-stream", ...(lastEventId ? { "last-event-id": lastEventId } : {}) },
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: "text/event-stream",
+          ...(lastEventId ? { "last-event-id": lastEventId } : {}),
+        },
         signal: deadline,
       });
     } catch {
@@ -220,8 +226,10 @@ async function findOrSeedWorkspace(db: Db): Promise<{ workspaceId: string; users
 function progressLine({ status, progress: p }: Pack): string {
   const filled = Math.min(10, Math.max(0, Math.round(p.percent / 10)));
   const stage = status === "FAILED" || status === "CANCELLED" ? status : p.stage;
-  return `[${"#".repeat(filled)}${".".repeat(10 - filled)}] ${String(p.percent).padStart(3)}% ${stage} ` +
-    `${p.processedLeads}/${p.totalLeads} leads (${p.cachedLeads} cached, ${p.failedLeads} failed)`;
+  return (
+    `[${"#".repeat(filled)}${".".repeat(10 - filled)}] ${String(p.percent).padStart(3)}% ${stage} ` +
+    `${p.processedLeads}/${p.totalLeads} leads (${p.cachedLeads} cached, ${p.failedLeads} failed)`
+  );
 }
 
 // On a terminal the bar redraws one line in place; in a log (not a TTY) each change is its own line.

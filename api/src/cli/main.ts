@@ -52,7 +52,8 @@ async function main(argv: string[]): Promise<void> {
   const db = createDb(config.DATABASE_URL, { maxConnections: 2 });
   try {
     if (command === "seed") await seed(db, config.AUTH_JWT_SECRET, values.leads, values.json);
-    else if (command === "token" && values.service) await serviceToken(config.AUTH_JWT_SECRET, values.user, values.name, values["ttl-hours"]);
+    else if (command === "token" && values.service)
+      await serviceToken(config.AUTH_JWT_SECRET, values.user, values.name, values["ttl-hours"]);
     else if (command === "token") await token(db, config.AUTH_JWT_SECRET, values.user, values["ttl-hours"]);
     else if (command === "rotate-webhook-key") await rotateWebhookKey(db, config.WEBHOOK_SECRET_KEY, config.WEBHOOK_SECRET_KEY_PREVIOUS);
     else await runDemo(db, { apiUrl: config.API_URL ?? `http://localhost:${config.PORT}`, secret: config.AUTH_JWT_SECRET });
@@ -85,7 +86,11 @@ async function seed(db: Db, secret: string, leadsArg: string, json: boolean): Pr
 }
 
 function ttlSecondsOf(ttlArg: string): number {
-  const ttl = z.coerce.number().positive().max(24 * 365).safeParse(ttlArg);
+  const ttl = z.coerce
+    .number()
+    .positive()
+    .max(24 * 365)
+    .safeParse(ttlArg);
   if (!ttl.success) fail("token: --ttl-hours must be a positive number of hours");
   return Math.round(ttl.data * 3600);
 }
@@ -120,7 +125,9 @@ async function rotateWebhookKey(db: Db, current: Buffer | undefined, previous: B
  */
 function warnAboutNpmBanner(command: string): void {
   if (process.env.npm_lifecycle_event === "cli" && process.env.npm_config_loglevel !== "silent") {
-    process.stderr.write(`cli: npm printed its banner on stdout above this output; for the output alone run \`npm run -s cli -- ${command}\`\n`);
+    process.stderr.write(
+      `cli: npm printed its banner on stdout above this output; for the output alone run \`npm run -s cli -- ${command}\`\n`,
+    );
   }
 }
 

@@ -124,7 +124,9 @@ async function runClaimed<A extends IdempotentAnswer>(db: Db, claim: Claim, clai
 
 /** The same request, however its JSON was written: keys sorted at every level. */
 function fingerprintOf(method: string, path: string, input: unknown): string {
-  return createHash("sha256").update(JSON.stringify([method, path, sorted(input)])).digest("hex");
+  return createHash("sha256")
+    .update(JSON.stringify([method, path, sorted(input)]))
+    .digest("hex");
 }
 
 function sorted(value: unknown): unknown {

@@ -181,7 +181,10 @@ export function defineRoute<
 }
 
 /** The route's own caller, read lazily: only member and admin routes under a workspace have one. */
-export function contextOf(req: Request, res: Response): Pick<RouteContext<Schema, Schema, Schema, Schema>, "caller" | "actor" | "req" | "res"> {
+export function contextOf(
+  req: Request,
+  res: Response,
+): Pick<RouteContext<Schema, Schema, Schema, Schema>, "caller" | "actor" | "req" | "res"> {
   return {
     get caller() {
       return callerOf(req);

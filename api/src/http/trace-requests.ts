@@ -5,19 +5,21 @@ import { context, propagation, SpanKind, SpanStatusCode, trace } from "@opentele
 import type { Request, RequestHandler } from "express";
 import { tracer } from "@insights/shared/tracing";
 
-export const traceRequests = (routeLabelOf: (req: Request) => string): RequestHandler => (req, res, next) => {
-  const parent = propagation.extract(context.active(), req.headers);
-  const span = tracer().startSpan(req.method, { kind: SpanKind.SERVER, attributes: { "http.request.method": req.method } }, parent);
-  const active = trace.setSpan(parent, span);
-  // Body parsing resumes from the socket's events: bound, their callbacks stay inside this request's context.
-  context.bind(active, req);
-  context.bind(active, res);
-  res.once("close", () => {
-    const route = routeLabelOf(req);
-    span.updateName(`${req.method} ${route}`);
-    span.setAttributes({ "http.route": route, "http.response.status_code": res.statusCode, "insights.request_id": req.id });
-    if (res.statusCode >= 500 || !res.writableFinished) span.setStatus({ code: SpanStatusCode.ERROR });
-    span.end();
-  });
-  context.with(active, next);
-};
+export const traceRequests =
+  (routeLabelOf: (req: Request) => string): RequestHandler =>
+  (req, res, next) => {
+    const parent = propagation.extract(context.active(), req.headers);
+    const span = tracer().startSpan(req.method, { kind: SpanKind.SERVER, attributes: { "http.request.method": req.method } }, parent);
+    const active = trace.setSpan(parent, span);
+    // Body parsing resumes from the socket's events: bound, their callbacks stay inside this request's context.
+    context.bind(active, req);
+    context.bind(active, res);
+    res.once("close", () => {
+      const route = routeLabelOf(req);
+      span.updateName(`${req.method} ${route}`);
+      span.setAttributes({ "http.route": route, "http.response.status_code": res.statusCode, "insights.request_id": req.id });
+      if (res.statusCode >= 500 || !res.writableFinished) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    });
+    context.with(active, next);
+  };

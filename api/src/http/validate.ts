@@ -16,12 +16,9 @@ function parsePart<S extends z.ZodType>(part: Part, schema: S, value: unknown): 
   throw validationFailed(fields);
 }
 
-export const parseBody = <S extends z.ZodType>(schema: S, req: Request): z.infer<S> =>
-  parsePart("body", schema, req.body ?? {});
-export const parseQuery = <S extends z.ZodType>(schema: S, req: Request): z.infer<S> =>
-  parsePart("query", schema, req.query);
-export const parseParams = <S extends z.ZodType>(schema: S, req: Request): z.infer<S> =>
-  parsePart("params", schema, req.params);
+export const parseBody = <S extends z.ZodType>(schema: S, req: Request): z.infer<S> => parsePart("body", schema, req.body ?? {});
+export const parseQuery = <S extends z.ZodType>(schema: S, req: Request): z.infer<S> => parsePart("query", schema, req.query);
+export const parseParams = <S extends z.ZodType>(schema: S, req: Request): z.infer<S> => parsePart("params", schema, req.params);
 /** Reads each header the schema names (case-insensitively), so the schema sees `{"Idempotency-Key": ...}`. */
 export const parseHeaders = <S extends z.ZodType>(schema: S, req: Request): z.infer<S> => {
   const names = "shape" in schema ? Object.keys((schema as unknown as z.ZodObject).shape) : [];

@@ -35,10 +35,7 @@ export function createJobClient(deps: { queues: JobQueues; redis: Redis; prefix:
     },
     async cancelPack(packId, generation) {
       try {
-        await Promise.all([
-          publishPackCancellation(redis, prefix, packId),
-          removeQueuedJob(queues, "buildPack", { packId, generation }),
-        ]);
+        await Promise.all([publishPackCancellation(redis, prefix, packId), removeQueuedJob(queues, "buildPack", { packId, generation })]);
       } catch (err) {
         // The pack row already says CANCELLED (or is gone); a worker checks that between leads.
         logger.warn({ err, packId }, "could not signal cancellation; the worker will see it in the database");

@@ -31,15 +31,13 @@ const lead = z
     });
   });
 
-export const leadsBatchBody = z
-  .strictObject({ leads: z.array(lead).min(1).max(MAX_LEADS_PER_BATCH) })
-  .superRefine((value, ctx) => {
-    const seen = new Set<string>();
-    value.leads.forEach((l, index) => {
-      if (seen.has(l.id)) ctx.addIssue({ code: "custom", path: ["leads", index, "id"], message: "is repeated in this batch" });
-      seen.add(l.id);
-    });
+export const leadsBatchBody = z.strictObject({ leads: z.array(lead).min(1).max(MAX_LEADS_PER_BATCH) }).superRefine((value, ctx) => {
+  const seen = new Set<string>();
+  value.leads.forEach((l, index) => {
+    if (seen.has(l.id)) ctx.addIssue({ code: "custom", path: ["leads", index, "id"], message: "is repeated in this batch" });
+    seen.add(l.id);
   });
+});
 
 export type LeadInput = z.infer<typeof lead>;
 

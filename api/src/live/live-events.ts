@@ -34,6 +34,8 @@ export function createLiveEvents(deps: { db: Db; log: SessionEventLog; logger: L
     packDeleted: (pack) => append(pack.sessionId, "pack.deleted", { id: pack.id }),
     messageCreated: (message) => append(message.sessionId, "message.created", message),
     messagesUpdated: (messageIds) =>
-      messageIds.length === 0 ? Promise.resolve() : safely("message.updated", () => publishMessages(db, log, "message.updated", messageIds)),
+      messageIds.length === 0
+        ? Promise.resolve()
+        : safely("message.updated", () => publishMessages(db, log, "message.updated", messageIds)),
   };
 }

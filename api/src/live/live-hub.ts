@@ -7,7 +7,13 @@
 // re-check that each stream's user is still a member and its session still visible, and closing all at shutdown.
 import type { Redis } from "ioredis";
 import type { Db } from "@insights/shared/db/client";
-import { compareIds, createSessionEventLog, toSessionEvent, type SessionEvent, type SessionEventLog } from "@insights/shared/live/session-events";
+import {
+  compareIds,
+  createSessionEventLog,
+  toSessionEvent,
+  type SessionEvent,
+  type SessionEventLog,
+} from "@insights/shared/live/session-events";
 import { createRedis } from "@insights/shared/redis";
 import type { Logger } from "@insights/shared/logger";
 import { AppError } from "../http/app-error.ts";
@@ -55,7 +61,14 @@ export function startLive(deps: { db: Db; redis: Redis; redisUrl: string; prefix
   const log = createSessionEventLog(deps.redis, deps.prefix);
   const reader = createRedis(deps.redisUrl, { role: "api-live-reader" });
   reader.on("error", (err) => deps.logger.warn({ err: err.message }, "live events: redis connection error"));
-  const hub = new LiveHub({ db: deps.db, log, reader, control: deps.redis, logger: deps.logger, limits: { ...DEFAULT_LIVE_LIMITS, ...deps.limits } });
+  const hub = new LiveHub({
+    db: deps.db,
+    log,
+    reader,
+    control: deps.redis,
+    logger: deps.logger,
+    limits: { ...DEFAULT_LIVE_LIMITS, ...deps.limits },
+  });
   return { liveLog: log, liveHub: hub };
 }
 

@@ -13,12 +13,7 @@ import { findVisibleSession, findWritableSession, lockWritableSession } from "..
 export const toMessageDto: (row: MessageRow) => MessageResponse = toMessageView;
 
 /** Oldest first, the order a chat reads in. */
-export async function listMessages(
-  db: Db,
-  caller: Caller,
-  sessionId: string,
-  page: { cursor?: Cursor | undefined; limit: number },
-) {
+export async function listMessages(db: Db, caller: Caller, sessionId: string, page: { cursor?: Cursor | undefined; limit: number }) {
   await findVisibleSession(db, caller, sessionId);
   const rows = await db.insightChatMessage.findMany({
     where: { sessionId, ...afterCursor(page.cursor, "asc") },

@@ -45,7 +45,14 @@ type Source = "queues" | "packs" | "llm_ledger";
 interface Snapshot {
   queues: Array<{ queue: string; counts: Record<string, number> }> | null;
   packs: Array<{ status: string; count: number }> | null;
-  ledger: Array<{ kind: string; llmCalls: number; inputTokens: number; outputTokens: number; savedInputTokens: number; savedOutputTokens: number }> | null;
+  ledger: Array<{
+    kind: string;
+    llmCalls: number;
+    inputTokens: number;
+    outputTokens: number;
+    savedInputTokens: number;
+    savedOutputTokens: number;
+  }> | null;
 }
 
 export function createApiMetrics(options: ApiMetricsOptions): ApiMetrics {
@@ -66,9 +73,7 @@ export function createApiMetrics(options: ApiMetricsOptions): ApiMetrics {
   async function readSnapshot(): Promise<Snapshot> {
     const [queueCounts, packs, ledger] = await Promise.all([
       orNullAfter(
-        Promise.all(
-          Object.values(queues).map(async (queue) => ({ queue: queue.name, counts: await queue.getJobCounts(...JOB_STATES) })),
-        ),
+        Promise.all(Object.values(queues).map(async (queue) => ({ queue: queue.name, counts: await queue.getJobCounts(...JOB_STATES) }))),
         timeoutMs,
       ),
       orNullAfter(
@@ -140,7 +145,12 @@ export function createApiMetrics(options: ApiMetricsOptions): ApiMetrics {
   });
 
   // Counters whose value is read from the ledger: reset, then set to the current total.
-  const ledgerCounter = (name: string, help: string, labelNames: string[], fill: (c: Counter, row: NonNullable<Snapshot["ledger"]>[number]) => void) =>
+  const ledgerCounter = (
+    name: string,
+    help: string,
+    labelNames: string[],
+    fill: (c: Counter, row: NonNullable<Snapshot["ledger"]>[number]) => void,
+  ) =>
     new Counter({
       name,
       help,
@@ -186,13 +196,15 @@ export function createApiMetrics(options: ApiMetricsOptions): ApiMetrics {
     registers,
   });
 
-  const observeRequests = (routeLabelOf: (req: Request) => string): RequestHandler => (req, res, next) => {
-    const end = httpDuration.startTimer();
-    res.once("close", () => {
-      end({ method: req.method, route: routeLabelOf(req), status: res.writableFinished ? String(res.statusCode) : "aborted" });
-    });
-    next();
-  };
+  const observeRequests =
+    (routeLabelOf: (req: Request) => string): RequestHandler =>
+    (req, res, next) => {
+      const end = httpDuration.startTimer();
+      res.once("close", () => {
+        end({ method: req.method, route: routeLabelOf(req), status: res.writableFinished ? String(res.statusCode) : "aborted" });
+      });
+      next();
+    };
 
   return { registry, observeRequests };
 }

@@ -133,9 +133,7 @@ function operationOf(route: Route) {
     ...(admin ? { "x-admin-only": true } : {}),
     security: security[route.access],
     parameters,
-    ...(route.body
-      ? { requestBody: { required: true, content: { [bodyContentType(route)]: { schema: inputSchema(route.body) } } } }
-      : {}),
+    ...(route.body ? { requestBody: { required: true, content: { [bodyContentType(route)]: { schema: inputSchema(route.body) } } } } : {}),
     responses: responsesOf(route),
   };
 }

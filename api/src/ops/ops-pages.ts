@@ -33,7 +33,10 @@ ${body}
 }
 
 export function sendPage(res: Response, status: number, html: string): void {
-  res.status(status).set({ "Content-Security-Policy": CSP, "Cache-Control": "no-store", "Content-Type": "text/html; charset=utf-8" }).send(html);
+  res
+    .status(status)
+    .set({ "Content-Security-Policy": CSP, "Cache-Control": "no-store", "Content-Type": "text/html; charset=utf-8" })
+    .send(html);
 }
 
 /** The sign-in form; `problem` says why the last attempt (or the visit) was refused. */

@@ -124,7 +124,10 @@ export async function offboardWorkspace(
       const [workspace] = await tx.$queryRaw<Array<{ id: string }>>`SELECT "id" FROM "Client" WHERE "id" = ${workspaceId} FOR UPDATE`;
       if (!workspace) throw notFound("workspace");
       const [running, members] = await Promise.all([
-        tx.insightContextPack.findMany({ where: { clientId: workspaceId, status: { in: ["PENDING", "RUNNING"] } }, select: { id: true, generation: true } }),
+        tx.insightContextPack.findMany({
+          where: { clientId: workspaceId, status: { in: ["PENDING", "RUNNING"] } },
+          select: { id: true, generation: true },
+        }),
         tx.workspaceMembership.findMany({ where: { clientId: workspaceId }, select: { userId: true } }),
       ]);
       await tx.$executeRaw`SELECT set_config('insights.offboarding_workspace', ${workspaceId}, true)`;

@@ -8,7 +8,10 @@ export const createSessionBody = z.strictObject({ title: title.optional() });
 export const renameSessionBody = z.strictObject({ title });
 export const listSessionsQuery = z.object({
   /** Admins only: include soft-deleted sessions (to restore them). */
-  includeDeleted: z.enum(["true", "false"]).transform((v) => v === "true").default(false),
+  includeDeleted: z
+    .enum(["true", "false"])
+    .transform((v) => v === "true")
+    .default(false),
   ...pageQuery,
 });
 

@@ -79,11 +79,7 @@ export async function createSession(db: Db, caller: Caller, input: { title?: str
   return toSessionDto(session);
 }
 
-export async function listSessions(
-  db: Db,
-  caller: Caller,
-  query: { includeDeleted: boolean; cursor?: Cursor | undefined; limit: number },
-) {
+export async function listSessions(db: Db, caller: Caller, query: { includeDeleted: boolean; cursor?: Cursor | undefined; limit: number }) {
   if (query.includeDeleted && !caller.isAdmin) {
     throw new AppError("FORBIDDEN", "only workspace admins can list deleted sessions");
   }

@@ -11,7 +11,10 @@ export const usageQuery = z
     return { from: from ?? new Date(end.getTime() - 30 * DAY_MS), to: end };
   })
   // The default `from` is derived from `to`: it must be storable too (30 days before year 1 is not).
-  .refine((q) => isStorableDate(q.from), { message: "is too early: the default from, 30 days before it, cannot be stored; send from", path: ["to"] })
+  .refine((q) => isStorableDate(q.from), {
+    message: "is too early: the default from, 30 days before it, cannot be stored; send from",
+    path: ["to"],
+  })
   .refine((q) => q.from < q.to, { message: "from must be before to", path: ["from"] })
   .refine((q) => q.to.getTime() - q.from.getTime() <= 366 * DAY_MS, { message: "covers at most 366 days", path: ["to"] });
 

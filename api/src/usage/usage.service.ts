@@ -58,9 +58,18 @@ export async function getUsage(db: Db, caller: Caller, range: { from: Date; to: 
       const dayRows = rows.filter(onDay);
       return {
         date,
-        llmCalls: sum(dayRows.filter((r) => SPENT.includes(r.kind)), "llmCalls"),
-        inputTokens: sum(dayRows.filter((r) => SPENT.includes(r.kind)), "inputTokens"),
-        outputTokens: sum(dayRows.filter((r) => SPENT.includes(r.kind)), "outputTokens"),
+        llmCalls: sum(
+          dayRows.filter((r) => SPENT.includes(r.kind)),
+          "llmCalls",
+        ),
+        inputTokens: sum(
+          dayRows.filter((r) => SPENT.includes(r.kind)),
+          "inputTokens",
+        ),
+        outputTokens: sum(
+          dayRows.filter((r) => SPENT.includes(r.kind)),
+          "outputTokens",
+        ),
         savedInputTokens: sum(dayRows, "savedInputTokens"),
         savedOutputTokens: sum(dayRows, "savedOutputTokens"),
       };

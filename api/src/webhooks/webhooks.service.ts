@@ -32,7 +32,11 @@ export async function putWebhook(
   const secret = newWebhookSecret();
   const row = await deps.db.$transaction(async (tx) => {
     const data = { url: input.url, events: input.events, secretCiphertext: secrets.encrypt(secret) };
-    const saved = await tx.insightWebhook.upsert({ where: { clientId: caller.workspaceId }, create: { clientId: caller.workspaceId, ...data }, update: data });
+    const saved = await tx.insightWebhook.upsert({
+      where: { clientId: caller.workspaceId },
+      create: { clientId: caller.workspaceId, ...data },
+      update: data,
+    });
     await recordAuditEvent(tx, caller, { action: "WEBHOOK_SET", details: { url: input.url, events: input.events } });
     return saved;
   });

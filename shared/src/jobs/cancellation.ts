@@ -10,11 +10,7 @@ export async function publishPackCancellation(redis: Redis, prefix: string, pack
 }
 
 /** `subscriber` must be a connection of its own: a subscribed Redis connection can do nothing else. */
-export async function subscribePackCancellations(
-  subscriber: Redis,
-  prefix: string,
-  onCancel: (packId: string) => void,
-): Promise<void> {
+export async function subscribePackCancellations(subscriber: Redis, prefix: string, onCancel: (packId: string) => void): Promise<void> {
   const channel = channelOf(prefix);
   subscriber.on("message", (from: string, packId: string) => {
     if (from === channel) onCancel(packId);

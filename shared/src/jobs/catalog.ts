@@ -88,7 +88,12 @@ export const JOBS = {
     // Runs queued before ticks existed carry no tick; they still run.
     payload: z.object({ tick: z.number().int().nonnegative().optional() }),
     jobId: (p) => `purge-expired-sessions-t${p.tick ?? 0}`,
-    options: { attempts: 3, backoff: { type: "exponential", delay: 60_000 }, removeOnComplete: { count: 200 }, removeOnFail: { count: 100 } },
+    options: {
+      attempts: 3,
+      backoff: { type: "exponential", delay: 60_000 },
+      removeOnComplete: { count: 200 },
+      removeOnFail: { count: 100 },
+    },
   }),
   reconcile: define({
     queue: "maintenance",
@@ -117,4 +122,3 @@ export function jobIdOf<K extends JobKey>(key: K, payload: JobPayload<K>): strin
 export function parsePayload<K extends JobKey>(key: K, data: unknown): z.ZodSafeParseResult<JobPayload<K>> {
   return BY_KEY[key].payload.safeParse(data);
 }
-

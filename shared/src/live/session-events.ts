@@ -156,7 +156,9 @@ export function createSessionEventLog(redis: Redis, prefix: string, options: Ses
     },
     async nextAttempt(sessionId, messageId) {
       const meta = metaKeyOf(prefix, sessionId);
-      const [[, attempt]] = (await redis.multi().hincrby(meta, `attempt:${messageId}`, 1).pexpire(meta, ttlMs).exec()) as [[unknown, number]];
+      const [[, attempt]] = (await redis.multi().hincrby(meta, `attempt:${messageId}`, 1).pexpire(meta, ttlMs).exec()) as [
+        [unknown, number],
+      ];
       return attempt;
     },
     async readAfter(sessionId, afterId, count) {

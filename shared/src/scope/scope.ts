@@ -9,9 +9,7 @@ import type { InsightsWindowPreset } from "../db/client.ts";
 export const PRESET_DAYS = { LAST_7_DAYS: 7, LAST_30_DAYS: 30, LAST_90_DAYS: 90 } as const;
 export type RelativePreset = keyof typeof PRESET_DAYS;
 
-export type ScopeWindow =
-  | { preset: RelativePreset }
-  | { preset: "CUSTOM"; from: Date; to: Date };
+export type ScopeWindow = { preset: RelativePreset } | { preset: "CUSTOM"; from: Date; to: Date };
 
 export interface PackScope {
   window: ScopeWindow;
@@ -31,8 +29,7 @@ export function normaliseScope(scope: PackScope): PackScope {
 
 export function scopeKeyOf(scope: PackScope): string {
   const { window, campaignIds, campaignCap } = normaliseScope(scope);
-  const windowPart =
-    window.preset === "CUSTOM" ? `CUSTOM:${window.from.toISOString()}/${window.to.toISOString()}` : window.preset;
+  const windowPart = window.preset === "CUSTOM" ? `CUSTOM:${window.from.toISOString()}/${window.to.toISOString()}` : window.preset;
   const campaignsPart = campaignIds.length === 0 ? "*" : campaignIds.map(encodeURIComponent).join(",");
   return `${SCOPE_KEY_VERSION};window=${windowPart};campaigns=${campaignsPart};cap=${campaignCap}`;
 }
@@ -60,9 +57,7 @@ export function scopeOfPack(pack: {
   campaignCap: number;
 }): PackScope {
   const window: ScopeWindow =
-    pack.windowPreset === "CUSTOM"
-      ? { preset: "CUSTOM", from: pack.windowFrom, to: pack.windowTo }
-      : { preset: pack.windowPreset };
+    pack.windowPreset === "CUSTOM" ? { preset: "CUSTOM", from: pack.windowFrom, to: pack.windowTo } : { preset: pack.windowPreset };
   return { window, campaignIds: pack.campaignIds, campaignCap: pack.campaignCap };
 }
 

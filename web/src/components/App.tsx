@@ -34,8 +34,8 @@ function SignIn({ reason, onToken }: { reason: string | null; onToken: (token: s
       <h1>Insights chat</h1>
       <ErrorNote message={reason} />
       <p>
-        Open the link your host application gave you, or the one <code>npm run cli -- demo</code> prints. You can also
-        paste a bearer token here; it stays in this tab only.
+        Open the link your host application gave you, or the one <code>npm run cli -- demo</code> prints. You can also paste a bearer token
+        here; it stays in this tab only.
       </p>
       <form
         onSubmit={(e) => {

@@ -54,7 +54,10 @@ export function CampaignChart({ byCampaign }: { byCampaign: CampaignFigures[] })
   const max = Math.max(1, ...rows.map((r) => r.leads));
   const name = (r: CampaignFigures) => r.campaignName ?? (r.campaignId ? r.campaignId : "No campaign");
   const summary = rows
-    .map((r) => `${name(r)}: ${r.leads} leads, ${r.replied} replied (${percent(r.replyRate)}), ${r.positive} positive (${percent(r.positiveRate)})`)
+    .map(
+      (r) =>
+        `${name(r)}: ${r.leads} leads, ${r.replied} replied (${percent(r.replyRate)}), ${r.positive} positive (${percent(r.positiveRate)})`,
+    )
     .join("; ");
   return (
     <figure class="chart">

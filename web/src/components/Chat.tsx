@@ -28,7 +28,11 @@ export function Chat({ api, base, me, session, messages, streams, pack, disabled
   const [lead, setLead] = useState<string | null>(null);
   const earlier = useAction();
   const end = useRef<HTMLDivElement>(null);
-  const lastText = messages.map((m) => m.status).join() + Object.values(streams).map((s) => s.text.length).join();
+  const lastText =
+    messages.map((m) => m.status).join() +
+    Object.values(streams)
+      .map((s) => s.text.length)
+      .join();
   useEffect(() => end.current?.scrollIntoView({ block: "nearest" }), [messages.length, lastText]);
 
   return (
@@ -52,7 +56,17 @@ export function Chat({ api, base, me, session, messages, streams, pack, disabled
   );
 }
 
-function MessageItem({ message: m, stream, me, onLead }: { message: Message; stream: Stream | undefined; me: Me | null; onLead: (id: string) => void }) {
+function MessageItem({
+  message: m,
+  stream,
+  me,
+  onLead,
+}: {
+  message: Message;
+  stream: Stream | undefined;
+  me: Me | null;
+  onLead: (id: string) => void;
+}) {
   if (m.role === "SYSTEM") return <li class="message system">{m.content}</li>;
   const mine = m.role === "USER" && me !== null && m.author?.id === me.user.id;
   const who = m.role === "ASSISTANT" ? "Assistant" : mine ? "You" : (m.author?.name ?? m.author?.email ?? "A member");
@@ -92,7 +106,19 @@ function MessageItem({ message: m, stream, me, onLead }: { message: Message; str
   );
 }
 
-function Composer({ api, base, session, pack, onPosted }: { api: Api; base: string; session: Session; pack: Pack | null; onPosted: Props["onPosted"] }) {
+function Composer({
+  api,
+  base,
+  session,
+  pack,
+  onPosted,
+}: {
+  api: Api;
+  base: string;
+  session: Session;
+  pack: Pack | null;
+  onPosted: Props["onPosted"];
+}) {
   const draftKey = `insights.draft:${session.id}`;
   const [text, setText] = useState(() => sessionStorage.getItem(draftKey) ?? "");
   const action = useAction();

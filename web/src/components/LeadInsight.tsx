@@ -13,14 +13,26 @@ interface Summary {
   nextStep?: string | null;
 }
 
-export function LeadInsightDialog({ api, workspaceBase, leadId, onClose }: { api: Api; workspaceBase: string; leadId: string; onClose: () => void }) {
+export function LeadInsightDialog({
+  api,
+  workspaceBase,
+  leadId,
+  onClose,
+}: {
+  api: Api;
+  workspaceBase: string;
+  leadId: string;
+  onClose: () => void;
+}) {
   const dialog = useRef<HTMLDialogElement>(null);
   const [insight, setInsight] = useState<LeadInsight | null>(null);
   const [error, setError] = useState<string | null>(null);
 
   useEffect(() => {
     dialog.current?.showModal();
-    api.get<LeadInsight>(`${workspaceBase}/leads/${encodeURIComponent(leadId)}/insight`).then(setInsight, (err) => setError(messageOf(err)));
+    api
+      .get<LeadInsight>(`${workspaceBase}/leads/${encodeURIComponent(leadId)}/insight`)
+      .then(setInsight, (err) => setError(messageOf(err)));
   }, [api, workspaceBase, leadId]);
 
   const s = (insight?.summary ?? {}) as Summary;

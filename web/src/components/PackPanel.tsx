@@ -73,7 +73,8 @@ function PackDetails(props: Omit<Props, "packs" | "pack" | "onSelect"> & { pack:
       </header>
       {pack.stale && (
         <InfoNote tone="warn">
-          Conversations in this scope changed after this pack was built{pack.scope.window.preset !== "CUSTOM" ? ", or its window has moved on" : ""}.
+          Conversations in this scope changed after this pack was built
+          {pack.scope.window.preset !== "CUSTOM" ? ", or its window has moved on" : ""}.
           {admin ? " Recompute it to bring it up to date." : " An admin can recompute it."}
         </InfoNote>
       )}

@@ -49,7 +49,13 @@ export function ScopePicker({ api, base, sessionId, campaigns, onPack }: Props) 
 
   /** Caught here so the sentence names the fields as the form does; the API checks the same. */
   const customDatesError = () =>
-    preset !== "CUSTOM" ? null : !from || !to ? "Choose both dates of the custom window." : from > to ? "The start date must not be after the end date." : null;
+    preset !== "CUSTOM"
+      ? null
+      : !from || !to
+        ? "Choose both dates of the custom window."
+        : from > to
+          ? "The start date must not be after the end date."
+          : null;
 
   const requestPack = () =>
     act(async () => {
@@ -111,15 +117,7 @@ export function ScopePicker({ api, base, sessionId, campaigns, onPack }: Props) 
       <fieldset>
         <legend>Campaigns</legend>
         <label class="cap">
-          At most{" "}
-          <input
-            type="number"
-            min={1}
-            max={50}
-            value={cap}
-            onInput={(e) => setCap(Number(e.currentTarget.value) || 1)}
-          />{" "}
-          campaigns
+          At most <input type="number" min={1} max={50} value={cap} onInput={(e) => setCap(Number(e.currentTarget.value) || 1)} /> campaigns
         </label>
         {campaigns === null ? (
           <p class="muted">All campaigns.</p>

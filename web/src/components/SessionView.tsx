@@ -72,11 +72,7 @@ export function SessionView({ api, base, me, admin, sessionId, campaigns, onSess
       <p class={`connection ${status}`} role="status" aria-live="polite">
         {STATUS_TEXT[status]}
       </p>
-      {deleted && (
-        <InfoNote tone="warn">
-          This session was deleted{admin ? "; restore it to work in it again." : " by an admin."}
-        </InfoNote>
-      )}
+      {deleted && <InfoNote tone="warn">This session was deleted{admin ? "; restore it to work in it again." : " by an admin."}</InfoNote>}
       <div class="session-body">
         <section class="packs" aria-label="Context packs">
           {!deleted && <ScopePicker api={api} base={base} sessionId={sessionId} campaigns={campaigns} onPack={packAdded} />}

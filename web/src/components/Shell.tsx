@@ -120,7 +120,9 @@ function TypedWorkspace({ api, onAdd }: { api: Api; onAdd: (w: Workspace) => voi
     void action.run(async () => {
       const base = `/v1/workspaces/${encodeURIComponent(wsId)}/insights`;
       await api.get(`${base}/sessions?limit=1`).catch((err) => {
-        throw err instanceof ApiError && err.status === 404 ? new ApiError("No workspace with that id has you as a member.", 404, err.code) : err;
+        throw err instanceof ApiError && err.status === 404
+          ? new ApiError("No workspace with that id has you as a member.", 404, err.code)
+          : err;
       });
       // Admins may read the audit log; members get 403: that is the role this client needs to know.
       const role: Role = await api.get(`${base}/audit-events?limit=1`).then(

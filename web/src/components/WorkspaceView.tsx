@@ -62,8 +62,7 @@ export function WorkspaceView({ api, me, workspace }: Props) {
     setSelectedId(id);
     setView("chat");
   };
-  const changed = (session: Session) =>
-    setSessions((list) => (list ? list.map((s) => (s.id === session.id ? session : s)) : list));
+  const changed = (session: Session) => setSessions((list) => (list ? list.map((s) => (s.id === session.id ? session : s)) : list));
 
   const live = sessions?.filter((s) => !s.deletedAt) ?? [];
   const deleted = sessions?.filter((s) => s.deletedAt) ?? [];

@@ -14,7 +14,10 @@ export function tracedLlmCall<T extends WithUsage>(task: string, model: string, 
     try {
       const result = await call();
       if (result.usage) {
-        span.setAttributes({ "gen_ai.usage.input_tokens": result.usage.prompt_tokens, "gen_ai.usage.output_tokens": result.usage.completion_tokens });
+        span.setAttributes({
+          "gen_ai.usage.input_tokens": result.usage.prompt_tokens,
+          "gen_ai.usage.output_tokens": result.usage.completion_tokens,
+        });
       }
       return result;
     } catch (err) {

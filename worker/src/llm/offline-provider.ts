@@ -49,8 +49,14 @@ export function extractOffline(thread: LeadThread): LeadInsight {
         : `${OFFLINE_TAG} ${thread.messages.length} outreach message(s), no reply from the lead.`,
       1000,
     ),
-    keyFacts: sentences.filter((s) => FACT.test(s)).slice(0, 5).map((s) => clip(s, 300)),
-    objections: sentences.filter((s) => OBJECTION.test(s)).slice(0, 4).map((s) => clip(s, 300)),
+    keyFacts: sentences
+      .filter((s) => FACT.test(s))
+      .slice(0, 5)
+      .map((s) => clip(s, 300)),
+    objections: sentences
+      .filter((s) => OBJECTION.test(s))
+      .slice(0, 4)
+      .map((s) => clip(s, 300)),
     nextStep: nextStepFor(outcome),
   };
 }
@@ -86,7 +92,11 @@ export function synthesizeOffline(digest: PackDigest): string {
   const campaigns = (m.byCampaign ?? [])
     .map((c) => `- ${c.campaignName ?? "No campaign"}: ${c.leads} leads, ${pct(c.positiveRate)} positive`)
     .join("\n");
-  const objections = digest.summaries.flatMap((s) => s.objections).slice(0, 5).map((o) => `- "${o}"`).join("\n");
+  const objections = digest.summaries
+    .flatMap((s) => s.objections)
+    .slice(0, 5)
+    .map((o) => `- "${o}"`)
+    .join("\n");
   return [
     OFFLINE_LABEL,
     `## ${digest.scopeDescription}`,
@@ -108,7 +118,9 @@ export function answerOffline(context: AnswerContext): ChatAnswer {
       OFFLINE_LABEL,
       `You asked: "${clip(context.question, 300)}"`,
       `In ${context.scopeDescription}: ${m.counts?.summarized ?? 0} conversations, reply rate ${pct(m.replyRate)}, positive rate ${pct(m.positiveRate)}.`,
-      top.length ? `The conversations most related to your question:\n${leads.join("\n")}` : "No conversation summary matches your question.",
+      top.length
+        ? `The conversations most related to your question:\n${leads.join("\n")}`
+        : "No conversation summary matches your question.",
     ].join("\n\n"),
     citedLeadIds: top.map((s) => s.leadId),
     suggestedActions: [],

@@ -6,7 +6,16 @@ import { llmErrorKindOf, observeLlmCall, type LlmMetrics } from "../runtime/metr
 import { tracedLlmCall } from "./llm-span.ts";
 import { chatAnswerMessages, leadInsightMessages, packSynthesisMessages } from "./prompts.ts";
 import { JsonFieldStream } from "./json-field-stream.ts";
-import { addUsage, LlmError, NO_USAGE, type AnswerStream, type Completion, type LlmCallOptions, type LlmProvider, type LlmUsage } from "./provider.ts";
+import {
+  addUsage,
+  LlmError,
+  NO_USAGE,
+  type AnswerStream,
+  type Completion,
+  type LlmCallOptions,
+  type LlmProvider,
+  type LlmUsage,
+} from "./provider.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 import { RetriesExhaustedError, describeLlmError, withRetries, type RetryPolicy } from "./retry.ts";
 import { chatAnswerSchema, leadInsightSchema, packSynthesisSchema, TASKS } from "./schemas.ts";
@@ -113,7 +122,14 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): LlmProvide
           call.signal,
           (err, retry, delayMs) =>
             call.log?.info(
-              { task, retry, of: options.retry.maxRetries, reason: llmErrorKindOf(err), error: describeLlmError(err), delayMs: Math.round(delayMs) },
+              {
+                task,
+                retry,
+                of: options.retry.maxRetries,
+                reason: llmErrorKindOf(err),
+                error: describeLlmError(err),
+                delayMs: Math.round(delayMs),
+              },
               "LLM call failed; retrying",
             ),
         );
@@ -134,7 +150,10 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): LlmProvide
       options.metrics?.errors.inc({ task, kind: "malformed" });
       problem = result ? result.error.issues.map((i) => `${i.path.join(".") || "answer"}: ${i.message}`).join("; ") : "not JSON";
       if (attempt < options.malformedRetries) {
-        call.log?.info({ task, retry: attempt + 1, of: options.malformedRetries, reason: "malformed", error: problem }, "LLM answer did not match its schema; asking again");
+        call.log?.info(
+          { task, retry: attempt + 1, of: options.malformedRetries, reason: "malformed", error: problem },
+          "LLM answer did not match its schema; asking again",
+        );
       }
     }
     throw new LlmError(`the model's answer did not match the expected shape ${options.malformedRetries + 1} times (${problem})`, usage);

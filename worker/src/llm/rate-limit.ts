@@ -38,12 +38,7 @@ export interface RateLimiter {
 
 export const unlimited: RateLimiter = { acquire: async () => {} };
 
-export function createRedisRateLimiter(options: {
-  redis: Redis;
-  prefix: string;
-  requestsPerMinute: number;
-  logger: Logger;
-}): RateLimiter {
+export function createRedisRateLimiter(options: { redis: Redis; prefix: string; requestsPerMinute: number; logger: Logger }): RateLimiter {
   const spacingMs = 60_000 / options.requestsPerMinute;
   // Both keys under the queue prefix: with a hash-tagged prefix ({insights}) they share one Redis Cluster slot.
   const keys = [`${options.prefix}:llm-rate`, `${options.prefix}:llm-rate-replies`];

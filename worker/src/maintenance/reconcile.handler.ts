@@ -90,7 +90,10 @@ async function ensureJob<K extends JobKey>(
     await markFailed(job?.failedReason ?? "unknown reason");
     result.markedFailed++;
     deps.metrics?.reconcilerActions.inc({ job: JOBS[key].name, action: "marked_failed" });
-    deps.logger.info({ ...action, action: "marked_failed", reason: job?.failedReason }, "reconciler: marked FAILED, its job failed for good");
+    deps.logger.info(
+      { ...action, action: "marked_failed", reason: job?.failedReason },
+      "reconciler: marked FAILED, its job failed for good",
+    );
   } else if (state === "missing" || state === "completed" || state === "unknown") {
     // A completed job whose row is still unfinished ended early (e.g. it ran before the row was visible).
     if (job && state === "completed") await job.remove();

@@ -40,7 +40,11 @@ export interface PackPipelineDeps {
 }
 
 /** The workspace's model and reasoning effort, as every call of the pack uses them. */
-export async function callOptionsFor(db: Db, clientId: string, models: ModelPolicy): Promise<Pick<LlmCallOptions, "model" | "reasoningEffort">> {
+export async function callOptionsFor(
+  db: Db,
+  clientId: string,
+  models: ModelPolicy,
+): Promise<Pick<LlmCallOptions, "model" | "reasoningEffort">> {
   return callSettingsOf(await db.workspaceSettings.findUnique({ where: { clientId } }), models);
 }
 
@@ -50,11 +54,7 @@ export type BuildPackResult =
   | { outcome: "released" };
 
 /** `signal` is the job's: it aborts when the pack is cancelled or the worker shuts down. */
-export async function buildPack(
-  deps: PackPipelineDeps,
-  payload: JobPayload<"buildPack">,
-  signal: AbortSignal,
-): Promise<BuildPackResult> {
+export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"buildPack">, signal: AbortSignal): Promise<BuildPackResult> {
   const { db, llm } = deps;
   const pack = await claimPackRun(db, payload.packId, payload.generation);
   // Also when skipped: a job run again after a crash between a commit and its event publishes the state it missed.
@@ -255,6 +255,11 @@ function recordPackWebhook(
     type,
     subjectId: pack.id,
     eventKey: `pack:${pack.id}:g${pack.generation}`,
-    data: { packId: pack.id, sessionId: pack.sessionId, generation: pack.generation, status: type === "pack.completed" ? "COMPLETE" : "FAILED" },
+    data: {
+      packId: pack.id,
+      sessionId: pack.sessionId,
+      generation: pack.generation,
+      status: type === "pack.completed" ? "COMPLETE" : "FAILED",
+    },
   });
 }

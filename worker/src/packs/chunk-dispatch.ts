@@ -59,7 +59,16 @@ export function createFairShare(options: { redis: Redis; prefix: string; queues:
           options.logger.info({ virtualTime: v }, "fair-share clock started over (no chunk was waiting)");
         }
       }
-      const priorities = (await options.redis.eval(ASSIGN, 1, key, clientId, count, CHUNK_COST, MAX_PRIORITY, IDLE_TTL_SECONDS)) as number[];
+      const priorities = (await options.redis.eval(
+        ASSIGN,
+        1,
+        key,
+        clientId,
+        count,
+        CHUNK_COST,
+        MAX_PRIORITY,
+        IDLE_TTL_SECONDS,
+      )) as number[];
       return priorities.map(Number);
     },
     async started(priority) {

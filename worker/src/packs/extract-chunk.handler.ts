@@ -23,11 +23,13 @@ export async function extractChunkJob(
     const call = { ...(await callOptionsFor(deps.db, pack.clientId, deps.models)), log };
     const publish = () => publishPack({ ...deps, logger: log }, pack.id);
     const outcome = await extractChunk({ ...deps, logger: log }, pack, payload.index, call, controller, publish);
-    if (stopReasonOf(controller.signal) === "shutdown") throw new ReleaseJob(`chunk ${payload.index} of pack ${pack.id} released at shutdown`);
+    if (stopReasonOf(controller.signal) === "shutdown")
+      throw new ReleaseJob(`chunk ${payload.index} of pack ${pack.id} released at shutdown`);
     return { outcome };
   } catch (err) {
     if (err instanceof PackRunEnded) return { outcome: "skipped" };
-    if (stopReasonOf(controller.signal) === "shutdown") throw new ReleaseJob(`chunk ${payload.index} of pack ${pack.id} released at shutdown`);
+    if (stopReasonOf(controller.signal) === "shutdown")
+      throw new ReleaseJob(`chunk ${payload.index} of pack ${pack.id} released at shutdown`);
     if (stopReasonOf(controller.signal) === "cancelled") return { outcome: "stopped" };
     throw err;
   } finally {

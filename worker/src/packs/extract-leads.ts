@@ -96,13 +96,21 @@ async function loadPage(run: PackRun, after: number, pageSize: number): Promise<
   await run.assertCurrent();
   const to = run.chunk?.toPosition;
   const page = await run.db.insightContextPackLead.findMany({
-    where: { packId: run.id, status: "PENDING", position: { gt: Math.max(after, (run.chunk?.fromPosition ?? 1) - 1), ...(to ? { lte: to } : {}) } },
+    where: {
+      packId: run.id,
+      status: "PENDING",
+      position: { gt: Math.max(after, (run.chunk?.fromPosition ?? 1) - 1), ...(to ? { lte: to } : {}) },
+    },
     orderBy: { position: "asc" },
     take: pageSize,
     select: { leadId: true, position: true },
   });
   if (page.length === 0) return { leads: [], lastPosition: null };
-  const leads = await loadThreads(run.db, run.pack.clientId, page.map((p) => p.leadId));
+  const leads = await loadThreads(
+    run.db,
+    run.pack.clientId,
+    page.map((p) => p.leadId),
+  );
   return { leads: page.flatMap(({ leadId }) => leads.get(leadId) ?? []), lastPosition: page.at(-1)!.position };
 }
 
@@ -177,7 +185,12 @@ function createResultWriter(run: PackRun, options: ExtractOptions): ResultWriter
       const batch = queued;
       queued = [];
       try {
-        await writeResults(run, batch.map((b) => b.result), model, options.llm.name);
+        await writeResults(
+          run,
+          batch.map((b) => b.result),
+          model,
+          options.llm.name,
+        );
         for (const b of batch) b.resolve();
       } catch (err) {
         for (const b of batch) b.reject(err);
@@ -216,7 +229,10 @@ async function writeResults(run: PackRun, results: LeadResult[], model: string, 
         ${results.map((r) => r.status)}::text[],
         ${results.map((r) => (r.status === "FAILED" ? r.error : null))}::text[],
         ${results.map((r) => extracted(r)?.insight.outcome ?? null)}::text[],
-        ${results.map((r) => { const e = extracted(r); return e ? JSON.stringify(e.insight) : null; })}::text[],
+        ${results.map((r) => {
+          const e = extracted(r);
+          return e ? JSON.stringify(e.insight) : null;
+        })}::text[],
         ${results.map((r) => extracted(r)?.fingerprint ?? null)}::text[],
         ${results.map((r) => r.usage.llmCalls)}::int[],
         ${results.map((r) => r.usage.inputTokens)}::int[],

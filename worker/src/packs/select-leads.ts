@@ -8,13 +8,13 @@ import type { PackRun } from "./pack-run.ts";
  */
 export async function selectLeads(run: PackRun, maxLeads: number): Promise<number> {
   const { pack } = run;
-  const campaignFilter =
-    pack.campaignIds.length > 0 ? Prisma.sql`AND l."campaignId" = ANY(${pack.campaignIds}::text[])` : Prisma.empty;
-  return run.db.$transaction(async (tx) => {
-    await run.update({ stage: "SELECTING" }, tx);
-    await tx.insightContextPackLead.deleteMany({ where: { packId: pack.id } });
-    await tx.insightContextPackChunk.deleteMany({ where: { packId: pack.id } }); // planned again over the new list
-    const total = await tx.$executeRaw`
+  const campaignFilter = pack.campaignIds.length > 0 ? Prisma.sql`AND l."campaignId" = ANY(${pack.campaignIds}::text[])` : Prisma.empty;
+  return run.db.$transaction(
+    async (tx) => {
+      await run.update({ stage: "SELECTING" }, tx);
+      await tx.insightContextPackLead.deleteMany({ where: { packId: pack.id } });
+      await tx.insightContextPackChunk.deleteMany({ where: { packId: pack.id } }); // planned again over the new list
+      const total = await tx.$executeRaw`
       INSERT INTO "InsightContextPackLead" ("packId", "clientId", "leadId", "position")
       SELECT ${pack.id}, l."clientId", l."id", row_number() OVER (ORDER BY l."lastActivityAt" DESC, l."id")
       FROM "Lead" l
@@ -24,7 +24,9 @@ export async function selectLeads(run: PackRun, maxLeads: number): Promise<numbe
         ${campaignFilter}
       ORDER BY l."lastActivityAt" DESC, l."id"
       LIMIT ${maxLeads}`;
-    await run.update({ stage: "EXTRACTING", totalLeads: total }, tx);
-    return total;
-  }, { timeout: 60_000 });
+      await run.update({ stage: "EXTRACTING", totalLeads: total }, tx);
+      return total;
+    },
+    { timeout: 60_000 },
+  );
 }

@@ -15,7 +15,9 @@ const HISTORY_BUDGET_CHARS = 6_000;
 const HISTORY_MESSAGE_CHARS = 1_500;
 
 const STOPWORDS = new Set(
-  "the and for are was were what which who whom whose why how when where with from that this those these have has had not but any all can our your their about into over than then them they you did does doing just more most some such only very will would should could".split(" "),
+  "the and for are was were what which who whom whose why how when where with from that this those these have has had not but any all can our your their about into over than then them they you did does doing just more most some such only very will would should could".split(
+    " ",
+  ),
 );
 
 /** An OR query of the question's words, so a summary matching any of them ranks; null when none is usable. */

@@ -67,7 +67,10 @@ export class ReplyStream implements AnswerStream {
     this.chain = this.chain.then(step).catch((err: unknown) => {
       if (this.warned) return;
       this.warned = true;
-      this.logger.warn({ err: (err as Error).message, messageId: this.reply.id }, "live answer pieces not published; the final message carries the answer");
+      this.logger.warn(
+        { err: (err as Error).message, messageId: this.reply.id },
+        "live answer pieces not published; the final message carries the answer",
+      );
     });
   }
 }

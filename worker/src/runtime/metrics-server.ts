@@ -74,4 +74,3 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
 function sendError(res: ServerResponse, status: number, code: string, message: string): void {
   send(res, status, "application/json", JSON.stringify({ error: { code, message } }));
 }
-

@@ -156,9 +156,11 @@ export function startQueueWorker(queue: QueueKey, options: QueueWorkerOptions): 
     const final = err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
     const bound = jobs.get(job.name);
     if (!final || !bound) return;
-    bound.onFinalFailure(job.data, err.message).catch((e: unknown) =>
-      options.logger.error({ err: e, jobId: job.id }, "could not record a job's final failure; the reconciler will"),
-    );
+    bound
+      .onFinalFailure(job.data, err.message)
+      .catch((e: unknown) =>
+        options.logger.error({ err: e, jobId: job.id }, "could not record a job's final failure; the reconciler will"),
+      );
   });
   worker.on("error", (err) => options.logger.error({ err }, "worker error"));
   // Emitted by the one worker whose stalled-job check caught it, so replicas do not count a job twice.

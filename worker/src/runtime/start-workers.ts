@@ -147,7 +147,10 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     answerMessage: {
       // A reply is never cancelled by message: its job's signal aborts only at shutdown.
       run: (payload, { log, signal }) =>
-        withWebhooks(payload.messageId, answerMessage({ db, llm: deps.llm, models: deps.models, logger: log, shutdown: signal, live }, payload)),
+        withWebhooks(
+          payload.messageId,
+          answerMessage({ db, llm: deps.llm, models: deps.models, logger: log, shutdown: signal, live }, payload),
+        ),
       onFinalFailure: (payload, reason) =>
         failReply({ db, live }, payload.messageId, `could not answer: ${reason}`, { llmCalls: 0, inputTokens: 0, outputTokens: 0 }),
     },
@@ -171,7 +174,15 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   };
 
   const running = new RunningJobs();
-  const common = { connection: deps.connection, prefix: deps.prefix, logger, handlers, running, lockDurationMs: tuning.lockDurationMs, metrics: deps.metrics };
+  const common = {
+    connection: deps.connection,
+    prefix: deps.prefix,
+    logger,
+    handlers,
+    running,
+    lockDurationMs: tuning.lockDurationMs,
+    metrics: deps.metrics,
+  };
   // A pack or reply whose attempt failed because PostgreSQL was away waits for it instead of spending its attempts:
   // every attempt fails during an outage, and a pack that used them all would stay FAILED (or, with its final
   // failure unrecordable, RUNNING) for a reason that says nothing about the pack.

@@ -43,13 +43,18 @@ export async function deliverWebhook(deps: WebhookDeliveryDeps, payload: JobPayl
     // An IP literal never goes through `lookup`: checked here; a host name is checked here and at connection time.
     await assertPublicUrl(url, deps.allowPrivate);
     const timestamp = Math.floor(Date.now() / 1000);
-    statusCode = await post(url, delivery.body, {
-      "content-type": "application/json",
-      "user-agent": "insights-webhooks/1",
-      "webhook-id": delivery.id,
-      "webhook-timestamp": String(timestamp),
-      "webhook-signature": signWebhook(secret, delivery.id, timestamp, delivery.body),
-    }, deps);
+    statusCode = await post(
+      url,
+      delivery.body,
+      {
+        "content-type": "application/json",
+        "user-agent": "insights-webhooks/1",
+        "webhook-id": delivery.id,
+        "webhook-timestamp": String(timestamp),
+        "webhook-signature": signWebhook(secret, delivery.id, timestamp, delivery.body),
+      },
+      deps,
+    );
     if (statusCode >= 300 && statusCode < 400) error = `the receiver answered ${statusCode}; redirects are not followed`;
     else if (statusCode < 200 || statusCode >= 300) error = `the receiver answered ${statusCode}`;
   } catch (err) {
