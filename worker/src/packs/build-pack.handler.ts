@@ -83,29 +83,32 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
       // Planned over the leads still PENDING, once per selection; a resumed run finds its chunks planned.
       await planChunks(run, deps.tuning.chunkSize ?? DEFAULT_CHUNK_SIZE);
       const left = await unfinishedChunks(db, pack.id);
-      if (deps.chunks) {
-        let failure = await deps.chunks.dispatch(pack, left);
-        if (!failure) {
-          log.info({ chunks: left.length }, "chunks handed out");
-          failure = await awaitChunks(run, deps.chunks);
-        }
-        if (failure) {
-          await run.update({ status: "FAILED", error: `a chunk of the pack failed: ${failure}`, completedAt: new Date() });
-          return { outcome: "failed", totalLeads: pack.totalLeads };
-        }
-      } else {
-        const chunkDeps = {
-          db,
-          llm,
-          logger: log,
-          models: deps.models,
-          llmSlots: deps.llmSlots ?? new Semaphore(deps.tuning.llmConcurrency),
-          tuning: deps.tuning,
-          metrics: deps.metrics,
-        };
-        for (const index of left) {
-          if ((await extractChunk(chunkDeps, pack, index, call, controller, publish)) === "stopped") break;
-        }
+      const chunkDeps = {
+        db,
+        llm,
+        logger: log,
+        models: deps.models,
+        llmSlots: deps.llmSlots ?? new Semaphore(deps.tuning.llmConcurrency),
+        tuning: deps.tuning,
+        metrics: deps.metrics,
+      };
+      // The pack job extracts chunk 0 itself (it never gets a job of its own): a pack of one chunk, the common small
+      // pack, then never waits for a chunk slot behind other workspaces' chunks, and a bigger one starts at once.
+      // The rest go out as chunk jobs. Without a dispatcher, the pack job extracts every chunk, one after another.
+      const inline = deps.chunks ? left.filter((index) => index === 0) : left;
+      const handedOut = deps.chunks ? left.filter((index) => index !== 0) : [];
+      let failure: string | null = null;
+      if (deps.chunks && handedOut.length > 0) {
+        failure = await deps.chunks.dispatch(pack, handedOut);
+        log.info({ chunks: handedOut.length }, "chunks handed out");
+      }
+      for (const index of failure ? [] : inline) {
+        if ((await extractChunk(chunkDeps, pack, index, call, controller, publish)) === "stopped") break;
+      }
+      if (deps.chunks && !failure && !run.signal.aborted) failure = await awaitChunks(run, deps.chunks);
+      if (failure) {
+        await run.update({ status: "FAILED", error: `a chunk of the pack failed: ${failure}`, completedAt: new Date() });
+        return { outcome: "failed", totalLeads: pack.totalLeads };
       }
       const stop = stopReasonOf(run.signal);
       if (stop === "shutdown") throw new ReleaseJob(`pack ${pack.id} released at shutdown`);

@@ -8,6 +8,7 @@ import type { Redis } from "ioredis";
 import { jobIdOf } from "@insights/shared/jobs/catalog";
 import { enqueue, type JobQueues } from "@insights/shared/jobs/job-queues";
 import type { Logger } from "@insights/shared/logger";
+import type { ChunkWake } from "./chunk-wake.ts";
 import type { ChunkDispatcher } from "./chunks.ts";
 
 /** Virtual time one chunk costs a workspace. */
@@ -81,8 +82,9 @@ export function createFairShare(options: { redis: Redis; prefix: string; queues:
  * Chunk jobs through BullMQ, each at its workspace's fair priority. Only chunks without a job get one (and a
  * place in the workspace's virtual time): handing the same chunks out again costs the workspace nothing.
  */
-export function createChunkDispatcher(queues: JobQueues, fair: FairShare): ChunkDispatcher {
+export function createChunkDispatcher(queues: JobQueues, fair: FairShare, wake: ChunkWake): ChunkDispatcher {
   return {
+    listen: wake.listen,
     async dispatch(pack, indexes) {
       const payloads = indexes.map((index) => ({ packId: pack.id, generation: pack.generation, index }));
       const existing = await Promise.all(payloads.map((p) => queues.packChunks.getJob(jobIdOf("extractChunk", p))));

@@ -9,10 +9,10 @@ import type { Db, InsightContextPack } from "@insights/shared/db/client";
 import type { ModelPolicy } from "@insights/shared/llm-models";
 import type { Logger } from "@insights/shared/logger";
 import type { LlmCallOptions, LlmProvider } from "../llm/provider.ts";
-import { abortableSleep } from "../llm/rate-limit.ts";
 import { stopReasonOf } from "../runtime/cancellations.ts";
 import type { WorkerMetrics } from "../runtime/metrics.ts";
 import type { Semaphore } from "../runtime/pool.ts";
+import type { ChunkWake } from "./chunk-wake.ts";
 import { extractPendingLeads } from "./extract-leads.ts";
 import { PackRun } from "./pack-run.ts";
 import { createProgressWriter } from "./progress.ts";
@@ -20,10 +20,12 @@ import { createProgressWriter } from "./progress.ts";
 /** Leads per chunk unless configured: small enough to spread a pack over workers, large enough to be few jobs. */
 export const DEFAULT_CHUNK_SIZE = 50;
 
-/** Where a pack job sends its chunks (BullMQ in a worker process; see chunk-dispatch.ts). */
+/** Where a pack job sends its chunks (BullMQ in a worker process; see chunk-dispatch.ts), and how it hears back. */
 export interface ChunkDispatcher {
   /** Gives each chunk without a live job one. Returns the reason of a chunk whose job failed for good, if any. */
   dispatch(pack: InsightContextPack, indexes: number[]): Promise<string | null>;
+  /** Wakes the waiting pack job when one of its chunks is done (see chunk-wake.ts). */
+  listen: ChunkWake["listen"];
 }
 
 export interface ChunkDeps {
@@ -38,16 +40,30 @@ export interface ChunkDeps {
 }
 
 /**
- * Splits the run's PENDING leads, in selection order, into chunks of `chunkSize`; a no-op if the run's chunks are
- * already planned (a resumed pack job). Conditional on the run still being current, in one statement.
+ * Splits the run's PENDING leads, in selection order, into chunks of `chunkSize`, and the last quarter of a pack of
+ * more than two chunks into chunks a fifth of that size; a no-op if the run's chunks are already planned (a resumed
+ * pack job). Conditional on the run still being current, in one statement.
+ *
+ * Why the smaller tail: every process holds up to CHUNK_CONCURRENCY chunks at a time, so when the queue runs dry
+ * one process may still hold several whole chunks while the others idle. Small last chunks bound that imbalance
+ * (guided self-scheduling, in its simplest form) without paying a job per few leads over the whole pack.
  */
 export async function planChunks(run: PackRun, chunkSize: number): Promise<void> {
   await run.db.$executeRaw`
     INSERT INTO "InsightContextPackChunk" ("packId", "index", "fromPosition", "toPosition")
     SELECT ${run.id}, chunk, min(position), max(position)
     FROM (
-      SELECT position, (row_number() OVER (ORDER BY position) - 1) / ${chunkSize}::int AS chunk
-      FROM "InsightContextPackLead" WHERE "packId" = ${run.id} AND status = 'PENDING'
+      SELECT position,
+             CASE WHEN rn <= cut THEN (rn - 1) / ${chunkSize}::int
+                  ELSE (cut + ${chunkSize}::int - 1) / ${chunkSize}::int + (rn - cut - 1) / ${tailChunkSize(chunkSize)}::int
+             END AS chunk
+      FROM (
+        SELECT position, row_number() OVER (ORDER BY position) AS rn,
+               -- The last quarter of a pack of more than two chunks goes out in chunks a fifth of the size.
+               CASE WHEN count(*) OVER () > 2 * ${chunkSize}::int THEN count(*) OVER () - count(*) OVER () / 4
+                    ELSE count(*) OVER () END AS cut
+        FROM "InsightContextPackLead" WHERE "packId" = ${run.id} AND status = 'PENDING'
+      ) numbered
     ) pending
     WHERE EXISTS (SELECT 1 FROM "InsightContextPack" WHERE id = ${run.id} AND generation = ${run.generation}
                   AND status = 'RUNNING' AND "runToken" = ${run.pack.runToken})
@@ -61,6 +77,8 @@ export async function planChunks(run: PackRun, chunkSize: number): Promise<void>
   await run.assertCurrent();
 }
 
+const tailChunkSize = (chunkSize: number) => Math.max(1, Math.ceil(chunkSize / 5));
+
 export async function unfinishedChunks(db: Db, packId: string): Promise<number[]> {
   const rows = await db.insightContextPackChunk.findMany({
     where: { packId, done: false },
@@ -72,28 +90,34 @@ export async function unfinishedChunks(db: Db, packId: string): Promise<number[]
 
 /**
  * The pack job's wait: until every chunk is done, the run stops being current (cancelled, deleted, taken over, a
- * chunk's worker recorded its final failure) or the signal aborts. Polls every 50 ms at first, so a small pack
- * synthesizes as soon as its one chunk is done, then every 100 ms (two indexed reads). Now and then the chunks are
+ * chunk's worker recorded its final failure) or the signal aborts. It checks (two indexed reads) whenever a chunk of
+ * the pack finishes in any process, and every `pollMs` in case that message was lost. Now and then the chunks are
  * handed out again: a chunk whose job went missing gets one, and a chunk job that failed for good while its failure
  * could not be recorded is returned as the run's failure.
  */
-export async function awaitChunks(run: PackRun, dispatcher: ChunkDispatcher, redispatchMs = 30_000): Promise<string | null> {
-  let delayMs = 50;
+export async function awaitChunks(
+  run: PackRun,
+  dispatcher: ChunkDispatcher,
+  redispatchMs = 30_000,
+  pollMs = 1_000,
+): Promise<string | null> {
   let lastDispatch = Date.now();
   for (;;) {
-    await run.assertCurrent();
-    if ((await run.db.insightContextPackChunk.count({ where: { packId: run.id, done: false } })) === 0) return null;
-    if (Date.now() - lastDispatch >= redispatchMs) {
-      const failure = await dispatcher.dispatch(run.pack, await unfinishedChunks(run.db, run.id));
-      if (failure) return failure;
-      lastDispatch = Date.now();
-    }
+    // Listening before the check: a chunk that finishes between the two still wakes this wait.
+    const listener = dispatcher.listen(run.id);
     try {
-      await abortableSleep(delayMs, run.signal);
-    } catch {
-      return null; // stopped: the caller reads why from the signal
+      await run.assertCurrent();
+      if ((await run.db.insightContextPackChunk.count({ where: { packId: run.id, done: false } })) === 0) return null;
+      if (Date.now() - lastDispatch >= redispatchMs) {
+        const failure = await dispatcher.dispatch(run.pack, await unfinishedChunks(run.db, run.id));
+        if (failure) return failure;
+        lastDispatch = Date.now();
+      }
+      await listener.wait(pollMs, run.signal);
+      if (run.signal.aborted) return null; // stopped: the caller reads why from the signal
+    } finally {
+      listener.close();
     }
-    delayMs = Math.min(100, delayMs * 1.5);
   }
 }
 

@@ -14,6 +14,7 @@ import { purgeExpiredSessions } from "../maintenance/purge-sessions.handler.ts";
 import { reconcile } from "../maintenance/reconcile.handler.ts";
 import { buildPack, markPackFailed } from "../packs/build-pack.handler.ts";
 import { createChunkDispatcher, createFairShare } from "../packs/chunk-dispatch.ts";
+import { createChunkWake } from "../packs/chunk-wake.ts";
 import { DEFAULT_CHUNK_SIZE } from "../packs/chunks.ts";
 import { extractChunkJob } from "../packs/extract-chunk.handler.ts";
 import { answerMessage, failReply } from "../replies/answer-message.handler.ts";
@@ -67,7 +68,7 @@ export interface WorkerRuntimeDeps {
   db: Db;
   /** BullMQ's connection (maxRetriesPerRequest: null). */
   connection: Redis;
-  /** A second connection, used only for the cancellation subscription. */
+  /** A second connection, used only for subscriptions (cancellations, finished chunks). */
   subscriber: Redis;
   prefix: string;
   llm: LlmProvider;
@@ -91,7 +92,8 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   const live = createSessionEventLog(deps.connection, deps.prefix);
 
   const fair = createFairShare({ redis: deps.connection, prefix: deps.prefix, queues, logger });
-  const chunks = createChunkDispatcher(queues, fair);
+  const wake = await createChunkWake(deps.connection, deps.subscriber, deps.prefix);
+  const chunks = createChunkDispatcher(queues, fair, wake);
   // One LLM budget for every chunk this process runs (the pack jobs' synthesis and the replies have their own slots).
   const llmSlots = new Semaphore(tuning.llmConcurrency);
   const pipelineTuning = {
@@ -132,11 +134,15 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     extractChunk: {
       run: async (payload, { job, log, signal }) => {
         await fair.started(job.opts.priority ?? 0);
-        return extractChunkJob(
+        const result = await extractChunkJob(
           { db, llm: deps.llm, logger: log, live, models: deps.models, llmSlots, tuning: pipelineTuning, metrics: deps.metrics },
           payload,
           signal,
         );
+        // The pack job waiting for its chunks checks at once (a lost message costs it one fallback poll).
+        if (result.outcome === "done")
+          await wake.finished(payload.packId).catch((err: unknown) => log.warn({ err }, "chunk-done message not sent"));
+        return result;
       },
       // A chunk that cannot be extracted fails its pack run (its pack job, waiting for it, then stops).
       onFinalFailure: async (payload, reason) => {
