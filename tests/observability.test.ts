@@ -114,15 +114,14 @@ describe("the worker's log lines", () => {
     const failedLead = pack.failures[0]!.leadId;
 
     const jobId = `pack-${packId}-g1`;
-    // The pack's 4 leads are one chunk: its job did the extraction, and its lines name it.
-    const chunkJobId = `chunk-${packId}-g1-c0`;
+    // The pack's 4 leads are one chunk, which the pack's own job extracts: its lines name that job.
     expect(linesWhere({ packId, jobId }, /^pack run started/)).toHaveLength(1);
-    const retry = linesWhere({ packId, jobId: chunkJobId, reason: "429" }, /retrying/);
+    const retry = linesWhere({ packId, jobId, reason: "429" }, /retrying/);
     expect(retry).toHaveLength(1);
     expect(retry[0]).toMatchObject({ task: "lead_insight", retry: 1, leadId: expect.any(String), delayMs: 20 });
     const malformed = linesWhere({ packId, leadId: failedLead, reason: "malformed" }, /did not match its schema/);
     expect(malformed).toHaveLength(1);
-    const failed = linesWhere({ packId, leadId: failedLead, jobId: chunkJobId }, /lead failed to summarize/);
+    const failed = linesWhere({ packId, leadId: failedLead, jobId }, /lead failed to summarize/);
     expect(failed).toHaveLength(1);
     expect(failed[0]!.error).toMatch(/did not match the expected shape/);
     expect(linesWhere({ packId, jobId }, /^pack complete/)).toHaveLength(1);

@@ -26,7 +26,8 @@ beforeAll(async () => {
   tracing = await startTracing("insights-test", { processor: new SimpleSpanProcessor(exporter) });
   h = createHarness();
   fake = await startFakeLlm();
-  worker = await startTestWorker(h, fakeLlmProvider(fake));
+  // Chunks of one lead: the pack's job extracts chunk 0 itself and hands the others to chunk jobs.
+  worker = await startTestWorker(h, fakeLlmProvider(fake), { chunkSize: 1 });
 });
 afterAll(async () => {
   await worker?.close();
@@ -92,12 +93,19 @@ describe("a pack's trace", () => {
 
     const llm = inTrace.filter((s) => s.kind === SpanKind.CLIENT && s.name.startsWith("llm "));
     expect(llm.map((s) => s.name).sort()).toEqual(["llm lead_insight", "llm lead_insight", "llm lead_insight", "llm pack_synthesis"]);
-    // Extraction runs in the pack's chunk job, enqueued by the pack's job; synthesis in the pack's job itself.
-    const chunk = inTrace.find((s) => s.kind === SpanKind.CONSUMER && s.name === `process ${QUEUES.packChunks}`);
-    expect(chunk, inTrace.map((s) => s.name).join(", ")).toBeDefined();
-    expect(ancestorsOf(chunk!, inTrace)).toContain(consumer);
+    // Chunk 0 and synthesis run in the pack's job; the other two chunks in chunk jobs that the pack's job enqueued.
+    const chunks = inTrace.filter((s) => s.kind === SpanKind.CONSUMER && s.name === `process ${QUEUES.packChunks}`);
+    expect(chunks, inTrace.map((s) => s.name).join(", ")).toHaveLength(2);
+    for (const chunk of chunks) expect(ancestorsOf(chunk, inTrace)).toContain(consumer);
+    const parentOf = (span: (typeof llm)[number]) => ancestorsOf(span, inTrace)[0];
+    expect(
+      llm
+        .filter((call) => parentOf(call) === consumer)
+        .map((s) => s.name)
+        .sort(),
+    ).toEqual(["llm lead_insight", "llm pack_synthesis"]);
+    expect(llm.filter((call) => chunks.includes(parentOf(call)!)).map((s) => s.name)).toEqual(["llm lead_insight", "llm lead_insight"]);
     for (const call of llm) {
-      expect(ancestorsOf(call, inTrace)[0]).toBe(call.name === "llm pack_synthesis" ? consumer : chunk);
       expect(call.attributes).toMatchObject({ "gen_ai.request.model": expect.any(String), "gen_ai.usage.input_tokens": 120 });
     }
   });

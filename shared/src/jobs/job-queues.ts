@@ -36,13 +36,26 @@ export async function enqueue<K extends JobKey>(
   payload: JobPayload<K>,
   options: { priority?: number } = {},
 ): Promise<string> {
+  const [jobId] = await enqueueMany(queues, key, [{ payload, options }]);
+  return jobId!;
+}
+
+/** `enqueue` for many jobs of one kind, in one round trip. */
+export async function enqueueMany<K extends JobKey>(
+  queues: JobQueues,
+  key: K,
+  jobs: Array<{ payload: JobPayload<K>; options?: { priority?: number } }>,
+): Promise<string[]> {
   const definition = JOBS[key];
-  const parsed = parsePayload(key, payload);
-  if (!parsed.success) throw parsed.error;
-  const data = parsed.data;
-  const jobId = jobIdOf(key, data);
-  await queues[definition.queue].add(definition.name, data, { ...definition.options, ...options, jobId });
-  return jobId;
+  const bulk = jobs.map(({ payload, options }) => {
+    const parsed = parsePayload(key, payload);
+    if (!parsed.success) throw parsed.error;
+    const jobId = jobIdOf(key, parsed.data);
+    return { name: definition.name, data: parsed.data, opts: { ...definition.options, ...options, jobId } };
+  });
+  if (bulk.length === 1) await queues[definition.queue].add(bulk[0]!.name, bulk[0]!.data, bulk[0]!.opts);
+  else if (bulk.length > 1) await queues[definition.queue].addBulk(bulk);
+  return bulk.map((job) => job.opts.jobId);
 }
 
 /** Removes a job that has not started yet; an active job is left to notice its cancellation itself. */

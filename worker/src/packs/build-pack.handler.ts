@@ -16,7 +16,7 @@ import { Semaphore } from "../runtime/pool.ts";
 import { DEFAULT_CHUNK_SIZE, awaitChunks, extractChunk, planChunks, unfinishedChunks, type ChunkDispatcher } from "./chunks.ts";
 import { markCachedLeads } from "./extract-leads.ts";
 import { PackRun, PackRunEnded, claimPackRun } from "./pack-run.ts";
-import { writeProgress } from "./progress.ts";
+import { ProgressPacer, writeProgress } from "./progress.ts";
 import { selectLeads } from "./select-leads.ts";
 import { computeMetrics, synthesize } from "./synthesize-pack.ts";
 
@@ -36,6 +36,8 @@ export interface PackPipelineDeps {
   chunks?: ChunkDispatcher;
   /** The process's LLM budget for extraction, shared with its chunk jobs; a budget of its own when not given. */
   llmSlots?: Semaphore;
+  /** The process's progress interval per pack, shared with its chunk jobs; one of its own when not given. */
+  progress?: ProgressPacer;
   metrics?: WorkerMetrics | undefined;
 }
 
@@ -81,7 +83,7 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
 
     if (pack.stage !== "SYNTHESIZING") {
       // Planned over the leads still PENDING, once per selection; a resumed run finds its chunks planned.
-      await planChunks(run, deps.tuning.chunkSize ?? DEFAULT_CHUNK_SIZE);
+      const planned = await planChunks(run, deps.tuning.chunkSize ?? DEFAULT_CHUNK_SIZE);
       const left = await unfinishedChunks(db, pack.id);
       const chunkDeps = {
         db,
@@ -89,6 +91,7 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
         logger: log,
         models: deps.models,
         llmSlots: deps.llmSlots ?? new Semaphore(deps.tuning.llmConcurrency),
+        progress: deps.progress ?? new ProgressPacer(deps.tuning.progressIntervalMs),
         tuning: deps.tuning,
         metrics: deps.metrics,
       };
@@ -99,7 +102,7 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
       const handedOut = deps.chunks ? left.filter((index) => index !== 0) : [];
       let failure: string | null = null;
       if (deps.chunks && handedOut.length > 0) {
-        failure = await deps.chunks.dispatch(pack, handedOut);
+        failure = await deps.chunks.dispatch(pack, handedOut, { planned });
         log.info({ chunks: handedOut.length }, "chunks handed out");
       }
       for (const index of failure ? [] : inline) {

@@ -6,7 +6,7 @@
 // the lowest priority first, whatever process queued it, so this holds for any number of worker processes.
 import type { Redis } from "ioredis";
 import { jobIdOf } from "@insights/shared/jobs/catalog";
-import { enqueue, type JobQueues } from "@insights/shared/jobs/job-queues";
+import { enqueueMany, type JobQueues } from "@insights/shared/jobs/job-queues";
 import type { Logger } from "@insights/shared/logger";
 import type { ChunkWake } from "./chunk-wake.ts";
 import type { ChunkDispatcher } from "./chunks.ts";
@@ -85,19 +85,26 @@ export function createFairShare(options: { redis: Redis; prefix: string; queues:
 export function createChunkDispatcher(queues: JobQueues, fair: FairShare, wake: ChunkWake): ChunkDispatcher {
   return {
     listen: wake.listen,
-    async dispatch(pack, indexes) {
-      const payloads = indexes.map((index) => ({ packId: pack.id, generation: pack.generation, index }));
-      const existing = await Promise.all(payloads.map((p) => queues.packChunks.getJob(jobIdOf("extractChunk", p))));
-      // A chunk job that completed without finishing its chunk (removed from under its worker, say) gives way to a
-      // new one; one that failed for good fails the run (its worker may not have been able to record it).
-      const states = await Promise.all(existing.map((job) => job?.getState()));
-      const failed = existing.find((_job, i) => states[i] === "failed");
-      if (failed) return failed.failedReason || "unknown reason";
-      await Promise.all(existing.map((job, i) => (states[i] === "completed" ? job!.remove() : undefined)));
-      const missing = payloads.filter((_, i) => !existing[i] || states[i] === "completed");
-      if (missing.length === 0) return null;
-      const priorities = await fair.assign(pack.clientId, missing.length);
-      await Promise.all(missing.map((p, i) => enqueue(queues, "extractChunk", p, { priority: priorities[i]! })));
+    async dispatch(pack, indexes, { planned }) {
+      let payloads = indexes.map((index) => ({ packId: pack.id, generation: pack.generation, index }));
+      // Chunks planned just now have no job yet; chunks handed out before may have one in any state.
+      if (!planned) {
+        const existing = await Promise.all(payloads.map((p) => queues.packChunks.getJob(jobIdOf("extractChunk", p))));
+        // A chunk job that completed without finishing its chunk (removed from under its worker, say) gives way to a
+        // new one; one that failed for good fails the run (its worker may not have been able to record it).
+        const states = await Promise.all(existing.map((job) => job?.getState()));
+        const failed = existing.find((_job, i) => states[i] === "failed");
+        if (failed) return failed.failedReason || "unknown reason";
+        await Promise.all(existing.map((job, i) => (states[i] === "completed" ? job!.remove() : undefined)));
+        payloads = payloads.filter((_, i) => !existing[i] || states[i] === "completed");
+      }
+      if (payloads.length === 0) return null;
+      const priorities = await fair.assign(pack.clientId, payloads.length);
+      await enqueueMany(
+        queues,
+        "extractChunk",
+        payloads.map((payload, i) => ({ payload, options: { priority: priorities[i]! } })),
+      );
       return null;
     },
   };

@@ -1,6 +1,6 @@
-// A pack job waits for its chunks, which run in any worker process. The process that finishes a chunk says so on a
-// Redis channel, and every process wakes its pack jobs waiting on that pack, so synthesis starts as soon as the last
-// chunk is done instead of at the next poll. The chunk rows are the record: a message lost (a subscriber
+// A pack job waits for its chunks, which run in any worker process. The process that finishes a pack's last chunk says
+// so on a Redis channel, and every process wakes its pack jobs waiting on that pack, so synthesis starts as soon as
+// the last chunk is done instead of at the next poll. The chunk rows are the record: a message lost (a subscriber
 // reconnecting) costs the waiting job one fallback poll, nothing else.
 import type { Redis } from "ioredis";
 
@@ -8,12 +8,12 @@ const channelOf = (prefix: string) => `${prefix}:chunk-done`;
 
 export interface ChunkWake {
   /**
-   * Starts listening for the pack's next finished chunk. Call it before checking the chunks, so a chunk that finishes
+   * Starts listening for the pack's last chunk to finish. Call it before checking the chunks, so a chunk that finishes
    * between the check and the wait still wakes it; `wait` resolves on that, after `timeoutMs`, or when `signal` aborts.
    * `close` stops listening.
    */
   listen(packId: string): ChunkListener;
-  /** Tells every worker process that a chunk of the pack is done. */
+  /** Tells every worker process that the pack's last chunk is done. */
   finished(packId: string): Promise<void>;
 }
 

@@ -15,15 +15,18 @@ import type { Semaphore } from "../runtime/pool.ts";
 import type { ChunkWake } from "./chunk-wake.ts";
 import { extractPendingLeads } from "./extract-leads.ts";
 import { PackRun } from "./pack-run.ts";
-import { createProgressWriter } from "./progress.ts";
+import { createProgressWriter, type ProgressPacer } from "./progress.ts";
 
 /** Leads per chunk unless configured: small enough to spread a pack over workers, large enough to be few jobs. */
 export const DEFAULT_CHUNK_SIZE = 50;
 
 /** Where a pack job sends its chunks (BullMQ in a worker process; see chunk-dispatch.ts), and how it hears back. */
 export interface ChunkDispatcher {
-  /** Gives each chunk without a live job one. Returns the reason of a chunk whose job failed for good, if any. */
-  dispatch(pack: InsightContextPack, indexes: number[]): Promise<string | null>;
+  /**
+   * Gives each chunk without a live job one (`planned`: the chunks were planned just now, so none has a job yet).
+   * Returns the reason of a chunk whose job failed for good, if any.
+   */
+  dispatch(pack: InsightContextPack, indexes: number[], options: { planned: boolean }): Promise<string | null>;
   /** Wakes the waiting pack job when one of its chunks is done (see chunk-wake.ts). */
   listen: ChunkWake["listen"];
 }
@@ -35,21 +38,23 @@ export interface ChunkDeps {
   /** LLM_MODEL and LLM_ALLOWED_MODELS. */
   models: ModelPolicy;
   llmSlots: Semaphore;
-  tuning: { llmConcurrency: number; progressIntervalMs: number; pageSize: number };
+  tuning: { llmConcurrency: number; pageSize: number };
+  /** The process's progress interval per pack, shared by the chunks of a pack it runs. */
+  progress: ProgressPacer;
   metrics?: WorkerMetrics | undefined;
 }
 
 /**
  * Splits the run's PENDING leads, in selection order, into chunks of `chunkSize`, and the last quarter of a pack of
  * more than two chunks into chunks a fifth of that size; a no-op if the run's chunks are already planned (a resumed
- * pack job). Conditional on the run still being current, in one statement.
+ * pack job). Conditional on the run still being current, in one statement. True when it planned them now.
  *
  * Why the smaller tail: every process holds up to CHUNK_CONCURRENCY chunks at a time, so when the queue runs dry
  * one process may still hold several whole chunks while the others idle. Small last chunks bound that imbalance
  * (guided self-scheduling, in its simplest form) without paying a job per few leads over the whole pack.
  */
-export async function planChunks(run: PackRun, chunkSize: number): Promise<void> {
-  await run.db.$executeRaw`
+export async function planChunks(run: PackRun, chunkSize: number): Promise<boolean> {
+  const planned = await run.db.$executeRaw`
     INSERT INTO "InsightContextPackChunk" ("packId", "index", "fromPosition", "toPosition")
     SELECT ${run.id}, chunk, min(position), max(position)
     FROM (
@@ -75,6 +80,7 @@ export async function planChunks(run: PackRun, chunkSize: number): Promise<void>
     throw err;
   });
   await run.assertCurrent();
+  return planned > 0;
 }
 
 const tailChunkSize = (chunkSize: number) => Math.max(1, Math.ceil(chunkSize / 5));
@@ -91,7 +97,7 @@ export async function unfinishedChunks(db: Db, packId: string): Promise<number[]
 /**
  * The pack job's wait: until every chunk is done, the run stops being current (cancelled, deleted, taken over, a
  * chunk's worker recorded its final failure) or the signal aborts. It checks (two indexed reads) whenever a chunk of
- * the pack finishes in any process, and every `pollMs` in case that message was lost. Now and then the chunks are
+ * the pack reports itself the last one (in any process), and every `pollMs` in case that message was lost. Now and then the chunks are
  * handed out again: a chunk whose job went missing gets one, and a chunk job that failed for good while its failure
  * could not be recorded is returned as the run's failure.
  */
@@ -109,7 +115,7 @@ export async function awaitChunks(
       await run.assertCurrent();
       if ((await run.db.insightContextPackChunk.count({ where: { packId: run.id, done: false } })) === 0) return null;
       if (Date.now() - lastDispatch >= redispatchMs) {
-        const failure = await dispatcher.dispatch(run.pack, await unfinishedChunks(run.db, run.id));
+        const failure = await dispatcher.dispatch(run.pack, await unfinishedChunks(run.db, run.id), { planned: false });
         if (failure) return failure;
         lastDispatch = Date.now();
       }
@@ -121,7 +127,8 @@ export async function awaitChunks(
   }
 }
 
-export type ChunkOutcome = "done" | "skipped" | "stopped";
+/** "last": done, and so is every other chunk of the run (its pack job may synthesize). */
+export type ChunkOutcome = "done" | "last" | "skipped" | "stopped";
 
 /**
  * Extracts one chunk of `pack`'s current run. `controller` is the caller's: a chunk job's own, or the pack job's
@@ -154,7 +161,7 @@ export async function extractChunk(
     concurrency: deps.tuning.llmConcurrency,
     llmSlots: deps.llmSlots,
     pageSize: deps.tuning.pageSize,
-    progress: createProgressWriter(run, deps.tuning.progressIntervalMs, publish),
+    progress: createProgressWriter(run, deps.progress, publish),
     metrics: deps.metrics,
   });
   if (stopReasonOf(run.signal)) return "stopped";
@@ -166,5 +173,8 @@ export async function extractChunk(
                       AND pl.position BETWEEN c."fromPosition" AND c."toPosition")`;
   if (finished === 0) run.ended();
   deps.logger.info({ chunk: index, leads: chunk.toPosition - chunk.fromPosition + 1 }, "chunk done");
-  return "done";
+  // Counted after that update committed, in a statement of its own: of chunks finishing together, the one whose
+  // update committed last sees every other one done, so some chunk always reports itself the last.
+  const left = await deps.db.insightContextPackChunk.count({ where: { packId: pack.id, done: false } });
+  return left === 0 ? "last" : "done";
 }

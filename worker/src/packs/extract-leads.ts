@@ -83,16 +83,24 @@ async function* pendingThreads(run: PackRun, pageSize: number): AsyncGenerator<P
     page.catch(() => undefined);
     return page;
   };
-  let next = readPage(0);
-  for (;;) {
-    const page = await next;
+  let next: Promise<Page> | null = readPage(0);
+  while (next) {
+    const page: Page = await next;
     if (page.lastPosition === null) return;
-    next = readPage(page.lastPosition);
+    // A page short of pageSize was the last: no lead becomes PENDING again during a run.
+    next = page.full ? readPage(page.lastPosition) : null;
     yield* page.leads;
   }
 }
 
-async function loadPage(run: PackRun, after: number, pageSize: number): Promise<{ leads: PendingThread[]; lastPosition: number | null }> {
+interface Page {
+  leads: PendingThread[];
+  lastPosition: number | null;
+  /** pageSize leads: there may be more after it. */
+  full: boolean;
+}
+
+async function loadPage(run: PackRun, after: number, pageSize: number): Promise<Page> {
   await run.assertCurrent();
   const to = run.chunk?.toPosition;
   const page = await run.db.insightContextPackLead.findMany({
@@ -105,13 +113,17 @@ async function loadPage(run: PackRun, after: number, pageSize: number): Promise<
     take: pageSize,
     select: { leadId: true, position: true },
   });
-  if (page.length === 0) return { leads: [], lastPosition: null };
+  if (page.length === 0) return { leads: [], lastPosition: null, full: false };
   const leads = await loadThreads(
     run.db,
     run.pack.clientId,
     page.map((p) => p.leadId),
   );
-  return { leads: page.flatMap(({ leadId }) => leads.get(leadId) ?? []), lastPosition: page.at(-1)!.position };
+  return {
+    leads: page.flatMap(({ leadId }) => leads.get(leadId) ?? []),
+    lastPosition: page.at(-1)!.position,
+    full: page.length === pageSize,
+  };
 }
 
 export async function loadThreads(db: Db, clientId: string, leadIds: string[]): Promise<Map<string, PendingThread>> {

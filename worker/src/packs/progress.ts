@@ -6,20 +6,40 @@ import { Prisma } from "@insights/shared/db/client";
 import type { PackRun } from "./pack-run.ts";
 
 export interface ProgressWriter {
-  /** Called after each lead; writes when the interval has passed. */
+  /** Called after each lead; writes when the pack's interval has passed. */
   tick(): void;
-  /** Writes now, and waits for any write in flight. */
+  /** Writes if the interval has passed, waits for any write in flight, and reports a write that failed. */
   flush(): Promise<void>;
 }
 
+/**
+ * When this process last wrote each pack's progress. Every chunk of a pack that runs here shares one interval, so a
+ * pack of many short chunks neither writes its row (and publishes an event) twice per chunk nor goes unreported.
+ */
+export class ProgressPacer {
+  private readonly lastWrite = new Map<string, number>();
+
+  constructor(readonly intervalMs: number) {}
+
+  /** True, and the pack's interval starts again, when its last write here is at least an interval old. */
+  due(packId: string): boolean {
+    const now = Date.now();
+    if (now - (this.lastWrite.get(packId) ?? 0) < this.intervalMs) return false;
+    this.lastWrite.set(packId, now);
+    // Bounded: packs not written for a while are forgotten (a forgotten pack is simply due).
+    if (this.lastWrite.size > 1000) {
+      for (const [id, at] of this.lastWrite) if (now - at > 10 * this.intervalMs) this.lastWrite.delete(id);
+    }
+    return true;
+  }
+}
+
 /** `afterWrite` runs after each write has committed (the live `pack.updated` event). */
-export function createProgressWriter(run: PackRun, intervalMs: number, afterWrite: () => Promise<void>): ProgressWriter {
-  let lastWrite = 0;
+export function createProgressWriter(run: PackRun, pacer: ProgressPacer, afterWrite: () => Promise<void>): ProgressWriter {
   let inFlight: Promise<void> | null = null;
   let failure: unknown = null;
 
   const write = async () => {
-    lastWrite = Date.now();
     await writeProgress(run);
     await afterWrite();
   };
@@ -37,11 +57,11 @@ export function createProgressWriter(run: PackRun, intervalMs: number, afterWrit
 
   return {
     tick() {
-      if (Date.now() - lastWrite >= intervalMs) void schedule();
+      if (!inFlight && pacer.due(run.id)) void schedule();
     },
     async flush() {
       if (inFlight) await inFlight;
-      await schedule();
+      if (pacer.due(run.id)) await schedule();
       if (failure) throw failure;
     },
   };

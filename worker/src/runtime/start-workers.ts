@@ -16,6 +16,7 @@ import { buildPack, markPackFailed } from "../packs/build-pack.handler.ts";
 import { createChunkDispatcher, createFairShare } from "../packs/chunk-dispatch.ts";
 import { createChunkWake } from "../packs/chunk-wake.ts";
 import { DEFAULT_CHUNK_SIZE } from "../packs/chunks.ts";
+import { ProgressPacer } from "../packs/progress.ts";
 import { extractChunkJob } from "../packs/extract-chunk.handler.ts";
 import { answerMessage, failReply } from "../replies/answer-message.handler.ts";
 import { deliverWebhook, markDeliveryFailed, pendingDeliveriesOf } from "../webhooks/deliver-webhook.handler.ts";
@@ -96,6 +97,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   const chunks = createChunkDispatcher(queues, fair, wake);
   // One LLM budget for every chunk this process runs (the pack jobs' synthesis and the replies have their own slots).
   const llmSlots = new Semaphore(tuning.llmConcurrency);
+  const progress = new ProgressPacer(tuning.progressIntervalMs);
   const pipelineTuning = {
     maxLeadsPerPack: tuning.maxLeadsPerPack,
     llmConcurrency: tuning.llmConcurrency,
@@ -121,7 +123,18 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
         withWebhooks(
           payload.packId,
           buildPack(
-            { db, llm: deps.llm, logger: log, live, models: deps.models, tuning: pipelineTuning, chunks, llmSlots, metrics: deps.metrics },
+            {
+              db,
+              llm: deps.llm,
+              logger: log,
+              live,
+              models: deps.models,
+              tuning: pipelineTuning,
+              chunks,
+              llmSlots,
+              progress,
+              metrics: deps.metrics,
+            },
             payload,
             signal,
           ),
@@ -135,12 +148,12 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       run: async (payload, { job, log, signal }) => {
         await fair.started(job.opts.priority ?? 0);
         const result = await extractChunkJob(
-          { db, llm: deps.llm, logger: log, live, models: deps.models, llmSlots, tuning: pipelineTuning, metrics: deps.metrics },
+          { db, llm: deps.llm, logger: log, live, models: deps.models, llmSlots, progress, tuning: pipelineTuning, metrics: deps.metrics },
           payload,
           signal,
         );
         // The pack job waiting for its chunks checks at once (a lost message costs it one fallback poll).
-        if (result.outcome === "done")
+        if (result.outcome === "last")
           await wake.finished(payload.packId).catch((err: unknown) => log.warn({ err }, "chunk-done message not sent"));
         return result;
       },
