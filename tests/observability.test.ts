@@ -7,6 +7,7 @@ import { Worker } from "bullmq";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createJobQueues, closeJobQueues } from "@insights/shared/jobs/job-queues";
+import { createFairShare } from "@insights/shared/jobs/fair-share";
 import { createRedis } from "@insights/shared/redis";
 import { QUEUES } from "@insights/shared/jobs/queues";
 import { reconcile } from "@insights/worker/maintenance/reconcile.handler";
@@ -168,7 +169,8 @@ describe("the worker's log lines", () => {
     const queues = createJobQueues(redis, h.prefix);
     const before = await countOf(metrics.reconcilerActions, { job: "pack.build", action: "enqueued" });
     try {
-      const result = await reconcile({ db: h.db, live: h.liveLog, queues, logger: capture("reconcile"), graceMs: 0, metrics });
+      const packFair = createFairShare({ redis, prefix: h.prefix, queues, queue: "packs", logger: capture("reconcile") });
+      const result = await reconcile({ db: h.db, live: h.liveLog, queues, packFair, logger: capture("reconcile"), graceMs: 0, metrics });
       expect(result.enqueued).toBeGreaterThanOrEqual(1);
     } finally {
       await closeJobQueues(queues);

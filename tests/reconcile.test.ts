@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { JOBS, jobIdOf } from "@insights/shared/jobs/catalog";
 import { QUEUES } from "@insights/shared/jobs/queues";
 import { createLogger } from "@insights/shared/logger";
+import { createFairShare } from "@insights/shared/jobs/fair-share";
 import { createRedis } from "@insights/shared/redis";
 import { reconcile } from "@insights/worker/maintenance/reconcile.handler";
 import { enqueue } from "@insights/shared/jobs/job-queues";
@@ -118,6 +119,13 @@ describe("a job that failed for good while its failure could not be written", ()
         db: h.db,
         live: h.liveLog,
         queues: other.queues,
+        packFair: createFairShare({
+          redis: connection,
+          prefix: other.prefix,
+          queues: other.queues,
+          queue: "packs",
+          logger: createLogger("reconcile-test", "silent"),
+        }),
         logger: createLogger("reconcile-test", "silent"),
         graceMs: 30_000,
       });

@@ -159,6 +159,32 @@ describe("a big workspace's backlog", () => {
   });
 });
 
+describe("the pack queue", () => {
+  it("serves a workspace's pack in turn with another workspace's queued packs, not after all of them", { timeout: 60_000 }, async () => {
+    // One pack job at a time, so the order packs start in is the order they finish in.
+    workers.push(await startWorkerProcess(h, fake, { PACK_CONCURRENCY: "1", PACK_CHUNK_SIZE: String(CHUNK) }));
+    fake.latencyMs = 20;
+    const busy = await seedNamed(h, 20);
+    const other = await seedNamed(h, 20);
+    const busyPacks: string[] = [];
+    for (let i = 0; i < 6; i++) busyPacks.push(await requestPack(h, busy));
+    const otherPack = await requestPack(h, other);
+    const all = [...busyPacks, otherPack];
+    await waitFor(
+      async () =>
+        (await h.db.insightContextPack.count({ where: { id: { in: all }, status: "COMPLETE" } })) === all.length ? true : undefined,
+      { timeoutMs: 50_000, what: "every pack to complete" },
+    );
+    const finished = await h.db.insightContextPack.findMany({
+      where: { id: { in: all } },
+      orderBy: { completedAt: "asc" },
+      select: { id: true },
+    });
+    // First in, first out would finish it last (7th). Fairly, it lands right behind the busy workspace's next one.
+    expect(finished.findIndex((p) => p.id === otherPack)).toBeLessThanOrEqual(2);
+  });
+});
+
 async function ask(ws: TestWorkspace, sessionId: string): Promise<string> {
   const res = await h.http
     .post(`${ws.base}/insights/sessions/${sessionId}/messages`)

@@ -6,6 +6,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "@insights/shared/logger";
 import { publishPackCancellation } from "@insights/shared/jobs/cancellation";
 import type { JobKey, JobPayload } from "@insights/shared/jobs/catalog";
+import { createFairShare, enqueuePackJob } from "@insights/shared/jobs/fair-share";
 import { enqueue, removeQueuedJob, type JobQueues } from "@insights/shared/jobs/job-queues";
 import { AppError } from "../http/app-error.ts";
 
@@ -14,25 +15,30 @@ export interface JobClient {
   assertAvailable(): void;
   /** Call after the transaction that made the work durable has committed. */
   enqueueCommitted<K extends JobKey>(key: K, payload: JobPayload<K>): Promise<void>;
+  /** `enqueueCommitted` for a pack run's job, at its workspace's fair place in the pack queue. */
+  enqueuePack(pack: { id: string; generation: number; clientId: string }): Promise<void>;
   /** Stops a pack's work in every worker, and drops its job if it has not started. */
   cancelPack(packId: string, generation: number): Promise<void>;
 }
 
 export function createJobClient(deps: { queues: JobQueues; redis: Redis; prefix: string; logger: Logger }): JobClient {
   const { queues, redis, prefix, logger } = deps;
+  const packFair = createFairShare({ redis, prefix, queues, queue: "packs", logger });
+  const afterCommit = async (job: string, payload: unknown, enqueueJob: () => Promise<unknown>) => {
+    try {
+      await enqueueJob();
+    } catch (err) {
+      logger.warn({ err, job, payload }, "enqueue failed after commit; the reconciler will enqueue it");
+    }
+  };
   return {
     assertAvailable() {
       if (redis.status !== "ready") {
         throw new AppError("UNAVAILABLE", "the job queue (Redis) is unavailable; retry shortly");
       }
     },
-    async enqueueCommitted(key, payload) {
-      try {
-        await enqueue(queues, key, payload);
-      } catch (err) {
-        logger.warn({ err, job: key, payload }, "enqueue failed after commit; the reconciler will enqueue it");
-      }
-    },
+    enqueueCommitted: (key, payload) => afterCommit(key, payload, () => enqueue(queues, key, payload)),
+    enqueuePack: (pack) => afterCommit("buildPack", pack, () => enqueuePackJob(queues, packFair, pack)),
     async cancelPack(packId, generation) {
       try {
         await Promise.all([publishPackCancellation(redis, prefix, packId), removeQueuedJob(queues, "buildPack", { packId, generation })]);

@@ -56,7 +56,7 @@ export async function eraseLead(deps: { db: Db; jobs: JobClient }, actor: Actor,
     });
     return { restarted, erasure };
   });
-  await Promise.all(restarted.map((p) => jobs.enqueueCommitted("buildPack", { packId: p.id, generation: p.generation })));
+  await Promise.all(restarted.map((p) => jobs.enqueuePack(p)));
   return erasure;
 }
 
@@ -66,10 +66,10 @@ export async function eraseLead(deps: { db: Db; jobs: JobClient }, actor: Actor,
  * synthesis with counters recounted from the rows that remain; running ones where they were. A cancelled pack
  * stays cancelled, without whatever it had written.
  */
-async function restartPacksWithout(tx: Tx, packIds: string[]): Promise<Array<{ id: string; generation: number }>> {
+async function restartPacksWithout(tx: Tx, packIds: string[]): Promise<Array<{ id: string; generation: number; clientId: string }>> {
   if (packIds.length === 0) return [];
   const packs = await tx.insightContextPack.findMany({ where: { id: { in: packIds } }, orderBy: { id: "asc" } });
-  const restarted: Array<{ id: string; generation: number }> = [];
+  const restarted: Array<{ id: string; generation: number; clientId: string }> = [];
   for (const pack of packs) {
     if (pack.status === "CANCELLED") {
       await tx.insightContextPack.update({ where: { id: pack.id }, data: { synthesis: null, metrics: Prisma.DbNull } });
@@ -99,7 +99,7 @@ async function restartPacksWithout(tx: Tx, packIds: string[]): Promise<Array<{ i
         failedLeads: count("FAILED"),
         percent: total === 0 ? 0 : Math.floor((processed / total) * 100),
       },
-      select: { id: true, generation: true },
+      select: { id: true, generation: true, clientId: true },
     });
     restarted.push(updated);
   }

@@ -106,7 +106,7 @@ export async function requestPack(deps: PacksDeps, caller: Caller, sessionId: st
   });
   if (started) {
     await deps.live.packUpdated(pack.id);
-    await jobs.enqueueCommitted("buildPack", { packId: pack.id, generation: pack.generation });
+    await jobs.enqueuePack(pack);
   } else if (pack.status === "COMPLETE") await recordPackReuse(db, pack);
   return { created: started, pack: await toPackDto(db, pack) };
 }
@@ -267,7 +267,7 @@ export async function recomputePack(deps: PacksDeps, caller: Caller, packId: str
   });
   await deps.live.messageCreated(toMessageDto({ ...updated.note, author: null }));
   await deps.live.packUpdated(packId);
-  await jobs.enqueueCommitted("buildPack", { packId, generation: updated.pack.generation });
+  await jobs.enqueuePack(updated.pack);
   return toPackDto(db, updated.pack);
 }
 

@@ -4,6 +4,7 @@
 // also records the failure of rows whose job failed for good while no worker was there to mark them.
 import type { Db } from "@insights/shared/db/client";
 import { JOBS, jobIdOf, type JobKey, type JobPayload } from "@insights/shared/jobs/catalog";
+import { enqueuePackJob, type FairShare } from "@insights/shared/jobs/fair-share";
 import { enqueue, type JobQueues } from "@insights/shared/jobs/job-queues";
 import type { SessionEventLog } from "@insights/shared/live/session-events";
 import type { Logger } from "@insights/shared/logger";
@@ -17,6 +18,8 @@ export interface ReconcileDeps {
   db: Db;
   live: SessionEventLog;
   queues: JobQueues;
+  /** Pack jobs go back at their workspace's fair place in the pack queue. */
+  packFair: FairShare;
   logger: Logger;
   /** Rows younger than this are left alone: their job is being enqueued right now. */
   graceMs: number;
@@ -38,13 +41,16 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
 
   const packs = await db.insightContextPack.findMany({
     where: { status: { in: ["PENDING", "RUNNING"] }, updatedAt: { lt: before } },
-    select: { id: true, generation: true },
+    select: { id: true, generation: true, clientId: true },
     orderBy: { updatedAt: "asc" },
     take: BATCH,
   });
   for (const pack of packs) {
     const payload = { packId: pack.id, generation: pack.generation };
-    await ensureJob(deps, "buildPack", payload, result, (reason) => markPackFailed(deps, payload, `the pack's job failed: ${reason}`));
+    await ensureJob(deps, "buildPack", payload, result, {
+      enqueueJob: () => enqueuePackJob(deps.queues, deps.packFair, pack),
+      markFailed: (reason) => markPackFailed(deps, payload, `the pack's job failed: ${reason}`),
+    });
   }
 
   const replies = await db.insightChatMessage.findMany({
@@ -54,9 +60,9 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
     take: BATCH,
   });
   for (const reply of replies) {
-    await ensureJob(deps, "answerMessage", { messageId: reply.id }, result, (reason) =>
-      failReply(deps, reply.id, `could not answer: ${reason}`, NO_USAGE),
-    );
+    await ensureJob(deps, "answerMessage", { messageId: reply.id }, result, {
+      markFailed: (reason) => failReply(deps, reply.id, `could not answer: ${reason}`, NO_USAGE),
+    });
   }
 
   const deliveries = await db.insightWebhookDelivery.findMany({
@@ -66,20 +72,23 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
     take: BATCH,
   });
   for (const delivery of deliveries) {
-    await ensureJob(deps, "deliverWebhook", { deliveryId: delivery.id }, result, () => markDeliveryFailed(db, delivery.id));
+    await ensureJob(deps, "deliverWebhook", { deliveryId: delivery.id }, result, { markFailed: () => markDeliveryFailed(db, delivery.id) });
   }
 
   if (result.enqueued || result.markedFailed) logger.info(result, "reconciled packs, replies and webhook deliveries");
   return result;
 }
 
-/** Gives an unfinished row its job back, or records that the job failed for good. */
+/**
+ * Gives an unfinished row its job back (`enqueueJob`, when the job needs more than its payload), or records that the
+ * job failed for good.
+ */
 async function ensureJob<K extends JobKey>(
   deps: ReconcileDeps,
   key: K,
   payload: JobPayload<K>,
   result: ReconcileResult,
-  markFailed: (reason: string) => Promise<void>,
+  { enqueueJob = () => enqueue(deps.queues, key, payload), markFailed }: { enqueueJob?: () => Promise<unknown>; markFailed: (reason: string) => Promise<void> },
 ): Promise<void> {
   result.checked++;
   const job = await deps.queues[JOBS[key].queue].getJob(jobIdOf(key, payload));
@@ -97,7 +106,7 @@ async function ensureJob<K extends JobKey>(
   } else if (state === "missing" || state === "completed" || state === "unknown") {
     // A completed job whose row is still unfinished ended early (e.g. it ran before the row was visible).
     if (job && state === "completed") await job.remove();
-    await enqueue(deps.queues, key, payload);
+    await enqueueJob();
     result.enqueued++;
     deps.metrics?.reconcilerActions.inc({ job: JOBS[key].name, action: "enqueued" });
     deps.logger.info({ ...action, action: "enqueued" }, "reconciler: gave an unfinished row its job back");

@@ -4,6 +4,7 @@ import type { Redis } from "ioredis";
 import type { Db } from "@insights/shared/db/client";
 import { failedFromOutage } from "@insights/shared/db/unavailable";
 import { subscribePackCancellations } from "@insights/shared/jobs/cancellation";
+import { createFairShare } from "@insights/shared/jobs/fair-share";
 import { closeJobQueues, createJobQueues, enqueue } from "@insights/shared/jobs/job-queues";
 import { createSessionEventLog } from "@insights/shared/live/session-events";
 import type { ModelPolicy } from "@insights/shared/llm-models";
@@ -13,7 +14,7 @@ import type { LlmProvider } from "../llm/provider.ts";
 import { purgeExpiredSessions } from "../maintenance/purge-sessions.handler.ts";
 import { reconcile } from "../maintenance/reconcile.handler.ts";
 import { buildPack, markPackFailed } from "../packs/build-pack.handler.ts";
-import { createChunkDispatcher, createFairShare } from "../packs/chunk-dispatch.ts";
+import { createChunkDispatcher } from "../packs/chunk-dispatch.ts";
 import { createChunkWake } from "../packs/chunk-wake.ts";
 import { DEFAULT_CHUNK_SIZE } from "../packs/chunks.ts";
 import { ProgressPacer } from "../packs/progress.ts";
@@ -92,9 +93,11 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   const queues = createJobQueues(deps.connection, deps.prefix);
   const live = createSessionEventLog(deps.connection, deps.prefix);
 
-  const fair = createFairShare({ redis: deps.connection, prefix: deps.prefix, queues, logger });
+  const fairShare = (queue: "packs" | "packChunks") => createFairShare({ redis: deps.connection, prefix: deps.prefix, queues, queue, logger });
+  const packFair = fairShare("packs");
+  const chunkFair = fairShare("packChunks");
   const wake = await createChunkWake(deps.connection, deps.subscriber, deps.prefix);
-  const chunks = createChunkDispatcher(queues, fair, wake);
+  const chunks = createChunkDispatcher(queues, chunkFair, wake);
   // One LLM budget for every chunk this process runs (the pack jobs' synthesis and the replies have their own slots).
   const llmSlots = new Semaphore(tuning.llmConcurrency);
   const progress = new ProgressPacer(tuning.progressIntervalMs);
@@ -119,8 +122,9 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   // One handler and one final-failure hook for every job of the catalog (the type makes both required).
   const handlers: JobHandlers = {
     buildPack: {
-      run: (payload, { log, signal }) =>
-        withWebhooks(
+      run: async (payload, { job, log, signal }) => {
+        await packFair.started(job.opts.priority ?? 0);
+        return withWebhooks(
           payload.packId,
           buildPack(
             {
@@ -138,7 +142,8 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
             payload,
             signal,
           ),
-        ),
+        );
+      },
       onFinalFailure: async (payload, reason) => {
         await markPackFailed({ db, live, logger }, payload, reason);
         await dispatchWebhooks(payload.packId);
@@ -146,7 +151,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     },
     extractChunk: {
       run: async (payload, { job, log, signal }) => {
-        await fair.started(job.opts.priority ?? 0);
+        await chunkFair.started(job.opts.priority ?? 0);
         const result = await extractChunkJob(
           { db, llm: deps.llm, logger: log, live, models: deps.models, llmSlots, progress, tuning: pipelineTuning, metrics: deps.metrics },
           payload,
@@ -183,7 +188,8 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     },
     // A failed maintenance run needs no record: the next slot's run does the same work.
     reconcile: {
-      run: (_payload, { log }) => reconcile({ db, live, queues, logger: log, graceMs: tuning.reconcileGraceMs, metrics: deps.metrics }),
+      run: (_payload, { log }) =>
+        reconcile({ db, live, queues, packFair, logger: log, graceMs: tuning.reconcileGraceMs, metrics: deps.metrics }),
       onFinalFailure: null,
     },
     purgeExpiredSessions: {
