@@ -159,6 +159,24 @@ describe("a big workspace's backlog", () => {
   });
 });
 
+describe("a chunk job lost from Redis", () => {
+  it("is given again by the waiting pack job, and the pack completes with every lead once", { timeout: 60_000 }, async () => {
+    // One chunk at a time and a slow model: the pack's other chunk jobs wait in the queue long enough to lose one.
+    workers.push(await startWorkerProcess(h, fake, { PACK_CHUNK_SIZE: "5", CHUNK_CONCURRENCY: "1", RECONCILE_INTERVAL_MS: "500" }));
+    fake.latencyMs = 100;
+    const ws = await seedNamed(h, 20);
+    const packId = await requestPack(h, ws);
+    const waiting = await waitFor(async () => {
+      const jobs = (await h.queues.packChunks.getJobs(["prioritized", "waiting"])).filter((j) => j.data.packId === packId);
+      return jobs.length >= 2 ? jobs : undefined;
+    });
+    // What a Redis that lost data (a restart without persistence) leaves: the chunk's row, and no job for it.
+    await waiting[0]!.remove();
+    await watchPack(h, ws, packId, [], (p) => p.status === "COMPLETE", 50_000);
+    await expectExactlyOnce(ws, packId, 20);
+  });
+});
+
 describe("the pack queue", () => {
   it("serves a workspace's pack in turn with another workspace's queued packs, not after all of them", { timeout: 60_000 }, async () => {
     // One pack job at a time, so the order packs start in is the order they finish in.

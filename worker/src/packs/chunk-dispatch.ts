@@ -9,9 +9,10 @@ import type { ChunkDispatcher } from "./chunks.ts";
  * Chunk jobs through BullMQ, each at its workspace's fair priority. Only chunks without a job get one (and a
  * place in the workspace's virtual time): handing the same chunks out again costs the workspace nothing.
  */
-export function createChunkDispatcher(queues: JobQueues, fair: FairShare, wake: ChunkWake): ChunkDispatcher {
+export function createChunkDispatcher(queues: JobQueues, fair: FairShare, wake: ChunkWake, redispatchMs: number): ChunkDispatcher {
   return {
     listen: wake.listen,
+    redispatchMs,
     async dispatch(pack, indexes, { planned }) {
       let payloads = indexes.map((index) => ({ packId: pack.id, generation: pack.generation, index }));
       // Chunks planned just now have no job yet; chunks handed out before may have one in any state.

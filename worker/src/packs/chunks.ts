@@ -27,8 +27,10 @@ export interface ChunkDispatcher {
    * Returns the reason of a chunk whose job failed for good, if any.
    */
   dispatch(pack: InsightContextPack, indexes: number[], options: { planned: boolean }): Promise<string | null>;
-  /** Wakes the waiting pack job when one of its chunks is done (see chunk-wake.ts). */
+  /** Wakes the waiting pack job when its last chunk is done (see chunk-wake.ts). */
   listen: ChunkWake["listen"];
+  /** How often a waiting pack job hands its unfinished chunks out again (the reconciler's interval). */
+  redispatchMs: number;
 }
 
 export interface ChunkDeps {
@@ -97,16 +99,11 @@ export async function unfinishedChunks(db: Db, packId: string): Promise<number[]
 /**
  * The pack job's wait: until every chunk is done, the run stops being current (cancelled, deleted, taken over, a
  * chunk's worker recorded its final failure) or the signal aborts. It checks (two indexed reads) whenever a chunk of
- * the pack reports itself the last one (in any process), and every `pollMs` in case that message was lost. Now and then the chunks are
- * handed out again: a chunk whose job went missing gets one, and a chunk job that failed for good while its failure
- * could not be recorded is returned as the run's failure.
+ * the pack reports itself the last one (in any process), and every `pollMs` in case that message was lost. Every
+ * `redispatchMs` the chunks are handed out again: a chunk whose job went missing gets one, and a chunk job that failed
+ * for good while its failure could not be recorded is returned as the run's failure.
  */
-export async function awaitChunks(
-  run: PackRun,
-  dispatcher: ChunkDispatcher,
-  redispatchMs = 30_000,
-  pollMs = 1_000,
-): Promise<string | null> {
+export async function awaitChunks(run: PackRun, dispatcher: ChunkDispatcher, pollMs = 1_000): Promise<string | null> {
   let lastDispatch = Date.now();
   for (;;) {
     // Listening before the check: a chunk that finishes between the two still wakes this wait.
@@ -114,12 +111,12 @@ export async function awaitChunks(
     try {
       await run.assertCurrent();
       if ((await run.db.insightContextPackChunk.count({ where: { packId: run.id, done: false } })) === 0) return null;
-      if (Date.now() - lastDispatch >= redispatchMs) {
+      if (Date.now() - lastDispatch >= dispatcher.redispatchMs) {
         const failure = await dispatcher.dispatch(run.pack, await unfinishedChunks(run.db, run.id), { planned: false });
         if (failure) return failure;
         lastDispatch = Date.now();
       }
-      await listener.wait(pollMs, run.signal);
+      await listener.wait(Math.min(pollMs, dispatcher.redispatchMs), run.signal);
       if (run.signal.aborted) return null; // stopped: the caller reads why from the signal
     } finally {
       listener.close();

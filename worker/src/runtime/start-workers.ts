@@ -97,7 +97,8 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   const packFair = fairShare("packs");
   const chunkFair = fairShare("packChunks");
   const wake = await createChunkWake(deps.connection, deps.subscriber, deps.prefix);
-  const chunks = createChunkDispatcher(queues, chunkFair, wake);
+  // A chunk job lost from Redis (or failed for good unrecorded) is found on the reconciler's interval.
+  const chunks = createChunkDispatcher(queues, chunkFair, wake, tuning.reconcileIntervalMs);
   // One LLM budget for every chunk this process runs (the pack jobs' synthesis and the replies have their own slots).
   const llmSlots = new Semaphore(tuning.llmConcurrency);
   const progress = new ProgressPacer(tuning.progressIntervalMs);
