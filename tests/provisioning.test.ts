@@ -38,6 +38,40 @@ async function provisionMember(role: "OWNER" | "ADMIN" | "MEMBER", workspaceId =
   return { userId, token: await signToken(TEST_JWT_SECRET, userId) };
 }
 
+describe("a workspace's share of the workers", () => {
+  it("is set by the host, kept when a later PUT leaves it out, and orders packs on the shared queue", async () => {
+    const heavy = unique("ws");
+    const created = await h.http.put(`/v1/workspaces/${heavy}`).set(bearer(service)).send({ name: "Heavy", schedulingWeight: 4 });
+    expect(created.status).toBe(201);
+    expect(created.body.schedulingWeight).toBe(4);
+    const renamed = await h.http.put(`/v1/workspaces/${heavy}`).set(bearer(service)).send({ name: "Heavy, renamed" });
+    expect(renamed.body).toMatchObject({ name: "Heavy, renamed", schedulingWeight: 4 });
+    const light = unique("ws");
+    expect((await h.http.put(`/v1/workspaces/${light}`).set(bearer(service)).send({ name: "Light" })).body.schedulingWeight).toBe(1);
+
+    // Three packs each, requested in turns; no worker runs in this file, so the queue shows the order they would run in.
+    const workspaces = await Promise.all(
+      [heavy, light].map(async (workspaceId) => ({ workspaceId, member: await provisionMember("MEMBER", workspaceId) })),
+    );
+    const packOwner = new Map<string, string>();
+    for (let round = 0; round < 3; round++) {
+      for (const { workspaceId, member } of workspaces) {
+        const session = await h.http.post(`/v1/workspaces/${workspaceId}/insights/sessions`).set(bearer(member.token)).send({});
+        const pack = await h.http
+          .post(`/v1/workspaces/${workspaceId}/insights/sessions/${session.body.id}/packs`)
+          .set(bearer(member.token))
+          .send({ window: { preset: "LAST_7_DAYS" } });
+        expect(pack.status, JSON.stringify(pack.body)).toBe(202);
+        packOwner.set(pack.body.id, workspaceId === heavy ? "heavy" : "light");
+      }
+    }
+    const queued = (await h.queues.packs.getJobs(["prioritized", "waiting"])).filter((j) => packOwner.has(j.data.packId));
+    const order = queued.sort((a, b) => (a.opts.priority ?? 0) - (b.opts.priority ?? 0)).map((j) => packOwner.get(j.data.packId));
+    // Weight 4 against 1: the heavy workspace's three packs all come before the light one's second.
+    expect(order).toEqual(["heavy", "heavy", "heavy", "light", "light", "light"]);
+  });
+});
+
 describe("the service token", () => {
   it("is printed by `npm run cli -- token --service` and provisions a workspace", async () => {
     const cwd = await mkdtemp(path.join(tmpdir(), "insights-cli-"));

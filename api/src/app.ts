@@ -114,7 +114,7 @@ export function createApi(clients: ApiClients, settings: ApiSettings): Api {
     db,
     logger,
     jwtSecret: settings.jwtSecret,
-    jobs: createJobClient({ queues, redis, prefix, logger }),
+    jobs: createJobClient({ db, queues, redis, prefix, logger }),
     queues,
     opsAdmins: settings.opsAdmins,
     sessionRetentionDays: settings.sessionRetentionDays,

@@ -280,6 +280,9 @@ const FIXTURES: Record<OperationId, RouteFixture> = {
       { body: {}, field: "body.name" },
       { body: { name: "" }, field: "body.name" },
       { body: { name: "ok", extra: 1 }, field: "body" },
+      { body: { name: "ok", schedulingWeight: 0 }, field: "body.schedulingWeight" },
+      { body: { name: "ok", schedulingWeight: 101 }, field: "body.schedulingWeight" },
+      { body: { name: "ok", schedulingWeight: 2.5 }, field: "body.schedulingWeight" },
     ],
   },
   offboardWorkspace: {

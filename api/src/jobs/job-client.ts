@@ -3,6 +3,7 @@
 // after; a failed enqueue is logged, never lost. Before a write that needs the queue, the API checks that Redis is
 // reachable and answers 503 when it is not, rather than accept work nobody can start for a while.
 import type { Redis } from "ioredis";
+import type { Db } from "@insights/shared/db/client";
 import type { Logger } from "@insights/shared/logger";
 import { publishPackCancellation } from "@insights/shared/jobs/cancellation";
 import type { JobKey, JobPayload } from "@insights/shared/jobs/catalog";
@@ -21,9 +22,9 @@ export interface JobClient {
   cancelPack(packId: string, generation: number): Promise<void>;
 }
 
-export function createJobClient(deps: { queues: JobQueues; redis: Redis; prefix: string; logger: Logger }): JobClient {
-  const { queues, redis, prefix, logger } = deps;
-  const packFair = createFairShare({ redis, prefix, queues, queue: "packs", logger });
+export function createJobClient(deps: { db: Db; queues: JobQueues; redis: Redis; prefix: string; logger: Logger }): JobClient {
+  const { db, queues, redis, prefix, logger } = deps;
+  const fair = createFairShare({ redis, prefix, queues, queue: "packs", logger });
   const afterCommit = async (job: string, payload: unknown, enqueueJob: () => Promise<unknown>) => {
     try {
       await enqueueJob();
@@ -38,7 +39,7 @@ export function createJobClient(deps: { queues: JobQueues; redis: Redis; prefix:
       }
     },
     enqueueCommitted: (key, payload) => afterCommit(key, payload, () => enqueue(queues, key, payload)),
-    enqueuePack: (pack) => afterCommit("buildPack", pack, () => enqueuePackJob(queues, packFair, pack)),
+    enqueuePack: (pack) => afterCommit("buildPack", pack, () => enqueuePackJob({ db, queues, fair }, pack)),
     async cancelPack(packId, generation) {
       try {
         await Promise.all([publishPackCancellation(redis, prefix, packId), removeQueuedJob(queues, "buildPack", { packId, generation })]);

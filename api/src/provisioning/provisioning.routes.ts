@@ -27,7 +27,7 @@ export const provisioningRoutes = [
     operationId: "putWorkspace",
     method: "put",
     path: WORKSPACE_PATH,
-    summary: "Create or rename a workspace, by the host's id",
+    summary: "Create or rename a workspace, by the host's id, and set its share of the workers",
     tag: "provisioning",
     access: "service",
     params: workspaceParams,
@@ -36,7 +36,7 @@ export const provisioningRoutes = [
       201: { description: "Created", body: workspaceResponse },
       200: { description: "Renamed (or unchanged)", body: workspaceResponse },
     },
-    handle: async ({ params, body }, { db }) => upserted(await provisioning.putWorkspace(db, params.workspaceId, body.name)),
+    handle: async ({ params, body }, { db }) => upserted(await provisioning.putWorkspace(db, params.workspaceId, body)),
   }),
   defineRoute({
     operationId: "offboardWorkspace",

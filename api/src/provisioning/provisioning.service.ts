@@ -21,11 +21,16 @@ export interface Upserted<T> {
 }
 
 /** `xmax = 0` holds exactly for a row this INSERT … ON CONFLICT inserted (an updated row carries our xid). */
-export async function putWorkspace(db: Db, workspaceId: string, name: string): Promise<Upserted<z.output<typeof workspaceResponse>>> {
-  const [row] = await db.$queryRaw<Array<{ id: string; name: string; createdAt: Date; created: boolean }>>`
-    INSERT INTO "Client" ("id", "name") VALUES (${workspaceId}, ${name})
-    ON CONFLICT ("id") DO UPDATE SET "name" = EXCLUDED."name"
-    RETURNING "id", "name", "createdAt", (xmax = 0) AS "created"`;
+export async function putWorkspace(
+  db: Db,
+  workspaceId: string,
+  input: { name: string; schedulingWeight?: number | undefined },
+): Promise<Upserted<z.output<typeof workspaceResponse>>> {
+  const [row] = await db.$queryRaw<Array<z.output<typeof workspaceResponse> & { created: boolean }>>`
+    INSERT INTO "Client" ("id", "name", "schedulingWeight") VALUES (${workspaceId}, ${input.name}, ${input.schedulingWeight ?? 1})
+    ON CONFLICT ("id") DO UPDATE SET "name" = EXCLUDED."name",
+      "schedulingWeight" = COALESCE(${input.schedulingWeight ?? null}::int, "Client"."schedulingWeight")
+    RETURNING "id", "name", "schedulingWeight", "createdAt", (xmax = 0) AS "created"`;
   const { created, ...body } = row!;
   return { created, body };
 }

@@ -48,7 +48,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
   for (const pack of packs) {
     const payload = { packId: pack.id, generation: pack.generation };
     await ensureJob(deps, "buildPack", payload, result, {
-      enqueueJob: () => enqueuePackJob(deps.queues, deps.packFair, pack),
+      enqueueJob: () => enqueuePackJob({ db, queues: deps.queues, fair: deps.packFair }, pack),
       markFailed: (reason) => markPackFailed(deps, payload, `the pack's job failed: ${reason}`),
     });
   }
@@ -88,7 +88,10 @@ async function ensureJob<K extends JobKey>(
   key: K,
   payload: JobPayload<K>,
   result: ReconcileResult,
-  { enqueueJob = () => enqueue(deps.queues, key, payload), markFailed }: { enqueueJob?: () => Promise<unknown>; markFailed: (reason: string) => Promise<void> },
+  {
+    enqueueJob = () => enqueue(deps.queues, key, payload),
+    markFailed,
+  }: { enqueueJob?: () => Promise<unknown>; markFailed: (reason: string) => Promise<void> },
 ): Promise<void> {
   result.checked++;
   const job = await deps.queues[JOBS[key].queue].getJob(jobIdOf(key, payload));

@@ -1,7 +1,8 @@
 // Hands a pack run's chunks out as chunk jobs, fairly across workspaces (see shared/src/jobs/fair-share.ts).
 import { jobIdOf } from "@insights/shared/jobs/catalog";
 import { enqueueMany, type JobQueues } from "@insights/shared/jobs/job-queues";
-import type { FairShare } from "@insights/shared/jobs/fair-share";
+import { schedulingWeightOf, type FairShare } from "@insights/shared/jobs/fair-share";
+import type { Db } from "@insights/shared/db/client";
 import type { ChunkWake } from "./chunk-wake.ts";
 import type { ChunkDispatcher } from "./chunks.ts";
 
@@ -9,7 +10,14 @@ import type { ChunkDispatcher } from "./chunks.ts";
  * Chunk jobs through BullMQ, each at its workspace's fair priority. Only chunks without a job get one (and a
  * place in the workspace's virtual time): handing the same chunks out again costs the workspace nothing.
  */
-export function createChunkDispatcher(queues: JobQueues, fair: FairShare, wake: ChunkWake, redispatchMs: number): ChunkDispatcher {
+export function createChunkDispatcher(deps: {
+  db: Db;
+  queues: JobQueues;
+  fair: FairShare;
+  wake: ChunkWake;
+  redispatchMs: number;
+}): ChunkDispatcher {
+  const { db, queues, fair, wake, redispatchMs } = deps;
   return {
     listen: wake.listen,
     redispatchMs,
@@ -27,7 +35,7 @@ export function createChunkDispatcher(queues: JobQueues, fair: FairShare, wake: 
         payloads = payloads.filter((_, i) => !existing[i] || states[i] === "completed");
       }
       if (payloads.length === 0) return null;
-      const priorities = await fair.assign(pack.clientId, payloads.length);
+      const priorities = await fair.assign(pack.clientId, payloads.length, await schedulingWeightOf(db, pack.clientId));
       await enqueueMany(
         queues,
         "extractChunk",

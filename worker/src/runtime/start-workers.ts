@@ -93,12 +93,13 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   const queues = createJobQueues(deps.connection, deps.prefix);
   const live = createSessionEventLog(deps.connection, deps.prefix);
 
-  const fairShare = (queue: "packs" | "packChunks") => createFairShare({ redis: deps.connection, prefix: deps.prefix, queues, queue, logger });
+  const fairShare = (queue: "packs" | "packChunks") =>
+    createFairShare({ redis: deps.connection, prefix: deps.prefix, queues, queue, logger });
   const packFair = fairShare("packs");
   const chunkFair = fairShare("packChunks");
   const wake = await createChunkWake(deps.connection, deps.subscriber, deps.prefix);
   // A chunk job lost from Redis (or failed for good unrecorded) is found on the reconciler's interval.
-  const chunks = createChunkDispatcher(queues, chunkFair, wake, tuning.reconcileIntervalMs);
+  const chunks = createChunkDispatcher({ db, queues, fair: chunkFair, wake, redispatchMs: tuning.reconcileIntervalMs });
   // One LLM budget for every chunk this process runs (the pack jobs' synthesis and the replies have their own slots).
   const llmSlots = new Semaphore(tuning.llmConcurrency);
   const progress = new ProgressPacer(tuning.progressIntervalMs);
