@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { inject } from "vitest";
 import { signServiceToken } from "@insights/api/auth/jwt";
+import { createRedis } from "@insights/shared/redis";
 import type { WorkerRuntime } from "@insights/worker/runtime/start-workers";
 import { bearer, createHarness, TEST_JWT_SECRET, type TestWorkspace } from "./support/harness.ts";
 import { startFakeLlm, type FakeLlm, type RecordedRequest } from "./support/fake-llm.ts";
@@ -15,6 +16,7 @@ import { fakeLlmProvider, startTestWorker, waitFor } from "./support/worker-harn
 
 const h = createHarness();
 const sql = new pg.Client({ connectionString: inject("databaseUrl") });
+const redis = createRedis(inject("redisUrl"), { role: "erasure-test" });
 let fake: FakeLlm;
 let worker: WorkerRuntime;
 let service: string;
@@ -51,8 +53,41 @@ afterAll(async () => {
   await worker.close();
   await fake.close();
   await sql.end();
+  await redis.quit();
   await h.close();
 });
+
+async function contentOf(key: string): Promise<unknown> {
+  switch (await redis.type(key)) {
+    case "stream":
+      return redis.xrange(key, "-", "+");
+    case "hash":
+      return redis.hgetall(key);
+    case "list":
+      return redis.lrange(key, 0, -1);
+    case "zset":
+      return redis.zrange(key, "0", "-1");
+    case "set":
+      return redis.smembers(key);
+    default:
+      return redis.get(key);
+  }
+}
+
+/** Every key under this file's Redis prefix (live logs, queues, their hashes) whose content contains `needle`. */
+async function redisKeysHolding(needle: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${h.prefix}:*`, "COUNT", 500);
+    cursor = next;
+    for (const key of keys) {
+      const content = await contentOf(key);
+      if (JSON.stringify(content).includes(needle)) found.push(key);
+    }
+  } while (cursor !== "0");
+  return found;
+}
 
 /** Every row of every table, as text, that contains `needle`: table name → count. */
 async function tablesHolding(needle: string): Promise<Record<string, number>> {
@@ -130,6 +165,7 @@ describe("lead erasure", () => {
     expect(answered.content).toContain(forget.mark);
     expect(answered.citedLeadIds).toContain(forget.id);
     expect(Object.keys(await tablesHolding(forget.mark)).length).toBeGreaterThan(2); // the check can see the text
+    expect(await redisKeysHolding(forget.mark)).toContain(h.liveLog.keyOf(session.body.id)); // so can this one
     fake.reset();
     quotingModel();
 
@@ -150,6 +186,9 @@ describe("lead erasure", () => {
     for (const request of fake.requests) expect(request.text).not.toContain(forget.mark);
 
     expect(await tablesHolding(forget.mark)).toEqual({});
+    // Nor does the session's live log: a client resuming from before the erasure gets a snapshot of the clean state.
+    expect(await redisKeysHolding(forget.mark)).toEqual([]);
+    expect(await h.liveLog.canReplayFrom(session.body.id, "0-1")).toBe(false);
     expect(await tablesHolding(keep.mark)).not.toEqual({});
     const { rows } = await sql.query(`SELECT "id" FROM "Lead" WHERE "clientId" = $1`, [ws.workspaceId]);
     expect(rows.map((r) => r.id)).toEqual([keep.id]);
@@ -223,12 +262,16 @@ describe("workspace offboarding", () => {
       .send({ insightsChatEnableFollowupPauses: true })
       .expect(200);
     const otherEvents = await h.db.insightChatAuditEvent.count({ where: { clientId: other.workspaceId } });
+    const liveLog = h.liveLog.keyOf(session.body.id);
+    expect(await redis.xlen(liveLog)).toBeGreaterThan(0);
 
     expect((await h.http.delete(ws.base).set(bearer(ws.tokens.owner))).status).toBe(403);
     const res = await h.http.delete(ws.base).set(bearer(service));
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ id: ws.workspaceId, removedMembers: 3 }); // owner, admin, member
     expect(res.body.removedAuditEvents).toBeGreaterThan(3);
+    // Its sessions' live logs, which quote its conversations, are emptied too.
+    expect(await redis.xlen(liveLog)).toBe(0);
 
     // Every table that names a workspace, and the workspace itself.
     const { rows: columns } = await sql.query<{ table_name: string }>(

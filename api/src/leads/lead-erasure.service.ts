@@ -9,6 +9,7 @@ import { recordAuditEvent } from "../audit/audit.service.ts";
 import { notFound } from "../http/app-error.ts";
 import type { Actor } from "../http/request-context.ts";
 import type { JobClient } from "../jobs/job-client.ts";
+import type { LiveEvents } from "../live/live-events.ts";
 import type { leadErasureResponse } from "./leads.schema.ts";
 
 /** What replaces an answer that drew on an erased lead. */
@@ -16,10 +17,10 @@ const ERASED_ANSWER = "This answer drew on a lead whose data was erased on reque
 
 type LeadErasure = z.output<typeof leadErasureResponse>;
 
-export async function eraseLead(deps: { db: Db; jobs: JobClient }, actor: Actor, leadId: string): Promise<LeadErasure> {
-  const { db, jobs } = deps;
+export async function eraseLead(deps: { db: Db; jobs: JobClient; live: LiveEvents }, actor: Actor, leadId: string): Promise<LeadErasure> {
+  const { db, jobs, live } = deps;
   jobs.assertAvailable();
-  const { restarted, erasure } = await db.$transaction(async (tx) => {
+  const { restarted, redacted, packSessions, erasure } = await db.$transaction(async (tx) => {
     // The row lock orders this against ingestion of the same lead and against a concurrent erasure.
     const [lead] = await tx.$queryRaw<Array<{ id: string }>>`
       SELECT "id" FROM "Lead" WHERE "clientId" = ${actor.workspaceId} AND "id" = ${leadId} FOR UPDATE`;
@@ -27,15 +28,16 @@ export async function eraseLead(deps: { db: Db; jobs: JobClient }, actor: Actor,
     const packIds = (
       await tx.insightContextPackLead.findMany({ where: { clientId: actor.workspaceId, leadId }, select: { packId: true } })
     ).map((row) => row.packId);
+    const packSessions = await tx.insightContextPack.findMany({ where: { id: { in: packIds } }, select: { sessionId: true } });
 
     // The thread, the cached insight and the pack rows go with the lead (cascades).
     await tx.lead.delete({ where: { clientId_id: { clientId: actor.workspaceId, id: leadId } } });
     const restarted = await restartPacksWithout(tx, packIds);
-    const redacted = await tx.$queryRaw<Array<{ id: string }>>`
+    const redacted = await tx.$queryRaw<Array<{ id: string; sessionId: string }>>`
       UPDATE "InsightChatMessage"
       SET "content" = ${ERASED_ANSWER}, "suggestions" = NULL, "citedLeadIds" = array_remove("citedLeadIds", ${leadId})
       WHERE "clientId" = ${actor.workspaceId} AND "role" = 'ASSISTANT' AND ${leadId} = ANY("citedLeadIds")
-      RETURNING "id"`;
+      RETURNING "id", "sessionId"`;
     // A stored Idempotency-Key answer for one of these packs (200/202) carries its old synthesis; a retry of that
     // request is harmless without it (it finds the pack by its scope). Message answers (201) hold no lead text.
     if (packIds.length > 0) {
@@ -54,8 +56,13 @@ export async function eraseLead(deps: { db: Db; jobs: JobClient }, actor: Actor,
       action: "LEAD_ERASED",
       details: { leadId, rebuiltPackIds: erasure.rebuiltPackIds, redactedMessageIds: erasure.redactedMessageIds },
     });
-    return { restarted, erasure };
+    return { restarted, redacted, packSessions, erasure };
   });
+  // The sessions' live logs may quote the lead (a pack's synthesis, an answer, its streamed pieces): they go before
+  // the new state is published, and a client resuming from before gets a snapshot of that state.
+  await live.forgetSessions([...packSessions, ...redacted].map((row) => row.sessionId));
+  await Promise.all(restarted.map((p) => live.packUpdated(p.id)));
+  await live.messagesUpdated(redacted.map((m) => m.id));
   await Promise.all(restarted.map((p) => jobs.enqueuePack(p)));
   return erasure;
 }

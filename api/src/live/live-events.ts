@@ -13,8 +13,13 @@ export interface LiveEvents {
   packUpdated(packId: string): Promise<void>;
   packDeleted(pack: { id: string; sessionId: string }): Promise<void>;
   messageCreated(message: { id: string; sessionId: string }): Promise<void>;
-  /** Messages the API itself finished (replies cancelled with their session), as listed now. */
+  /** Messages the API itself finished or changed (cancelled replies, redacted answers), as listed now. */
   messagesUpdated(messageIds: string[]): Promise<void>;
+  /**
+   * Drops the sessions' logged events, whose text may quote what an erasure removed. Unlike a lost event, a failure
+   * here must fail the request (the caller retries it): erased text may not stay readable.
+   */
+  forgetSessions(sessionIds: string[]): Promise<void>;
 }
 
 export function createLiveEvents(deps: { db: Db; log: SessionEventLog; logger: Logger }): LiveEvents {
@@ -37,5 +42,8 @@ export function createLiveEvents(deps: { db: Db; log: SessionEventLog; logger: L
       messageIds.length === 0
         ? Promise.resolve()
         : safely("message.updated", () => publishMessages(db, log, "message.updated", messageIds)),
+    forgetSessions: async (sessionIds) => {
+      await Promise.all([...new Set(sessionIds)].map((id) => log.forget(id)));
+    },
   };
 }

@@ -6,6 +6,7 @@ import type { Db, Tx, WorkspaceRole } from "@insights/shared/db/client";
 import { recordAuditEvent } from "../audit/audit.service.ts";
 import type { MembershipCache } from "../auth/membership-cache.ts";
 import type { JobClient } from "../jobs/job-client.ts";
+import type { LiveEvents } from "../live/live-events.ts";
 import { AppError, notFound } from "../http/app-error.ts";
 import type {
   memberResponse,
@@ -120,30 +121,33 @@ export async function removeMember(
  * their memberships here go. Work in flight is cancelled once the rows are gone.
  */
 export async function offboardWorkspace(
-  deps: { db: Db; jobs: JobClient; memberships: MembershipCache },
+  deps: { db: Db; jobs: JobClient; memberships: MembershipCache; live: LiveEvents },
   workspaceId: string,
 ): Promise<z.output<typeof offboardedWorkspaceResponse>> {
-  const { running, members, auditEvents } = await deps.db.$transaction(
+  const { running, members, sessions, auditEvents } = await deps.db.$transaction(
     async (tx) => {
       // Locks out ingestion and provisioning of this workspace until it is gone.
       const [workspace] = await tx.$queryRaw<Array<{ id: string }>>`SELECT "id" FROM "Client" WHERE "id" = ${workspaceId} FOR UPDATE`;
       if (!workspace) throw notFound("workspace");
-      const [running, members] = await Promise.all([
+      const [running, members, sessions] = await Promise.all([
         tx.insightContextPack.findMany({
           where: { clientId: workspaceId, status: { in: ["PENDING", "RUNNING"] } },
           select: { id: true, generation: true },
         }),
         tx.workspaceMembership.findMany({ where: { clientId: workspaceId }, select: { userId: true } }),
+        tx.insightChatSession.findMany({ where: { clientId: workspaceId }, select: { id: true } }),
       ]);
       await tx.$executeRaw`SELECT set_config('insights.offboarding_workspace', ${workspaceId}, true)`;
       const { count: auditEvents } = await tx.insightChatAuditEvent.deleteMany({ where: { clientId: workspaceId } });
       // Everything else of the workspace goes with its row (every relation to Client cascades).
       await tx.client.delete({ where: { id: workspaceId } });
-      return { running, members, auditEvents };
+      return { running, members, sessions, auditEvents };
     },
     { timeout: 120_000 },
   );
   for (const { userId } of members) deps.memberships.forget(workspaceId, userId);
   await Promise.all(running.map((p) => deps.jobs.cancelPack(p.id, p.generation)));
+  // Its sessions' live logs hold its conversations' text too.
+  await deps.live.forgetSessions(sessions.map((session) => session.id));
   return { id: workspaceId, offboardedAt: new Date(), removedMembers: members.length, removedAuditEvents: auditEvents };
 }

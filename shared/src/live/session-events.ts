@@ -96,6 +96,19 @@ redis.call('PEXPIRE', KEYS[1], ARGV[7])
 redis.call('PEXPIRE', KEYS[2], ARGV[7])
 return id`;
 
+// KEYS: stream, meta. Drops every event the log holds and the text so far of answers being streamed (after a lead's
+// erasure, they may quote it). The replay floor moves up to the newest id: a client resuming from before it gets a
+// fresh snapshot, which the database already holds without the erased text.
+const FORGET = `
+for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
+  if string.sub(field, 1, 15) == 'streaming-text:' then redis.call('HDEL', KEYS[2], field) end
+end
+local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if #newest == 0 then return 0 end
+redis.call('XTRIM', KEYS[1], 'MAXLEN', 0)
+redis.call('HSET', KEYS[2], 'floor', newest[1][1])
+return 1`;
+
 /** A reply's answer as streamed so far: its attempt and the text of that attempt's pieces. */
 export interface StreamingReply {
   messageId: string;
@@ -128,6 +141,8 @@ export interface SessionEventLog {
   snapshotPoint(sessionId: string): Promise<{ lastId: string; streaming: StreamingReply[] }>;
   /** True when every event after `id` is still in the log, so a replay from it misses nothing. */
   canReplayFrom(sessionId: string, id: string): Promise<boolean>;
+  /** Drops every event of the session's log (their text may hold erased data); resuming clients get a snapshot. */
+  forget(sessionId: string): Promise<void>;
   /** For the shared reader: the stream key of a session. */
   keyOf(sessionId: string): string;
 }
@@ -138,6 +153,9 @@ export function createSessionEventLog(redis: Redis, prefix: string, options: Ses
   const ttlMs = options.idleTtlMs ?? LIVE_IDLE_TTL_MS;
   return {
     keyOf: (sessionId) => streamKeyOf(prefix, sessionId),
+    async forget(sessionId) {
+      await redis.eval(FORGET, 2, streamKeyOf(prefix, sessionId), metaKeyOf(prefix, sessionId));
+    },
     async append(sessionId, type, data, version) {
       const id = await redis.eval(
         APPEND,
