@@ -298,6 +298,33 @@ describe("workspace offboarding", () => {
   });
 });
 
+describe("a workspace offboarded while another API process still caches its members", () => {
+  it("answers their writes 404, never 500, and writes nothing", async () => {
+    const other = createHarness(); // a second API process: its own membership cache
+    try {
+      const ws = await h.seed({ leads: 1 });
+      const session = await h.http.post(`${ws.base}/insights/sessions`).set(bearer(ws.tokens.member)).send({});
+      // The other process has just let the member in, so it caches the membership (MEMBERSHIP_CACHE_MS).
+      await other.http.get(`${ws.base}/insights/sessions`).set(bearer(ws.tokens.member)).expect(200);
+      expect((await h.http.delete(ws.base).set(bearer(service))).status).toBe(202);
+
+      const writes = [
+        other.http.put(`${ws.base}/insights/preferences`).set(bearer(ws.tokens.member)).send({ windowPreset: "LAST_7_DAYS", campaignCap: 3 }),
+        other.http.patch(`${ws.base}/insights/settings`).set(bearer(ws.tokens.admin)).send({ insightsChatEnableFollowupPauses: true }),
+        other.http.post(`${ws.base}/insights/sessions`).set(bearer(ws.tokens.member)).send({}),
+        other.http.post(`${ws.base}/insights/sessions/${session.body.id}/messages`).set(bearer(ws.tokens.member)).send({ content: "Hi?" }),
+      ];
+      for (const res of await Promise.all(writes)) {
+        expect(res.status, JSON.stringify(res.body)).toBe(404);
+        expect(res.body.error.code).toBe("NOT_FOUND");
+      }
+      expect(await h.db.client.count({ where: { id: ws.workspaceId } })).toBe(0);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
 describe("audit events", () => {
   let ws: TestWorkspace;
   let other: TestWorkspace;

@@ -47,5 +47,18 @@ function toAppError(err: unknown): AppError {
   if (isDatabaseUnavailable(err)) {
     return new AppError("UNAVAILABLE", "the database is unavailable; retry shortly");
   }
+  if (referencedRowIsGone(err)) {
+    return new AppError("NOT_FOUND", "what this request writes into no longer exists (it was just deleted)");
+  }
   return new AppError("INTERNAL", "internal error; quote the requestId when reporting it");
+}
+
+/**
+ * A write refused by a foreign key: the row it belongs to (a workspace offboarded, a session purged) was deleted
+ * after the request's checks passed, e.g. while another API process still cached the caller's membership. Prisma's
+ * P2003, or the driver adapter's kind for the same (raw statements).
+ */
+function referencedRowIsGone(err: unknown): boolean {
+  const e = err as { code?: unknown; meta?: { driverAdapterError?: { cause?: { kind?: unknown } } } } | undefined;
+  return e?.code === "P2003" || e?.meta?.driverAdapterError?.cause?.kind === "ForeignKeyConstraintViolation";
 }
