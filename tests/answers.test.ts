@@ -1,23 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { WorkerRuntime } from "@insights/worker/runtime/start-workers";
-import { bearer, createHarness, type TestWorkspace } from "./support/harness.ts";
-import { startFakeLlm, USAGE, type FakeLlm } from "./support/fake-llm.ts";
-import { fakeLlmProvider, startTestWorker, waitFor } from "./support/worker-harness.ts";
+import { describe, expect, it } from "vitest";
+import { bearer, type TestWorkspace } from "./support/harness.ts";
+import { USAGE } from "./support/fake-llm.ts";
+import { useFakeModelWorker, waitFor } from "./support/worker-harness.ts";
 
-const h = createHarness();
-let fake: FakeLlm;
-let worker: WorkerRuntime;
-
-beforeAll(async () => {
-  fake = await startFakeLlm();
-  worker = await startTestWorker(h, fakeLlmProvider(fake));
-});
-afterEach(() => fake.reset());
-afterAll(async () => {
-  await worker.close();
-  await fake.close();
-  await h.close();
-});
+const { h, fake } = await useFakeModelWorker();
 
 type Message = {
   id: string;

@@ -1,45 +1,25 @@
 // Real worker processes, really killed. The API runs in-process (its own tests cover it); the workers run as
 // `npm run start:worker` would, against this run's database and a queue prefix of this file's own.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createLogger } from "@insights/shared/logger";
 import { buildPack } from "@insights/worker/packs/build-pack.handler";
-import { bearer, createHarness, insertPendingPack, TEST_MODELS, type TestWorkspace } from "./support/harness.ts";
-import { startFakeLlm, type FakeLlm } from "./support/fake-llm.ts";
+import { bearer, insertPendingPack, TEST_MODELS, type TestWorkspace } from "./support/harness.ts";
 import {
   expectMonotonic,
   extractionCallsByLead as callsByLead,
   requestPack as requestPackVia,
   seedNamed,
-  startWorkerProcess,
+  useWorkerProcesses,
   watchPack,
   type Progress,
 } from "./support/pack-processes.ts";
-import type { ServiceProcess } from "./support/processes.ts";
 import { fakeLlmProvider, waitFor } from "./support/worker-harness.ts";
 
-const h = createHarness();
-let fake: FakeLlm;
-const workers: ServiceProcess[] = [];
-
-beforeAll(async () => {
-  fake = await startFakeLlm();
-});
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => w.kill("SIGKILL")));
-  fake.reset();
-});
-afterAll(async () => {
-  await fake.close();
-  await h.close();
-});
+const fixture = await useWorkerProcesses();
+const { h, fake } = fixture;
 
 const LOCK_MS = 2000;
-
-async function startWorker(): Promise<ServiceProcess> {
-  const worker = await startWorkerProcess(h, fake, { JOB_LOCK_MS: String(LOCK_MS) });
-  workers.push(worker);
-  return worker;
-}
+const startWorker = () => fixture.startWorker({ JOB_LOCK_MS: String(LOCK_MS) });
 
 const seed = (leads: number) => seedNamed(h, leads);
 const requestPack = (ws: TestWorkspace) => requestPackVia(h, ws);

@@ -2,23 +2,20 @@
 // after a workspace is offboarded no row of it remains; audit events still refuse every other UPDATE and DELETE.
 // The fake LLM quotes what it is shown (as a real one would), so a lead's text reaches summaries, syntheses and
 // answers before erasure, and the checks below have something to find if erasure missed it.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { inject } from "vitest";
 import { signServiceToken } from "@insights/api/auth/jwt";
 import { createRedis } from "@insights/shared/redis";
-import type { WorkerRuntime } from "@insights/worker/runtime/start-workers";
 import { bearer, createHarness, TEST_JWT_SECRET, type TestWorkspace } from "./support/harness.ts";
-import { startFakeLlm, type FakeLlm, type RecordedRequest } from "./support/fake-llm.ts";
+import type { RecordedRequest } from "./support/fake-llm.ts";
 import { ROUTES } from "./support/routes.ts";
-import { fakeLlmProvider, startTestWorker, waitFor } from "./support/worker-harness.ts";
+import { useFakeModelWorker, waitFor } from "./support/worker-harness.ts";
 
-const h = createHarness();
+const { h, fake } = await useFakeModelWorker();
 const sql = new pg.Client({ connectionString: inject("databaseUrl") });
 const redis = createRedis(inject("redisUrl"), { role: "erasure-test" });
-let fake: FakeLlm;
-let worker: WorkerRuntime;
 let service: string;
 
 const MARKS = /MARK-[a-z0-9-]+/g;
@@ -44,17 +41,11 @@ function quotingModel() {
 
 beforeAll(async () => {
   await sql.connect();
-  fake = await startFakeLlm();
-  worker = await startTestWorker(h, fakeLlmProvider(fake));
   service = await signServiceToken(TEST_JWT_SECRET);
 });
-afterEach(() => fake.reset());
 afterAll(async () => {
-  await worker.close();
-  await fake.close();
   await sql.end();
   await redis.quit();
-  await h.close();
 });
 
 async function contentOf(key: string): Promise<unknown> {
@@ -309,7 +300,10 @@ describe("a workspace offboarded while another API process still caches its memb
       expect((await h.http.delete(ws.base).set(bearer(service))).status).toBe(202);
 
       const writes = [
-        other.http.put(`${ws.base}/insights/preferences`).set(bearer(ws.tokens.member)).send({ windowPreset: "LAST_7_DAYS", campaignCap: 3 }),
+        other.http
+          .put(`${ws.base}/insights/preferences`)
+          .set(bearer(ws.tokens.member))
+          .send({ windowPreset: "LAST_7_DAYS", campaignCap: 3 }),
         other.http.patch(`${ws.base}/insights/settings`).set(bearer(ws.tokens.admin)).send({ insightsChatEnableFollowupPauses: true }),
         other.http.post(`${ws.base}/insights/sessions`).set(bearer(ws.tokens.member)).send({}),
         other.http.post(`${ws.base}/insights/sessions/${session.body.id}/messages`).set(bearer(ws.tokens.member)).send({ content: "Hi?" }),

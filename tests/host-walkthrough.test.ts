@@ -1,26 +1,12 @@
 // The README's "Integrate as a host", step by step: from a workspace nobody has heard of to a member's answered
 // question, with HTTP only (a service token for the host's backend, a user token the host signs for its member).
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { randomUUID } from "node:crypto";
 import { signServiceToken, signToken } from "@insights/api/auth/jwt";
-import type { WorkerRuntime } from "@insights/worker/runtime/start-workers";
-import { bearer, createHarness, TEST_JWT_SECRET } from "./support/harness.ts";
-import { startFakeLlm, type FakeLlm } from "./support/fake-llm.ts";
-import { fakeLlmProvider, startTestWorker, waitFor } from "./support/worker-harness.ts";
+import { bearer, TEST_JWT_SECRET } from "./support/harness.ts";
+import { useFakeModelWorker, waitFor } from "./support/worker-harness.ts";
 
-const h = createHarness();
-let fake: FakeLlm;
-let worker: WorkerRuntime;
-
-beforeAll(async () => {
-  fake = await startFakeLlm();
-  worker = await startTestWorker(h, fakeLlmProvider(fake));
-});
-afterAll(async () => {
-  await worker.close();
-  await fake.close();
-  await h.close();
-});
+const { h } = await useFakeModelWorker();
 
 it("takes a host from nothing to a member's answered question over HTTP", async () => {
   const workspace = `acme-${randomUUID().slice(0, 8)}`;

@@ -2,33 +2,19 @@
 // snapshot, pack progress, streamed answers, resume, access, limits. The same behaviour across real processes is
 // in live-processes.test.ts.
 import { createConnection } from "node:net";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { WorkerRuntime } from "@insights/worker/runtime/start-workers";
+import { afterEach, describe, expect, it } from "vitest";
 import { bearer, createHarness, type TestWorkspace } from "./support/harness.ts";
-import { startFakeLlm, type FakeLlm } from "./support/fake-llm.ts";
 import { SseClient, type LiveEvent } from "./support/sse-client.ts";
-import { fakeLlmProvider, startTestWorker, waitFor } from "./support/worker-harness.ts";
+import { useFakeModelWorker, waitFor } from "./support/worker-harness.ts";
 
 const MAX_STREAMS = 3;
-const h = createHarness({
-  live: { keepAliveMs: 200, maxStreamMs: 60_000, maxStreamsPerUser: MAX_STREAMS, maxBufferedBytes: 4096, accessCheckMs: 200 },
+const { h, fake } = await useFakeModelWorker({
+  harness: { live: { keepAliveMs: 200, maxStreamMs: 60_000, maxStreamsPerUser: MAX_STREAMS, maxBufferedBytes: 4096, accessCheckMs: 200 } },
 });
-let fake: FakeLlm;
-let worker: WorkerRuntime;
 const clients: SseClient[] = [];
 
-beforeAll(async () => {
-  fake = await startFakeLlm();
-  worker = await startTestWorker(h, fakeLlmProvider(fake));
-});
 afterEach(() => {
   for (const c of clients.splice(0)) c.close();
-  fake.reset();
-});
-afterAll(async () => {
-  await worker.close();
-  await fake.close();
-  await h.close();
 });
 
 const eventsPath = (ws: TestWorkspace, sessionId: string) => `${ws.base}/insights/sessions/${sessionId}/events`;

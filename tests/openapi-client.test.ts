@@ -10,26 +10,15 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { createConfig, lintFromString } from "@redocly/openapi-core";
 import openapiTS, { astToString, type OpenAPI3 } from "openapi-typescript";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { WorkerRuntime } from "@insights/worker/runtime/start-workers";
-import { startFakeLlm, type FakeLlm } from "./support/fake-llm.ts";
-import { bearer, createHarness, type TestWorkspace } from "./support/harness.ts";
-import { fakeLlmProvider, startTestWorker, waitFor } from "./support/worker-harness.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { bearer, type TestWorkspace } from "./support/harness.ts";
+import { useFakeModelWorker, waitFor } from "./support/worker-harness.ts";
 
-const h = createHarness();
-let fake: FakeLlm;
-let worker: WorkerRuntime;
+const { h, fake } = await useFakeModelWorker();
 let doc: OpenAPI3;
 
 beforeAll(async () => {
-  fake = await startFakeLlm();
-  worker = await startTestWorker(h, fakeLlmProvider(fake));
   doc = (await h.http.get("/openapi.json")).body as OpenAPI3;
-});
-afterAll(async () => {
-  await worker.close();
-  await fake.close();
-  await h.close();
 });
 
 describe("GET /openapi.json", () => {

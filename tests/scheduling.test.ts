@@ -1,47 +1,30 @@
 // Many workspaces, many workers, on real worker processes: one pack's chunks spread over every process, a process
 // killed mid-chunk loses nothing, a big workspace's backlog does not hold up a small workspace's pack, and a reply is
 // answered while every extraction slot is busy.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { bearer, createHarness, type TestWorkspace } from "./support/harness.ts";
-import { startFakeLlm, type FakeLlm } from "./support/fake-llm.ts";
+import { describe, expect, it } from "vitest";
+import { bearer, type TestWorkspace } from "./support/harness.ts";
 import {
   expectMonotonic,
   extractionCallsByLead,
   requestPack,
   seedNamed,
-  startWorkerProcess,
+  useWorkerProcesses,
   watchPack,
   type Progress,
 } from "./support/pack-processes.ts";
 import type { ServiceProcess } from "./support/processes.ts";
 import { waitFor } from "./support/worker-harness.ts";
 
-const h = createHarness();
-let fake: FakeLlm;
-const workers: ServiceProcess[] = [];
-
-beforeAll(async () => {
-  fake = await startFakeLlm();
-});
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => w.kill("SIGKILL")));
-  fake.reset();
-});
-afterAll(async () => {
-  await fake.close();
-  await h.close();
-});
+const { h, fake, startWorker } = await useWorkerProcesses();
 
 const CHUNK = 20;
 
 async function startWorkers(n: number): Promise<ServiceProcess[]> {
-  const started = await Promise.all(
+  return Promise.all(
     Array.from({ length: n }, () =>
-      startWorkerProcess(h, fake, { JOB_LOCK_MS: "2000", PACK_CHUNK_SIZE: String(CHUNK), CHUNK_CONCURRENCY: "2", LLM_CONCURRENCY: "4" }),
+      startWorker({ JOB_LOCK_MS: "2000", PACK_CHUNK_SIZE: String(CHUNK), CHUNK_CONCURRENCY: "2", LLM_CONCURRENCY: "4" }),
     ),
   );
-  workers.push(...started);
-  return started;
 }
 
 /** The leads of `packId` each process logged as extracted in its chunks. */
@@ -162,7 +145,7 @@ describe("a big workspace's backlog", () => {
 describe("a chunk job lost from Redis", () => {
   it("is given again by the waiting pack job, and the pack completes with every lead once", { timeout: 60_000 }, async () => {
     // One chunk at a time and a slow model: the pack's other chunk jobs wait in the queue long enough to lose one.
-    workers.push(await startWorkerProcess(h, fake, { PACK_CHUNK_SIZE: "5", CHUNK_CONCURRENCY: "1", RECONCILE_INTERVAL_MS: "500" }));
+    await startWorker({ PACK_CHUNK_SIZE: "5", CHUNK_CONCURRENCY: "1", RECONCILE_INTERVAL_MS: "500" });
     fake.latencyMs = 100;
     const ws = await seedNamed(h, 20);
     const packId = await requestPack(h, ws);
@@ -180,7 +163,7 @@ describe("a chunk job lost from Redis", () => {
 describe("the pack queue", () => {
   it("serves a workspace's pack in turn with another workspace's queued packs, not after all of them", { timeout: 60_000 }, async () => {
     // One pack job at a time, so the order packs start in is the order they finish in.
-    workers.push(await startWorkerProcess(h, fake, { PACK_CONCURRENCY: "1", PACK_CHUNK_SIZE: String(CHUNK) }));
+    await startWorker({ PACK_CONCURRENCY: "1", PACK_CHUNK_SIZE: String(CHUNK) });
     fake.latencyMs = 20;
     const busy = await seedNamed(h, 20);
     const other = await seedNamed(h, 20);

@@ -116,14 +116,18 @@ export async function startFakeLlm(): Promise<FakeLlm> {
 
   const server: Server = createServer(async (req, res) => {
     fake.inFlight += 1;
+    let gone = false;
     res.on("close", () => {
       fake.inFlight -= 1;
+      gone = true;
     });
     const body = JSON.parse(await readBody(req)) as RecordedRequest["body"];
     const task = body.response_format?.json_schema?.name ?? "text";
     const recorded: RecordedRequest = { task, body, text: body.messages.map((m) => m.content).join("\n"), receivedAt: Date.now() };
     fake.requests.push(recorded);
     if (fake.latencyMs > 0) await new Promise((r) => setTimeout(r, fake.latencyMs));
+    // A client that gave up during the latency (an aborted call) takes no scripted answer: a later test's would go.
+    if (gone) return;
 
     const scripted = fake.intercept?.(recorded) ?? scripts.get(task)?.shift();
     if (scripted && "hang" in scripted) {

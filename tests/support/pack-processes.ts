@@ -1,8 +1,8 @@
 // What the process tests (crash, scheduling) share: worker processes against this run's database and a fake LLM, and
 // packs requested and watched through the API, as a member would.
-import { expect, inject } from "vitest";
-import { bearer, type Harness, type TestWorkspace } from "./harness.ts";
-import type { FakeLlm } from "./fake-llm.ts";
+import { afterAll, afterEach, expect, inject } from "vitest";
+import { bearer, createHarness, type Harness, type TestWorkspace } from "./harness.ts";
+import { startFakeLlm, type FakeLlm } from "./fake-llm.ts";
 import { startService, waitForOutput, type ServiceProcess } from "./processes.ts";
 import { SHARED_DATABASE_SAFE, waitFor } from "./worker-harness.ts";
 
@@ -15,8 +15,39 @@ export type Progress = {
   cachedLeads: number;
 };
 
+/**
+ * A process test file's setup: the API harness, the fake model, and `startWorker` for worker processes, every one of
+ * which is killed (SIGKILL) after each test, with the model's script reset. Call it at the top of the file.
+ */
+export async function useWorkerProcesses(): Promise<{
+  h: Harness;
+  fake: FakeLlm;
+  startWorker(env?: Record<string, string>): Promise<ServiceProcess>;
+}> {
+  const h = createHarness();
+  const fake = await startFakeLlm();
+  const workers: ServiceProcess[] = [];
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => w.kill("SIGKILL")));
+    fake.reset();
+  });
+  afterAll(async () => {
+    await fake.close();
+    await h.close();
+  });
+  return {
+    h,
+    fake,
+    async startWorker(env = {}) {
+      const worker = await startWorkerProcess(h, fake, env);
+      workers.push(worker);
+      return worker;
+    },
+  };
+}
+
 /** A worker process as `npm run start:worker` runs it; `env` adds to (or overrides) the test defaults. */
-export async function startWorkerProcess(h: Harness, fake: FakeLlm, env: Record<string, string>): Promise<ServiceProcess> {
+async function startWorkerProcess(h: Harness, fake: FakeLlm, env: Record<string, string>): Promise<ServiceProcess> {
   const worker = startService("worker", {
     DATABASE_URL: inject("databaseUrl"),
     REDIS_URL: inject("redisUrl"),

@@ -1,6 +1,6 @@
 // The real worker runtime, in-process, on the harness's queues, with the LLM at its HTTP boundary (a fake
 // OpenAI-compatible server) so the openai client code runs for real.
-import { inject } from "vitest";
+import { afterAll, afterEach, inject } from "vitest";
 import type { ModelPolicy } from "@insights/shared/llm-models";
 import type { WebhookSettings } from "@insights/shared/webhooks/secret-box";
 import { createLogger, type Logger } from "@insights/shared/logger";
@@ -10,8 +10,8 @@ import type { LlmProvider } from "@insights/worker/llm/provider";
 import { unlimited, type RateLimiter } from "@insights/worker/llm/rate-limit";
 import type { WorkerMetrics } from "@insights/worker/runtime/metrics";
 import { DEFAULT_TUNING, startWorkers, type WorkerRuntime, type WorkerTuning } from "@insights/worker/runtime/start-workers";
-import type { FakeLlm } from "./fake-llm.ts";
-import { TEST_MODELS, TEST_WEBHOOKS, type Harness, type TestWorkspace } from "./harness.ts";
+import { startFakeLlm, type FakeLlm } from "./fake-llm.ts";
+import { createHarness, TEST_MODELS, TEST_WEBHOOKS, type Harness, type HarnessOptions, type TestWorkspace } from "./harness.ts";
 
 /**
  * Test files share the run's database, and a worker's maintenance acts on every row in its database: a reconciler
@@ -61,6 +61,25 @@ export async function startTestWorker(
       await Promise.all([connection.quit(), subscriber.quit()]);
     },
   };
+}
+
+/**
+ * What most test files start with: the API harness, the fake model and one in-process worker calling it. The model's
+ * script is reset after each test; all three close after the file. Call it at the top of the file.
+ */
+export async function useFakeModelWorker(
+  options: { harness?: HarnessOptions; tuning?: Partial<WorkerTuning> } = {},
+): Promise<{ h: Harness; fake: FakeLlm; worker: WorkerRuntime }> {
+  const h = createHarness(options.harness);
+  const fake = await startFakeLlm();
+  const worker = await startTestWorker(h, fakeLlmProvider(fake), options.tuning);
+  afterEach(() => fake.reset());
+  afterAll(async () => {
+    await worker.close();
+    await fake.close();
+    await h.close();
+  });
+  return { h, fake, worker };
 }
 
 /** Polls until `check` returns a value (not undefined), or fails with the last value seen. */
