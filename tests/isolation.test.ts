@@ -20,53 +20,20 @@ function send(method: string, path: string, token: string, body?: object): Promi
   return body ? req.send(body) : req;
 }
 
-/** Every row that belongs to a workspace, read straight from the database. */
-async function snapshotOf(workspaceId: string) {
-  const where = { clientId: workspaceId };
-  const [
-    memberships,
-    settings,
-    campaigns,
-    leads,
-    leadMessages,
-    sessions,
-    chatMessages,
-    packs,
-    packLeads,
-    insights,
-    preferences,
-    auditEvents,
-    usage,
-  ] = await Promise.all([
-    h.db.workspaceMembership.findMany({ where, orderBy: { userId: "asc" } }),
-    h.db.workspaceSettings.findUnique({ where }),
-    h.db.campaign.findMany({ where, orderBy: { id: "asc" } }),
-    h.db.lead.findMany({ where, orderBy: { id: "asc" } }),
-    h.db.leadMessage.findMany({ where, orderBy: [{ leadId: "asc" }, { id: "asc" }] }),
-    h.db.insightChatSession.findMany({ where, orderBy: { id: "asc" } }),
-    h.db.insightChatMessage.findMany({ where, orderBy: { id: "asc" } }),
-    h.db.insightContextPack.findMany({ where, orderBy: { id: "asc" } }),
-    h.db.insightContextPackLead.findMany({ where, orderBy: [{ packId: "asc" }, { leadId: "asc" }] }),
-    h.db.leadConversationInsight.findMany({ where, orderBy: { leadId: "asc" } }),
-    h.db.insightChatUserPreference.findMany({ where, orderBy: { userId: "asc" } }),
-    h.db.insightChatAuditEvent.findMany({ where, orderBy: { id: "asc" } }),
-    h.db.insightLlmUsage.findMany({ where, orderBy: { id: "asc" } }),
-  ]);
-  return {
-    memberships,
-    settings,
-    campaigns,
-    leads,
-    leadMessages,
-    sessions,
-    chatMessages,
-    packs,
-    packLeads,
-    insights,
-    preferences,
-    auditEvents,
-    usage,
-  };
+/**
+ * Every row that belongs to a workspace, read straight from the database: its own row, and its rows in every table
+ * with a `clientId` column (a table added later is covered without a change here).
+ */
+async function snapshotOf(workspaceId: string): Promise<Record<string, string[]>> {
+  const tables = await h.db.$queryRaw<Array<{ table: string }>>`
+    SELECT table_name AS "table" FROM information_schema.columns
+    WHERE table_schema = current_schema() AND column_name = 'clientId' ORDER BY table_name`;
+  const rowsOf = async (sql: string) => (await h.db.$queryRawUnsafe<Array<{ row: string }>>(sql, workspaceId)).map((r) => r.row);
+  const snapshot: Record<string, string[]> = { Client: await rowsOf(`SELECT t::text AS "row" FROM "Client" t WHERE "id" = $1`) };
+  for (const { table } of tables) {
+    snapshot[table] = await rowsOf(`SELECT t::text AS "row" FROM "${table}" t WHERE "clientId" = $1 ORDER BY 1`);
+  }
+  return snapshot;
 }
 
 /** The path's resource id (campaign, lead, session or pack), swapped for one that exists in no workspace. */
