@@ -77,7 +77,8 @@ interface PendingThread extends LeadThread {
  */
 async function* pendingThreads(run: PackRun, pageSize: number): AsyncGenerator<PendingThread> {
   const readPage = (after: number) => {
-    const page = loadPage(run, after, pageSize);
+    // A chunk's first page follows its claim, which found the run current a moment ago.
+    const page = loadPage(run, after, pageSize, !(run.chunk && after === 0));
     // Awaited only when the lanes reach it (or never, if the run stops first): until then a failure, such as the
     // run found no longer current, must not count as an unhandled rejection. The await below still throws it.
     page.catch(() => undefined);
@@ -100,8 +101,8 @@ interface Page {
   full: boolean;
 }
 
-async function loadPage(run: PackRun, after: number, pageSize: number): Promise<Page> {
-  await run.assertCurrent();
+async function loadPage(run: PackRun, after: number, pageSize: number, check: boolean): Promise<Page> {
+  if (check) await run.assertCurrent();
   const to = run.chunk?.toPosition;
   const page = await run.db.insightContextPackLead.findMany({
     where: {
