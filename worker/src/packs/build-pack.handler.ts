@@ -14,7 +14,7 @@ import { ReleaseJob, followSignal, stopReasonOf } from "../runtime/cancellations
 import type { WorkerMetrics } from "../runtime/metrics.ts";
 import { Semaphore } from "../runtime/pool.ts";
 import { DEFAULT_CHUNK_SIZE, awaitChunks, extractChunk, planChunks, unfinishedChunks, type ChunkDispatcher } from "./chunks.ts";
-import { markCachedLeads } from "./extract-leads.ts";
+import { markCachedLeads, ResultBatches } from "./extract-leads.ts";
 import { PackRun, PackRunEnded, claimPackRun } from "./pack-run.ts";
 import { ProgressPacer, writeProgress } from "./progress.ts";
 import { selectLeads } from "./select-leads.ts";
@@ -38,6 +38,8 @@ export interface PackPipelineDeps {
   llmSlots?: Semaphore;
   /** The process's progress interval per pack, shared with its chunk jobs; one of its own when not given. */
   progress?: ProgressPacer;
+  /** The process's group commits per pack, shared with its chunk jobs; its own when not given. */
+  results?: ResultBatches;
   metrics?: WorkerMetrics | undefined;
 }
 
@@ -92,6 +94,7 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
         models: deps.models,
         llmSlots: deps.llmSlots ?? new Semaphore(deps.tuning.llmConcurrency),
         progress: deps.progress ?? new ProgressPacer(deps.tuning.progressIntervalMs),
+        results: deps.results ?? new ResultBatches(),
         tuning: deps.tuning,
         metrics: deps.metrics,
       };

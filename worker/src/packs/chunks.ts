@@ -13,7 +13,7 @@ import { stopReasonOf } from "../runtime/cancellations.ts";
 import type { WorkerMetrics } from "../runtime/metrics.ts";
 import type { Semaphore } from "../runtime/pool.ts";
 import type { ChunkWake } from "./chunk-wake.ts";
-import { extractPendingLeads } from "./extract-leads.ts";
+import { extractPendingLeads, type ResultBatches } from "./extract-leads.ts";
 import { PackRun } from "./pack-run.ts";
 import { createProgressWriter, type ProgressPacer } from "./progress.ts";
 
@@ -43,6 +43,8 @@ export interface ChunkDeps {
   tuning: { llmConcurrency: number; pageSize: number };
   /** The process's progress interval per pack, shared by the chunks of a pack it runs. */
   progress: ProgressPacer;
+  /** The process's group commits per pack, shared likewise. */
+  results: ResultBatches;
   metrics?: WorkerMetrics | undefined;
 }
 
@@ -159,6 +161,7 @@ export async function extractChunk(
     llmSlots: deps.llmSlots,
     pageSize: deps.tuning.pageSize,
     progress: createProgressWriter(run, deps.progress, publish),
+    results: deps.results,
     metrics: deps.metrics,
   });
   if (stopReasonOf(run.signal)) return "stopped";

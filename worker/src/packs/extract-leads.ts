@@ -19,6 +19,8 @@ export interface ExtractOptions {
    * are held in memory. */
   pageSize: number;
   progress: ProgressWriter;
+  /** The process's group commits, shared by the chunks of a pack that run in it. */
+  results: ResultBatches;
   /** Counts failed leads. */
   metrics?: WorkerMetrics | undefined;
 }
@@ -53,16 +55,20 @@ export async function markCachedLeads(run: PackRun, model: string): Promise<void
  * the run's signal aborts.
  */
 export async function extractPendingLeads(run: PackRun, options: ExtractOptions): Promise<void> {
-  const results = createResultWriter(run, options);
-  await forEachConcurrently(
-    pendingThreads(run, options.pageSize),
-    options.concurrency,
-    async (thread) => {
-      await extractOne(run, thread, options, results);
-      options.progress.tick();
-    },
-    run.signal,
-  );
+  const { writer, release } = options.results.acquire(run, options.llm.modelFor(options.call.model), options.llm.name);
+  try {
+    await forEachConcurrently(
+      pendingThreads(run, options.pageSize),
+      options.concurrency,
+      async (thread) => {
+        await extractOne(run, thread, options, writer);
+        options.progress.tick();
+      },
+      run.signal,
+    );
+  } finally {
+    release();
+  }
   await options.progress.flush();
 }
 
@@ -189,8 +195,7 @@ interface ResultWriter {
  * Each lead's task waits for its own result's commit before it takes the next lead, so a crash loses at most the
  * calls in flight (never a result whose lead then moved on), exactly as with one transaction per lead.
  */
-function createResultWriter(run: PackRun, options: ExtractOptions): ResultWriter {
-  const model = options.llm.modelFor(options.call.model);
+function createResultWriter(run: PackRun, model: string, provider: string): ResultWriter {
   let queued: Array<{ result: LeadResult; resolve: () => void; reject: (err: unknown) => void }> = [];
   let writing = false;
   const drain = async () => {
@@ -202,7 +207,7 @@ function createResultWriter(run: PackRun, options: ExtractOptions): ResultWriter
           run,
           batch.map((b) => b.result),
           model,
-          options.llm.name,
+          provider,
         );
         for (const b of batch) b.resolve();
       } catch (err) {
@@ -222,6 +227,33 @@ function createResultWriter(run: PackRun, options: ExtractOptions): ResultWriter
       });
     },
   };
+}
+
+/**
+ * A worker process's group commits, one per pack run (and model): the results of every chunk of a pack that runs
+ * here go out in the same statements, so more chunks in one process mean neither smaller batches nor more of them.
+ * (The statement is the pack's: it names the pack and moves only leads still PENDING, whichever chunk they are in.)
+ */
+export class ResultBatches {
+  private readonly writers = new Map<string, { writer: ResultWriter; users: number }>();
+
+  /** The pack run's writer, shared while any of its chunks here uses it; `release` when the chunk is done with it. */
+  acquire(run: PackRun, model: string, provider: string): { writer: ResultWriter; release(): void } {
+    const key = `${run.id}:${run.generation}:${provider}:${model}`;
+    let entry = this.writers.get(key);
+    if (!entry) {
+      entry = { writer: createResultWriter(run, model, provider), users: 0 };
+      this.writers.set(key, entry);
+    }
+    entry.users++;
+    const held = entry;
+    return {
+      writer: held.writer,
+      release: () => {
+        if (--held.users === 0 && this.writers.get(key) === held) this.writers.delete(key);
+      },
+    };
+  }
 }
 
 /**

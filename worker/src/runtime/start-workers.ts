@@ -17,6 +17,7 @@ import { buildPack, markPackFailed } from "../packs/build-pack.handler.ts";
 import { createChunkDispatcher } from "../packs/chunk-dispatch.ts";
 import { createChunkWake } from "../packs/chunk-wake.ts";
 import { DEFAULT_CHUNK_SIZE } from "../packs/chunks.ts";
+import { ResultBatches } from "../packs/extract-leads.ts";
 import { ProgressPacer } from "../packs/progress.ts";
 import { extractChunkJob } from "../packs/extract-chunk.handler.ts";
 import { answerMessage, failReply } from "../replies/answer-message.handler.ts";
@@ -103,6 +104,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   // One LLM budget for every chunk this process runs (the pack jobs' synthesis and the replies have their own slots).
   const llmSlots = new Semaphore(tuning.llmConcurrency);
   const progress = new ProgressPacer(tuning.progressIntervalMs);
+  const results = new ResultBatches();
   const pipelineTuning = {
     maxLeadsPerPack: tuning.maxLeadsPerPack,
     llmConcurrency: tuning.llmConcurrency,
@@ -139,6 +141,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
               chunks,
               llmSlots,
               progress,
+              results,
               metrics: deps.metrics,
             },
             payload,
@@ -155,7 +158,18 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       run: async (payload, { job, log, signal }) => {
         await chunkFair.started(job.opts.priority ?? 0);
         const result = await extractChunkJob(
-          { db, llm: deps.llm, logger: log, live, models: deps.models, llmSlots, progress, tuning: pipelineTuning, metrics: deps.metrics },
+          {
+            db,
+            llm: deps.llm,
+            logger: log,
+            live,
+            models: deps.models,
+            llmSlots,
+            progress,
+            results,
+            tuning: pipelineTuning,
+            metrics: deps.metrics,
+          },
           payload,
           signal,
         );
