@@ -38,7 +38,13 @@ export function logRequests(logger: Logger, routeLabelOf: (req: Request) => stri
  */
 export function requestRouteLabeler(routes: readonly Route[]): (req: Request) => string {
   const labelOf = routeLabeler(routes);
-  return (req) => labelOf(req.method, pathOf(req));
+  // The log, the metrics and the trace each ask when the response closes: one look-up per request serves all three.
+  const labels = new WeakMap<Request, string>();
+  return (req) => {
+    let label = labels.get(req);
+    if (label === undefined) labels.set(req, (label = labelOf(req.method, pathOf(req))));
+    return label;
+  };
 }
 
 // originalUrl, because routers rewrite req.url while they run; without the query string (cursors, tokens).
