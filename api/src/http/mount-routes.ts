@@ -12,6 +12,7 @@ import {
   requireWorkspaceAdminAccess,
 } from "../auth/guards.ts";
 import { createMembershipCache } from "../auth/membership-cache.ts";
+import { createPackBodyCache } from "../packs/pack-body-cache.ts";
 import { requireOpsAdmin } from "../ops/bull-board.ts";
 import { requireMetricsToken } from "../ops/metrics.ts";
 import { contextOf, expressPath, namesWorkspace, readsJsonBody, type Access, type Route, type RouteDeps } from "./route.ts";
@@ -21,10 +22,10 @@ import { parseBody, parseHeaders, parseParams, parseQuery } from "./validate.ts"
 const DEFAULT_BODY_LIMIT = "256kb";
 const FORM_BODY_LIMIT = "16kb";
 
-export function mountRoutes(routes: readonly Route[], appDeps: Omit<RouteDeps, "memberships">): Router {
+export function mountRoutes(routes: readonly Route[], appDeps: Omit<RouteDeps, "memberships" | "packBodies">): Router {
   // One membership cache per app, shared by the guard and the handlers: provisioning forgets the entries it
   // changes, so the process that made a change sees it at once.
-  const deps: RouteDeps = { ...appDeps, memberships: createMembershipCache(appDeps.db) };
+  const deps: RouteDeps = { ...appDeps, memberships: createMembershipCache(appDeps.db), packBodies: createPackBodyCache() };
   const guards = accessGuards(deps);
   const router = Router();
   for (const route of routes) {

@@ -34,6 +34,7 @@ import type { LiveEvents } from "../live/live-events.ts";
 import type { ApiMetrics } from "../ops/metrics.ts";
 import type { ErrorCode } from "./app-error.ts";
 import type { MembershipCache } from "../auth/membership-cache.ts";
+import type { PackBodyCache } from "../packs/pack-body-cache.ts";
 import { actorOf, callerOf, type Actor, type Caller } from "./request-context.ts";
 
 export type HttpMethod = "get" | "post" | "put" | "patch" | "delete";
@@ -110,6 +111,8 @@ export interface RouteDeps extends AppDeps {
   live: LiveEvents;
   /** The workspace guard's cache; provisioning forgets what it changes, so its own process sees it at once. */
   memberships: MembershipCache;
+  /** `GET /packs/:id` bodies per version tag, so polls of an unchanged pack are not rebuilt. */
+  packBodies: PackBodyCache;
 }
 
 interface RouteFields<P extends Schema, Q extends Schema, B extends Schema, H extends Schema, R extends Responses> {

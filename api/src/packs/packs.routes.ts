@@ -54,15 +54,19 @@ export const packsRoutes = [
     responses: { 200: { description: "The pack", body: packResponse, headers: ["ETag"] } },
     // A poll of an unchanged pack is answered 304 from its version tag alone, before the pack is built. Also under
     // `Cache-Control: no-cache`, which fetch adds when a client sets If-None-Match itself (Express's own check
-    // would refuse the 304 then): the client asks to revalidate, and this is the revalidation.
-    handle: async ({ params, caller, req, res }, { db }) => {
+    // would refuse the 304 then): the client asks to revalidate, and this is the revalidation. A 200 of a pack
+    // this process already built at that tag sends the same bytes again (pack-body-cache.ts).
+    handle: async ({ params, caller, req, res }, { db, packBodies }) => {
       const tag = await packs.packVersionTag(db, caller, params.packId);
-      res.setHeader("ETag", tag);
       if (matchesETag(req.get("if-none-match"), tag)) {
+        res.setHeader("ETag", tag);
         res.status(304).end();
         return;
       }
-      return { status: 200, body: await packs.getPack(db, caller, params.packId) };
+      const body = await packs.packBody(db, packBodies, caller, params.packId, tag);
+      res.setHeader("ETag", body.tag);
+      // What res.json would send for this text (its content type; the ETag is ours, so Express adds none).
+      res.status(200).type("json").send(body.json);
     },
   }),
   defineRoute({

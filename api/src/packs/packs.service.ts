@@ -1,6 +1,5 @@
 import type { Db, InsightContextPack } from "@insights/shared/db/client";
 import {
-  RELATIVE_WINDOW_STALE_AFTER_MS,
   normaliseScope,
   resolveWindow,
   scopeHashOf,
@@ -9,14 +8,16 @@ import {
   type PackScope,
   type ScopeWindow,
 } from "@insights/shared/scope/scope";
-import { toPackView, toPackViews } from "@insights/shared/views/pack-view";
+import { THREADS_CHANGED_SINCE_COMPLETED, stalenessOf, toPackView, toPackViews } from "@insights/shared/views/pack-view";
 import { recordAuditEvent } from "../audit/audit.service.ts";
 import type { DeletedPackResponse, PackPage, PackResponse } from "./packs.schema.ts";
 import { AppError, notFound, validationFailed } from "../http/app-error.ts";
+import { batchPerTurn } from "../http/batch-per-turn.ts";
 import { afterCursor, toPage, type Cursor } from "../http/pagination.ts";
 import type { Caller } from "../http/request-context.ts";
 import type { JobClient } from "../jobs/job-client.ts";
 import type { LiveEvents } from "../live/live-events.ts";
+import type { PackBodyCache } from "./pack-body-cache.ts";
 import { getPreferences } from "../preferences/preferences.service.ts";
 import { lockCallerMembership } from "../auth/membership-lock.ts";
 import { toMessageDto } from "../messages/messages.service.ts";
@@ -186,30 +187,76 @@ export async function findVisiblePack(db: Db, caller: Caller, packId: string): P
   return row;
 }
 
-/**
- * The pack's ETag from one indexed lookup, without building it: polling an unchanged pack costs this query, not a
- * DTO with its staleness query. It changes whenever the pack would read differently: any update of the row bumps
- * `version` (a trigger), and a COMPLETE pack's `stale` can only turn when a thread in its workspace changes (the
- * newest `threadUpdatedAt`, an index-only read) or its relative window ages past the limit. Same 404 rules as
- * `findVisiblePack`.
- */
-export async function packVersionTag(db: Db, caller: Caller, packId: string): Promise<string> {
-  const [row] = await db.$queryRaw<
-    Array<{ version: number; completedAt: Date | null; windowPreset: string; sessionDeletedAt: Date | null; threadsAt: Date | null }>
-  >`
-    SELECT p."version", p."completedAt", p."windowPreset", s."deletedAt" AS "sessionDeletedAt",
-           CASE WHEN p."status" = 'COMPLETE'
-                THEN (SELECT max(l."threadUpdatedAt") FROM "Lead" l WHERE l."clientId" = p."clientId") END AS "threadsAt"
-    FROM "InsightContextPack" p JOIN "InsightChatSession" s ON s."id" = p."sessionId"
-    WHERE p."id" = ${packId} AND p."clientId" = ${caller.workspaceId}`;
-  if (!row || (row.sessionDeletedAt && !caller.isAdmin)) throw notFound("pack");
-  const aged =
-    row.completedAt !== null && row.windowPreset !== "CUSTOM" && Date.now() - row.completedAt.getTime() > RELATIVE_WINDOW_STALE_AFTER_MS;
-  return `W/"pack-${row.version}-${row.threadsAt?.getTime() ?? 0}-${aged ? 1 : 0}"`;
+/** A pack's ETag: its row's version (bumped by a trigger on every update) and `stale`, the one field not in the row. */
+const packTag = (version: number, stale: boolean) => `W/"pack-${version}-${stale ? 1 : 0}"`;
+
+interface PackVersionRow {
+  id: string;
+  clientId: string;
+  version: number;
+  status: InsightContextPack["status"];
+  completedAt: Date | null;
+  windowPreset: InsightContextPack["windowPreset"];
+  sessionDeletedAt: Date | null;
+  threadsChanged: boolean | null;
 }
 
-export async function getPack(db: Db, caller: Caller, packId: string) {
-  return toPackDto(db, await findVisiblePack(db, caller, packId));
+/**
+ * The version rows of the packs polled in one event-loop turn, by one query on the primary key (batch-per-turn.ts):
+ * under load, concurrent polls share a round trip instead of queueing for the pool one by one.
+ */
+const versionLookups = new WeakMap<Db, (packId: string) => Promise<PackVersionRow | undefined>>();
+function versionLookupOf(db: Db) {
+  let lookup = versionLookups.get(db);
+  if (!lookup) {
+    lookup = batchPerTurn<string, PackVersionRow | undefined>(async (packIds) => {
+      const rows = await db.$queryRaw<PackVersionRow[]>`
+        SELECT p."id", p."clientId", p."version", p."status"::text AS "status", p."completedAt",
+               p."windowPreset"::text AS "windowPreset", s."deletedAt" AS "sessionDeletedAt",
+               CASE WHEN p."status" = 'COMPLETE' AND p."completedAt" IS NOT NULL THEN ${THREADS_CHANGED_SINCE_COMPLETED} END
+                 AS "threadsChanged"
+        FROM "InsightContextPack" p JOIN "InsightChatSession" s ON s."id" = p."sessionId"
+        WHERE p."id" = ANY(${[...new Set(packIds)]}::text[])`;
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      return packIds.map((id) => byId.get(id));
+    });
+    versionLookups.set(db, lookup);
+  }
+  return lookup;
+}
+
+/**
+ * The pack's ETag from one indexed lookup, without building it: polling an unchanged pack costs this query, not a
+ * DTO. It changes exactly when the pack would read differently: any update of the row bumps `version`, and `stale`
+ * is computed here by the view's own predicate (an index range over the workspace's threads changed since the pack
+ * completed, usually empty). Same 404 rules as `findVisiblePack`: another workspace's pack is not found.
+ */
+export async function packVersionTag(db: Db, caller: Caller, packId: string): Promise<string> {
+  const row = await versionLookupOf(db)(packId);
+  if (!row || row.clientId !== caller.workspaceId || (row.sessionDeletedAt && !caller.isAdmin)) throw notFound("pack");
+  const staleness = stalenessOf(row);
+  return packTag(row.version, staleness === "aged" || (staleness === "ask-threads" && row.threadsChanged === true));
+}
+
+/**
+ * The pack's JSON text and ETag, from `bodies` when it holds the text built at `currentTag` (what `packVersionTag`
+ * just read). Otherwise built, and its tag taken from the row and view it was built from, never from `currentTag`:
+ * had the pack changed in between, the text is kept (and sent) under its own, newer tag.
+ */
+export async function packBody(
+  db: Db,
+  bodies: PackBodyCache,
+  caller: Caller,
+  packId: string,
+  currentTag: string,
+): Promise<{ tag: string; json: string }> {
+  const cached = bodies.get(packId, currentTag);
+  if (cached !== undefined) return { tag: currentTag, json: cached };
+  const row = await findVisiblePack(db, caller, packId);
+  const view = await toPackDto(db, row);
+  const built = { tag: packTag(row.version, view.stale), json: JSON.stringify(view) };
+  bodies.set(packId, built.tag, built.json);
+  return built;
 }
 
 /**

@@ -1,8 +1,30 @@
 // A pack as clients see it (`GET /packs/:id`, and the live `pack.updated` event the worker publishes): one builder
 // for both, so a streamed pack and a polled one are the same object.
-import type { Db, InsightContextPack } from "../db/client.ts";
+import { Prisma, type Db, type InsightContextPack } from "../db/client.ts";
 import type { PackMetrics } from "../insights/shapes.ts";
 import { RELATIVE_WINDOW_STALE_AFTER_MS } from "../scope/scope.ts";
+
+/**
+ * SQL over a pack aliased `p`: true when a thread in its scope changed after it completed (an index range on
+ * `Lead (clientId, threadUpdatedAt)` from `completedAt` on). The one definition of that half of `stale`: the view
+ * below and the API's version tag (which must change whenever `stale` does) both use it.
+ */
+export const THREADS_CHANGED_SINCE_COMPLETED = Prisma.sql`EXISTS (
+        SELECT 1 FROM "Lead" l
+        WHERE l."clientId" = p."clientId"
+          AND l."threadUpdatedAt" > p."completedAt"
+          AND l."lastActivityAt" >= p."windowFrom"
+          AND (p."windowPreset" <> 'CUSTOM' OR l."lastActivityAt" <= p."windowTo")
+          AND (cardinality(p."campaignIds") = 0 OR l."campaignId" = ANY(p."campaignIds")))`;
+
+type StalenessFields = Pick<InsightContextPack, "status" | "completedAt" | "windowPreset">;
+
+/** Whether staleness applies at all (a COMPLETE pack), and whether its relative window has moved on since. */
+export function stalenessOf(pack: StalenessFields, now = Date.now()): "never" | "aged" | "ask-threads" {
+  if (pack.status !== "COMPLETE" || !pack.completedAt) return "never";
+  if (pack.windowPreset !== "CUSTOM" && now - pack.completedAt.getTime() > RELATIVE_WINDOW_STALE_AFTER_MS) return "aged";
+  return "ask-threads";
+}
 
 /**
  * The COMPLETE packs that are stale: a thread in their scope changed after they completed, or their relative window
@@ -12,24 +34,14 @@ async function stalePackIds(db: Db, packs: InsightContextPack[]): Promise<Set<st
   const stale = new Set<string>();
   const toCheck: string[] = [];
   for (const pack of packs) {
-    if (pack.status !== "COMPLETE" || !pack.completedAt) continue;
-    if (pack.windowPreset !== "CUSTOM" && Date.now() - pack.completedAt.getTime() > RELATIVE_WINDOW_STALE_AFTER_MS) {
-      stale.add(pack.id);
-    } else {
-      toCheck.push(pack.id);
-    }
+    const staleness = stalenessOf(pack);
+    if (staleness === "aged") stale.add(pack.id);
+    else if (staleness === "ask-threads") toCheck.push(pack.id);
   }
   if (toCheck.length === 0) return stale;
   const changed = await db.$queryRaw<Array<{ id: string }>>`
     SELECT p."id" FROM "InsightContextPack" p
-    WHERE p."id" = ANY(${toCheck}::text[])
-      AND EXISTS (
-        SELECT 1 FROM "Lead" l
-        WHERE l."clientId" = p."clientId"
-          AND l."threadUpdatedAt" > p."completedAt"
-          AND l."lastActivityAt" >= p."windowFrom"
-          AND (p."windowPreset" <> 'CUSTOM' OR l."lastActivityAt" <= p."windowTo")
-          AND (cardinality(p."campaignIds") = 0 OR l."campaignId" = ANY(p."campaignIds")))`;
+    WHERE p."id" = ANY(${toCheck}::text[]) AND ${THREADS_CHANGED_SINCE_COMPLETED}`;
   for (const { id } of changed) stale.add(id);
   return stale;
 }
