@@ -9,6 +9,7 @@
 // Whether an id can still be replayed: beside the stream, the script keeps its `floor`, the newest id no longer in
 // the log (the last one trimmed; for a log created anew, by its first event or after it expired, the id just below
 // that event). An id below the floor, above the newest id, or malformed cannot be replayed exactly.
+import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 
 export const SESSION_EVENT_TYPES = [
@@ -109,6 +110,8 @@ redis.call('XTRIM', KEYS[1], 'MAXLEN', 0)
 redis.call('HSET', KEYS[2], 'floor', newest[1][1])
 return 1`;
 
+const APPEND_SHA1 = createHash("sha1").update(APPEND).digest("hex");
+
 /** A reply's answer as streamed so far: its attempt and the text of that attempt's pieces. */
 export interface StreamingReply {
   messageId: string;
@@ -157,9 +160,7 @@ export function createSessionEventLog(redis: Redis, prefix: string, options: Ses
       await redis.eval(FORGET, 2, streamKeyOf(prefix, sessionId), metaKeyOf(prefix, sessionId));
     },
     async append(sessionId, type, data, version) {
-      const id = await redis.eval(
-        APPEND,
-        2,
+      const args = [
         streamKeyOf(prefix, sessionId),
         metaKeyOf(prefix, sessionId),
         type,
@@ -169,7 +170,16 @@ export function createSessionEventLog(redis: Redis, prefix: string, options: Ses
         retentionMs,
         minEvents,
         ttlMs,
-      );
+      ];
+      // By its digest: the script's 2.5 KB are sent (and hashed by Redis) once per server, not on every event. A
+      // server that does not know it yet (restarted, flushed, a failover) answers NOSCRIPT, and it is sent in full.
+      let id: unknown;
+      try {
+        id = await redis.evalsha(APPEND_SHA1, 2, ...args);
+      } catch (err) {
+        if (!String((err as Error).message).startsWith("NOSCRIPT")) throw err;
+        id = await redis.eval(APPEND, 2, ...args);
+      }
       return typeof id === "string" ? id : null;
     },
     async nextAttempt(sessionId, messageId) {
