@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { bearer, type TestWorkspace } from "./support/harness.ts";
+import { decodeJwt } from "jose";
+import { signToken } from "@insights/api/auth/jwt";
+import { MEMBERSHIP_CACHE_MS } from "@insights/api/auth/membership-cache";
+import { bearer, TEST_JWT_SECRET, type TestWorkspace } from "./support/harness.ts";
 import { USAGE } from "./support/fake-llm.ts";
 import { useFakeModelWorker, waitFor } from "./support/worker-harness.ts";
 
@@ -162,6 +165,107 @@ describe("a context pack", () => {
     await h.http.delete(`${ws.base}/insights/sessions/${sessionId}`).set(bearer(ws.tokens.owner));
     const hidden = await fetch(url, { headers: { ...bearer(ws.tokens.member), "If-None-Match": stale.headers.get("etag")! } });
     expect(hidden.status).toBe(404);
+  });
+});
+
+describe("polling a pack", () => {
+  const packUrl = (ws: TestWorkspace, packId: string, base = ws.base) => `${h.baseUrl()}${base}/insights/packs/${packId}`;
+  const revalidate = (token: string, etag: string) => ({ ...bearer(token), "If-None-Match": etag, "Cache-Control": "no-cache" });
+  async function completePack(leads = 3) {
+    const ws = await h.seed({ leads });
+    const sessionId = await newSession(ws);
+    const pack = await waitForPack(ws, (await requestPack(ws, sessionId)).body.id);
+    return { ws, sessionId, pack };
+  }
+
+  it("sends the same body again while the pack is unchanged, and never the old body once it changed", async () => {
+    const { ws, pack } = await completePack();
+    const url = packUrl(ws, pack.id);
+    const first = await fetch(url, { headers: bearer(ws.tokens.member) });
+    const firstText = await first.text();
+    const firstTag = first.headers.get("etag")!;
+    const again = await fetch(url, { headers: bearer(ws.tokens.member) });
+    expect(again.status).toBe(200);
+    expect(again.headers.get("content-type")).toBe("application/json; charset=utf-8");
+    expect(again.headers.get("etag")).toBe(firstTag);
+    expect(await again.text()).toBe(firstText);
+
+    // Any write to the row (here the synthesis alone) bumps its version: a new tag, and the body is built again.
+    await h.db.insightContextPack.update({ where: { id: pack.id }, data: { synthesis: "A rewritten synthesis." } });
+    const changed = await fetch(url, { headers: bearer(ws.tokens.member) });
+    expect(changed.status).toBe(200);
+    expect(await changed.json()).toMatchObject({ id: pack.id, synthesis: "A rewritten synthesis." });
+    const changedTag = changed.headers.get("etag")!;
+    expect(changedTag).not.toBe(firstTag);
+    const withOldTag = await fetch(url, { headers: revalidate(ws.tokens.member, firstTag) });
+    expect(withOldTag.status).toBe(200);
+    expect(await withOldTag.json()).toMatchObject({ synthesis: "A rewritten synthesis." });
+    expect((await fetch(url, { headers: revalidate(ws.tokens.member, changedTag) })).status).toBe(304);
+  });
+
+  it("changes the ETag and the body when the pack turns stale, also for a client that sends no If-None-Match", async () => {
+    const { ws, pack } = await completePack();
+    const url = packUrl(ws, pack.id);
+    const fresh = await fetch(url, { headers: bearer(ws.tokens.member) });
+    expect(await fresh.json()).toMatchObject({ stale: false });
+    const freshTag = fresh.headers.get("etag")!;
+
+    const lead = await h.db.lead.findFirstOrThrow({ where: { clientId: ws.workspaceId } });
+    const message = { id: "later", direction: "INBOUND", body: "One more question.", sentAt: new Date().toISOString() };
+    await h.http
+      .post(`${ws.base}/leads/batch`)
+      .set(bearer(ws.tokens.admin))
+      .send({ leads: [{ id: lead.id, campaignId: lead.campaignId, messages: [message] }] })
+      .expect(200);
+    const stale = await fetch(url, { headers: bearer(ws.tokens.member) });
+    expect(await stale.json()).toMatchObject({ id: pack.id, stale: true });
+    const staleTag = stale.headers.get("etag")!;
+    expect(staleTag).not.toBe(freshTag);
+    expect((await fetch(url, { headers: revalidate(ws.tokens.member, staleTag) })).status).toBe(304);
+  });
+
+  it("answers concurrent polls each by the caller's own access: another workspace's member and an outsider get 404", async () => {
+    const { ws, pack } = await completePack();
+    const other = await h.seed();
+    const polls = [
+      ...Array.from({ length: 8 }, () => ({ url: packUrl(ws, pack.id), token: ws.tokens.member, status: 200 })),
+      ...Array.from({ length: 4 }, () => ({ url: packUrl(other, pack.id), token: other.tokens.owner, status: 404 })),
+      ...Array.from({ length: 4 }, () => ({ url: packUrl(ws, pack.id), token: ws.tokens.outsider, status: 404 })),
+    ];
+    // Twice: the second round is answered from the cached body and the remembered tokens.
+    for (let round = 0; round < 2; round++) {
+      const statuses = await Promise.all(polls.map((p) => fetch(p.url, { headers: bearer(p.token) }).then((r) => r.status)));
+      expect(statuses).toEqual(polls.map((p) => p.status));
+    }
+  });
+
+  it("stops answering a removed member within the membership cache's bound, though their token is remembered", async () => {
+    const { ws, pack } = await completePack();
+    const url = packUrl(ws, pack.id);
+    const first = await fetch(url, { headers: bearer(ws.tokens.member) });
+    const poll = () => fetch(url, { headers: revalidate(ws.tokens.member, first.headers.get("etag")!) }).then((r) => r.status);
+    expect(await poll()).toBe(304);
+    // Removed by another API process (a row deleted behind this one's back): this process cannot forget at once.
+    await h.db.workspaceMembership.delete({ where: { clientId_userId: { clientId: ws.workspaceId, userId: ws.users.member.id } } });
+    const removedAt = Date.now();
+    let status = await poll();
+    while (status !== 404 && Date.now() - removedAt < MEMBERSHIP_CACHE_MS + 2_000) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = await poll();
+    }
+    expect(status).toBe(404);
+    expect(Date.now() - removedAt).toBeLessThan(MEMBERSHIP_CACHE_MS + 1_000);
+  });
+
+  it("refuses a remembered token once it has expired", async () => {
+    const { ws, pack } = await completePack(1);
+    const token = await signToken(TEST_JWT_SECRET, ws.users.member.id, 2);
+    const { exp } = decodeJwt(token);
+    expect((await fetch(packUrl(ws, pack.id), { headers: bearer(token) })).status).toBe(200);
+    expect((await fetch(packUrl(ws, pack.id), { headers: bearer(token) })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, exp! * 1000 - Date.now() + 50));
+    const late = await fetch(packUrl(ws, pack.id), { headers: bearer(token) });
+    expect(late.status).toBe(401);
   });
 });
 

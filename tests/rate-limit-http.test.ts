@@ -106,6 +106,18 @@ describe("per-user rate limits", () => {
     expect(write.headers["ratelimit-remaining"]).toBe(String(WRITES - 1));
   });
 
+  it("counts concurrent requests one by one: of 12 reads sent at once, exactly the budget is served", async () => {
+    // The counts of requests read in the same event-loop turn share one Redis pipeline; each is still counted once.
+    const fresh = await h.seed();
+    const url = `${h.baseUrl()}${fresh.base}/insights/preferences`;
+    const responses = await Promise.all(Array.from({ length: 12 }, () => fetch(url, { headers: bearer(fresh.tokens.owner) })));
+    const statuses = responses.map((r) => r.status).sort();
+    expect(statuses.filter((s) => s === 200)).toHaveLength(READS);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(12 - READS);
+    const remaining = responses.filter((r) => r.status === 200).map((r) => Number(r.headers.get("ratelimit-remaining")));
+    expect(remaining.sort()).toEqual(Array.from({ length: READS }, (_, i) => i));
+  });
+
   it("counts POST, PATCH, DELETE and PUT against the write budget", async () => {
     const fresh = await h.seed();
     const token = fresh.tokens.owner;
