@@ -58,6 +58,9 @@ export async function startTracing(service: string, options: TracingOptions): Pr
   return { shutdown: () => provider.shutdown() };
 }
 
+/** Whether this process started tracing: while it has not, a span would be OpenTelemetry's no-op. */
+export const tracingStarted = (): boolean => jobTelemetry !== undefined;
+
 /** For a BullMQ Queue's or Worker's `telemetry` option: undefined while tracing is off. */
 export const bullmqTelemetry = (): BullMQOtel | undefined => jobTelemetry;
 

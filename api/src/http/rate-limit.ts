@@ -51,7 +51,8 @@ export function rateLimitPerUser(options: RateLimitOptions, logger: Logger): Req
   const countInRedis = batchPerTurn<string, [number, number]>(async (keys) => {
     const pipeline = options.redis.pipeline();
     for (const key of keys) pipeline.eval(COUNT_REQUEST, 1, key, windowMs);
-    const replies = (await pipeline.exec()) ?? [];
+    // One timer per batch, not one per request.
+    const replies = (await withTimeout(pipeline.exec(), REDIS_TIMEOUT_MS, `redis did not answer in ${REDIS_TIMEOUT_MS} ms`)) ?? [];
     return keys.map((_key, i) => {
       const [err, reply] = replies[i] ?? [new Error("no reply from redis"), null];
       if (err) return err;
@@ -100,5 +101,5 @@ async function countRequest(
 ): Promise<[number, number]> {
   // A client that is not connected would queue the command (or, fail-fast, refuse it): either way, don't wait.
   if (options.redis.status !== "ready") throw new Error(`redis is ${options.redis.status}`);
-  return withTimeout(countInRedis(key), REDIS_TIMEOUT_MS, `redis did not answer in ${REDIS_TIMEOUT_MS} ms`);
+  return countInRedis(key);
 }

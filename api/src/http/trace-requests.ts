@@ -3,11 +3,13 @@
 // so an enqueued job carries this trace to the worker. With tracing off the tracer is a no-op.
 import { context, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { Request, RequestHandler } from "express";
-import { tracer } from "@insights/shared/tracing";
+import { tracer, tracingStarted } from "@insights/shared/tracing";
 
 export const traceRequests =
   (routeLabelOf: (req: Request) => string): RequestHandler =>
   (req, res, next) => {
+    // Tracing off: every span would be a no-op, so skip making one (and the context, the bindings, the listener).
+    if (!tracingStarted()) return next();
     const parent = propagation.extract(context.active(), req.headers);
     const span = tracer().startSpan(req.method, { kind: SpanKind.SERVER, attributes: { "http.request.method": req.method } }, parent);
     const active = trace.setSpan(parent, span);
