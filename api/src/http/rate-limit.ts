@@ -24,17 +24,24 @@ export interface RateLimitOptions {
 
 export const RATE_LIMIT_WINDOW_MS = 60_000;
 
-// KEYS[1]: the user's counter for one kind. ARGV[1]: the window (ms). Returns {requests so far, ms until the window
-// closes}. One script, so counting and opening the window are one step for every API process. A key left without
-// an expiry (PTTL -1) gets one, so no counter can outlive its window forever.
-const COUNT_REQUEST = `
-local count = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
+// KEYS: one user's counter for one kind, per request counted (a key may repeat: two requests of one user). ARGV[1]:
+// the window (ms). Returns {requests so far, ms until the window closes} for each key in turn, flattened. One script,
+// so counting and opening the window are one step for every API process; one call counts every request an API
+// process read in one event-loop turn. A key left without an expiry (PTTL -1) gets one, so no counter can outlive
+// its window forever. All keys live under the queue prefix (one slot when it is hash-tagged, as Redis Cluster needs).
+const COUNT_REQUESTS = `
+local replies = {}
+for i, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  local ttl = redis.call('PTTL', key)
+  if ttl < 0 then
+    redis.call('PEXPIRE', key, ARGV[1])
+    ttl = tonumber(ARGV[1])
+  end
+  replies[2 * i - 1] = count
+  replies[2 * i] = ttl
 end
-return {count, ttl}`;
+return replies`;
 
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 /** A Redis that answers slower than this counts as down: the request goes ahead rather than wait. */
@@ -46,19 +53,15 @@ const WARN_INTERVAL_MS = 60_000;
 export function rateLimitPerUser(options: RateLimitOptions, logger: Logger): RequestHandler {
   const windowMs = options.windowMs ?? RATE_LIMIT_WINDOW_MS;
   let lastWarnedAt = 0;
-  // The counts of one event-loop turn's requests go to Redis as one pipeline: the same script per request, each
-  // counted atomically, in one write and one reply instead of one round trip each.
+  // The requests of one event-loop turn are counted by one script call: each still counted on its own, in one
+  // write and one reply instead of a round trip each (batch-per-turn.ts).
   const countInRedis = batchPerTurn<string, [number, number]>(async (keys) => {
-    const pipeline = options.redis.pipeline();
-    for (const key of keys) pipeline.eval(COUNT_REQUEST, 1, key, windowMs);
-    // One timer per batch, not one per request.
-    const replies = (await withTimeout(pipeline.exec(), REDIS_TIMEOUT_MS, `redis did not answer in ${REDIS_TIMEOUT_MS} ms`)) ?? [];
-    return keys.map((_key, i) => {
-      const [err, reply] = replies[i] ?? [new Error("no reply from redis"), null];
-      if (err) return err;
-      const [count, ttl] = reply as [number, number];
-      return [Number(count), Number(ttl)];
-    });
+    const reply = (await withTimeout(
+      options.redis.eval(COUNT_REQUESTS, keys.length, ...keys, windowMs),
+      REDIS_TIMEOUT_MS,
+      `redis did not answer in ${REDIS_TIMEOUT_MS} ms`,
+    )) as number[];
+    return keys.map((_key, i): [number, number] => [Number(reply[2 * i]), Number(reply[2 * i + 1])]);
   });
 
   return async (req, res, next) => {
