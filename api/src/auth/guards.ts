@@ -8,7 +8,7 @@ import type { Db } from "@insights/shared/db/client";
 import { bearerTokenIn } from "@insights/shared/secrets";
 import { AppError } from "../http/app-error.ts";
 import { id } from "../http/common.schema.ts";
-import { createTokenVerifier } from "./jwt.ts";
+import { createTokenVerifier, type Principal } from "./jwt.ts";
 import type { MembershipCache } from "./membership-cache.ts";
 
 export const bearerTokenOf = (req: Request): string | undefined => bearerTokenIn(req.get("authorization"));
@@ -21,15 +21,19 @@ const queryTokenOf = (req: Request): string | undefined =>
 
 export function authenticate(secret: string): RequestHandler {
   const tokens = createTokenVerifier(secret);
-  return async (req, _res, next) => {
-    const token = bearerTokenOf(req) ?? queryTokenOf(req);
-    if (!token) throw new AppError("UNAUTHENTICATED", "send Authorization: Bearer <token>");
-    // A token this process verified before costs a map lookup (until it expires), not an HMAC.
-    const principal = tokens.cached(token) ?? (await tokens.verify(token));
+  const admit = (req: Request, principal: Principal | null, next: NextFunction) => {
     if (!principal) throw new AppError("UNAUTHENTICATED", "the bearer token is invalid or expired");
     req.principal = principal;
     if (principal.kind === "user") req.userId = principal.userId;
     next();
+  };
+  return (req, _res, next) => {
+    const token = bearerTokenOf(req) ?? queryTokenOf(req);
+    if (!token) throw new AppError("UNAUTHENTICATED", "send Authorization: Bearer <token>");
+    // A token this process verified before costs a map lookup (until it expires), not an HMAC, and no await.
+    const cached = tokens.cached(token);
+    if (cached) return admit(req, cached, next);
+    return tokens.verify(token).then((principal) => admit(req, principal, next));
   };
 }
 
@@ -38,11 +42,7 @@ export function authenticate(secret: string): RequestHandler {
  * provisions them); what it may do there is each route's guard's business.
  */
 export function requireWorkspaceAccess(db: Db, memberships: MembershipCache): RequestHandler {
-  return async (req, _res, next) => {
-    // An id that cannot exist is answered like any workspace the caller is not in.
-    const parsed = id.safeParse(req.params.workspaceId);
-    if (!parsed.success) throw new AppError("NOT_FOUND", "workspace not found");
-    const workspaceId = parsed.data;
+  const lookUp = async (req: Request, workspaceId: string, next: NextFunction) => {
     if (req.principal?.kind === "service") {
       const exists = await db.client.findUnique({ where: { id: workspaceId }, select: { id: true } });
       if (!exists) throw new AppError("NOT_FOUND", "workspace not found");
@@ -53,6 +53,19 @@ export function requireWorkspaceAccess(db: Db, memberships: MembershipCache): Re
     if (!role) throw new AppError("NOT_FOUND", "workspace not found");
     req.membership = { workspaceId, role };
     next();
+  };
+  return (req, _res, next) => {
+    // An id that cannot exist is answered like any workspace the caller is not in.
+    const parsed = id.safeParse(req.params.workspaceId);
+    if (!parsed.success) throw new AppError("NOT_FOUND", "workspace not found");
+    const workspaceId = parsed.data;
+    // A member whose membership this process holds fresh goes on without waiting (same bound: membership-cache.ts).
+    const cached = req.userId && req.principal?.kind === "user" ? memberships.cachedRoleOf(workspaceId, req.userId) : undefined;
+    if (cached) {
+      req.membership = { workspaceId, role: cached };
+      return next();
+    }
+    return lookUp(req, workspaceId, next);
   };
 }
 

@@ -8,6 +8,8 @@ export const MEMBERSHIP_CACHE_MS = 5_000;
 const MAX_ENTRIES = 10_000;
 
 export interface MembershipCache {
+  /** The role while a fresh entry is held, without waiting: undefined when `roleOf` must look it up. */
+  cachedRoleOf(workspaceId: string, userId: string): WorkspaceRole | undefined;
   roleOf(workspaceId: string, userId: string): Promise<WorkspaceRole | null>;
   /** After a membership changed in this process. */
   forget(workspaceId: string, userId: string): void;
@@ -17,6 +19,10 @@ export function createMembershipCache(db: Db, ttlMs = MEMBERSHIP_CACHE_MS): Memb
   const cache = new Map<string, { role: WorkspaceRole; expires: number }>();
   const keyOf = (workspaceId: string, userId: string) => `${workspaceId}\u0000${userId}`;
   return {
+    cachedRoleOf(workspaceId, userId) {
+      const hit = cache.get(keyOf(workspaceId, userId));
+      return hit && hit.expires > Date.now() ? hit.role : undefined;
+    },
     async roleOf(workspaceId, userId) {
       const key = keyOf(workspaceId, userId);
       // Taken before the read: an entry never outlives a change committed after its read began by more than ttlMs.

@@ -4,6 +4,8 @@ import type { Request, RequestHandler } from "express";
 import type { Logger } from "@insights/shared/logger";
 import { routeLabeler, type Route } from "./route.ts";
 
+const ROUTE_LABEL = Symbol("routeLabel");
+
 /** Probes and scrapes arrive every few seconds; their lines are debug so they do not drown the rest. */
 const QUIET_ROUTES = new Set(["/healthz", "/readyz", "/metrics"]);
 
@@ -12,6 +14,9 @@ export function logRequests(logger: Logger, routeLabelOf: (req: Request) => stri
     const started = performance.now();
     res.once("close", () => {
       const route = routeLabelOf(req);
+      const level = res.statusCode >= 500 ? "warn" : QUIET_ROUTES.has(route) ? "debug" : "info";
+      // A level the logger drops costs nothing beyond this check.
+      if (!logger.isLevelEnabled(level)) return;
       const line = {
         requestId: req.id,
         method: req.method,
@@ -24,9 +29,7 @@ export function logRequests(logger: Logger, routeLabelOf: (req: Request) => stri
         ...(req.principal?.kind === "service" ? { service: req.principal.name } : {}),
         ...(req.membership ? { workspaceId: req.membership.workspaceId } : {}),
       };
-      if (res.statusCode >= 500) logger.warn(line, "request failed");
-      else if (QUIET_ROUTES.has(route)) logger.debug(line, "request");
-      else logger.info(line, "request");
+      logger[level](line, level === "warn" ? "request failed" : "request");
     });
     next();
   };
@@ -38,12 +41,12 @@ export function logRequests(logger: Logger, routeLabelOf: (req: Request) => stri
  */
 export function requestRouteLabeler(routes: readonly Route[]): (req: Request) => string {
   const labelOf = routeLabeler(routes);
-  // The log, the metrics and the trace each ask when the response closes: one look-up per request serves all three.
-  const labels = new WeakMap<Request, string>();
+  // The log, the metrics and the trace each ask when the response closes: one look-up per request serves all three
+  // (kept on the request itself: a WeakMap entry per request would cost the garbage collector more than the look-up).
   return (req) => {
-    let label = labels.get(req);
-    if (label === undefined) labels.set(req, (label = labelOf(req.method, pathOf(req))));
-    return label;
+    const labelled = req as Request & { [ROUTE_LABEL]?: string };
+    labelled[ROUTE_LABEL] ??= labelOf(req.method, pathOf(req));
+    return labelled[ROUTE_LABEL];
   };
 }
 
