@@ -189,6 +189,10 @@ describe("polling a pack", () => {
     expect(again.headers.get("content-type")).toBe("application/json; charset=utf-8");
     expect(again.headers.get("etag")).toBe(firstTag);
     expect(await again.text()).toBe(firstText);
+    const head = await fetch(url, { method: "HEAD", headers: bearer(ws.tokens.member) });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("etag")).toBe(firstTag);
+    expect(await head.text()).toBe("");
 
     // Any write to the row (here the synthesis alone) bumps its version: a new tag, and the body is built again.
     await h.db.insightContextPack.update({ where: { id: pack.id }, data: { synthesis: "A rewritten synthesis." } });

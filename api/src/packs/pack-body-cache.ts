@@ -1,4 +1,4 @@
-// The JSON text of `GET /packs/:id` per pack, as of one version tag. A client that polls without If-None-Match (or
+// The JSON text (UTF-8 bytes) of `GET /packs/:id` per pack, as of one version tag. A client that polls without If-None-Match (or
 // with an old tag) of a pack that has not changed since someone last read it gets these bytes, after the same
 // access check and version lookup as a 304: no second read of the row, no staleness or failures query, no JSON
 // serialisation. The tag is taken from the very row and view the text was built from (packs.service.ts), so a text
@@ -7,16 +7,16 @@
 // pack is forgotten first.
 export const PACK_BODY_CACHE_ENTRIES = 1_000;
 /** A larger body (a very long synthesis) is built per request rather than held. */
-const MAX_CACHED_BODY_CHARS = 256 * 1024;
+const MAX_CACHED_BODY_BYTES = 256 * 1024;
 
 export interface PackBodyCache {
   /** The text built at exactly this tag, if this process holds it. */
-  get(packId: string, tag: string): string | undefined;
-  set(packId: string, tag: string, json: string): void;
+  get(packId: string, tag: string): Buffer | undefined;
+  set(packId: string, tag: string, json: Buffer): void;
 }
 
 export function createPackBodyCache(maxEntries = PACK_BODY_CACHE_ENTRIES): PackBodyCache {
-  const bodies = new Map<string, { tag: string; json: string }>();
+  const bodies = new Map<string, { tag: string; json: Buffer }>();
   return {
     get(packId, tag) {
       const hit = bodies.get(packId);
@@ -28,7 +28,7 @@ export function createPackBodyCache(maxEntries = PACK_BODY_CACHE_ENTRIES): PackB
     },
     set(packId, tag, json) {
       bodies.delete(packId);
-      if (json.length > MAX_CACHED_BODY_CHARS) return;
+      if (json.length > MAX_CACHED_BODY_BYTES) return;
       if (bodies.size >= maxEntries) bodies.delete(bodies.keys().next().value!);
       bodies.set(packId, { tag, json });
     },

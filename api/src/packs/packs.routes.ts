@@ -64,9 +64,13 @@ export const packsRoutes = [
         return;
       }
       const body = await packs.packBody(db, packBodies, caller, params.packId, tag);
+      // What res.json would send (its headers; the ETag is ours), written as the bytes already encoded. Node leaves
+      // the body out of an answer to HEAD.
+      res.statusCode = 200;
       res.setHeader("ETag", body.tag);
-      // What res.json would send for this text (its content type; the ETag is ours, so Express adds none).
-      res.status(200).type("json").send(body.json);
+      res.setHeader("Content-Type", "application/json; charset=utf-8");
+      res.setHeader("Content-Length", body.json.length);
+      res.end(body.json);
     },
   }),
   defineRoute({

@@ -249,12 +249,12 @@ export async function packBody(
   caller: Caller,
   packId: string,
   currentTag: string,
-): Promise<{ tag: string; json: string }> {
+): Promise<{ tag: string; json: Buffer }> {
   const cached = bodies.get(packId, currentTag);
   if (cached !== undefined) return { tag: currentTag, json: cached };
   const row = await findVisiblePack(db, caller, packId);
   const view = await toPackDto(db, row);
-  const built = { tag: packTag(row.version, view.stale), json: JSON.stringify(view) };
+  const built = { tag: packTag(row.version, view.stale), json: Buffer.from(JSON.stringify(view)) };
   bodies.set(packId, built.tag, built.json);
   return built;
 }
