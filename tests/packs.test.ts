@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { decodeJwt } from "jose";
 import { signToken } from "@insights/api/auth/jwt";
 import { MEMBERSHIP_CACHE_MS } from "@insights/api/auth/membership-cache";
+import { createPackBodyCache } from "@insights/api/packs/pack-body-cache";
 import { bearer, TEST_JWT_SECRET, type TestWorkspace } from "./support/harness.ts";
 import { USAGE } from "./support/fake-llm.ts";
 import { useFakeModelWorker, waitFor } from "./support/worker-harness.ts";
@@ -554,5 +555,36 @@ describe("LLM faults", () => {
     expect(done.status).toBe("COMPLETE");
     expect(done.progress.cachedLeads).toBe(3);
     expect(fake.callsFor("lead_insight")).toBe(0);
+  });
+});
+
+describe("the pack body cache", () => {
+  const bytes = (n: number) => Buffer.alloc(n, 120);
+
+  it("serves a body only under the tag it was stored with, and forgets the older tag when a newer one is stored", () => {
+    const cache = createPackBodyCache(10, 1024);
+    cache.set("p", 'W/"pack-1-0"', bytes(10));
+    expect(cache.get("p", 'W/"pack-1-0"')).toEqual(bytes(10));
+    expect(cache.get("p", 'W/"pack-1-1"')).toBeUndefined();
+    cache.set("p", 'W/"pack-2-0"', bytes(20));
+    expect(cache.get("p", 'W/"pack-1-0"')).toBeUndefined();
+    expect(cache.get("p", 'W/"pack-2-0"')).toEqual(bytes(20));
+  });
+
+  it("stays within its entries and bytes, forgetting the least recently served first", () => {
+    const cache = createPackBodyCache(2, 100);
+    cache.set("a", "t", bytes(40));
+    cache.set("b", "t", bytes(40));
+    cache.get("a", "t"); // a is now the most recently served
+    cache.set("c", "t", bytes(40)); // over two entries: b goes
+    expect(cache.get("b", "t")).toBeUndefined();
+    expect(cache.get("a", "t")).toBeDefined();
+    cache.set("d", "t", bytes(90)); // over 100 bytes: c, then a go
+    expect(cache.get("c", "t")).toBeUndefined();
+    expect(cache.get("a", "t")).toBeUndefined();
+    expect(cache.get("d", "t")).toBeDefined();
+    cache.set("huge", "t", bytes(300 * 1024)); // larger than any body it holds: not kept, and evicts nothing
+    expect(cache.get("huge", "t")).toBeUndefined();
+    expect(cache.get("d", "t")).toBeDefined();
   });
 });
