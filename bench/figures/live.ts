@@ -17,6 +17,7 @@ import type { Figure } from "../support/report.ts";
 import { startBenchWorker } from "../support/worker.ts";
 
 const DELIVERIES = 300;
+const WARM_UP = 30;
 const QUESTIONS = 20;
 const STREAMS = 1000;
 
@@ -83,14 +84,16 @@ async function deliveryLatency(env: BenchEnv): Promise<Figure> {
     arrivals.push(e);
     for (const w of waiters.splice(0)) w();
   });
-  // The worker's side: a commit of the pack's progress, then its publish, as build-pack.handler.ts does (no worker
-  // runs here, so nothing else writes the row).
+  // The worker's side: a commit of the pack's progress, then its publish of the row that write returned, as the
+  // worker's progress writer does (no worker runs here, so nothing else writes the row).
   const redis = createRedis(env.redisUrl, { role: "bench-live-publisher" });
   const log = createSessionEventLog(redis, env.prefix);
   const delivery: number[] = [];
   try {
-    for (let i = 1; i <= DELIVERIES; i++) {
-      await env.db.insightContextPack.update({ where: { id: packId }, data: { processedLeads: i } });
+    // The first WARM_UP deliveries are untimed: the first calls of each path (the script's load into Redis, the view's
+    // code, the SSE write) are a process's one-time cost, not its delivery latency.
+    for (let i = 1; i <= WARM_UP + DELIVERIES; i++) {
+      const row = await env.db.insightContextPack.update({ where: { id: packId }, data: { processedLeads: i } });
       const committedAt = performance.now();
       const arrived = arrivalOf(
         arrivals,
@@ -98,8 +101,9 @@ async function deliveryLatency(env: BenchEnv): Promise<Figure> {
         (e) => e.event === "pack.updated" && e.data.progress.processedLeads === i,
         `progress ${i}`,
       );
-      await publishPackUpdated(env.db, log, packId);
-      delivery.push((await arrived).at - committedAt);
+      await publishPackUpdated(env.db, log, row);
+      const at = (await arrived).at;
+      if (i > WARM_UP) delivery.push(at - committedAt);
     }
   } finally {
     stream.close();
@@ -112,14 +116,14 @@ async function deliveryLatency(env: BenchEnv): Promise<Figure> {
   const roundTrip: number[] = [];
   try {
     let last = "0-0";
-    for (let i = 0; i < DELIVERIES; i++) {
+    for (let i = 0; i < WARM_UP + DELIVERIES; i++) {
       const read = reader.xread("BLOCK", 5000, "STREAMS", key, last) as Promise<Array<[string, Array<[string, string[]]>]> | null>;
       // Let the XREAD reach Redis and block before the XADD is sent.
       await new Promise((r) => setTimeout(r, 1));
       const sentAt = performance.now();
       await redis.xadd(key, "*", "i", String(i));
       const reply = await read;
-      roundTrip.push(performance.now() - sentAt);
+      if (i >= WARM_UP) roundTrip.push(performance.now() - sentAt);
       last = reply?.[0]?.[1].at(-1)?.[0] ?? last;
     }
   } finally {
@@ -138,7 +142,7 @@ async function deliveryLatency(env: BenchEnv): Promise<Figure> {
       deliveries: DELIVERIES,
       deliveryMs: { p50: round2(quantile(delivery, 0.5)), p99: round2(p99), max: round2(Math.max(...delivery)) },
       xaddXreadMs: { p50: round2(quantile(roundTrip, 0.5)), p99: round2(baselineP99) },
-      note: "delivery includes the publisher's read of the pack and its view (as the worker publishes it)",
+      note: "delivery includes building the pack's view from the row the write returned (as the worker publishes it)",
     },
   };
 }

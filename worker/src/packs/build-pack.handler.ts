@@ -2,7 +2,7 @@
 // to run again at any point: selection is one transaction, each lead's summary and status land together, and the
 // pack row changes only while it is still this run's (see pack-run.ts). A retried or resumed job continues where the
 // last one stopped.
-import type { Db, Prisma } from "@insights/shared/db/client";
+import type { Db, InsightContextPack, Prisma } from "@insights/shared/db/client";
 import type { JobPayload } from "@insights/shared/jobs/catalog";
 import { publishPackUpdated } from "@insights/shared/live/publish";
 import type { SessionEventLog } from "@insights/shared/live/session-events";
@@ -62,7 +62,7 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
   const { db, llm } = deps;
   const pack = await claimPackRun(db, payload.packId, payload.generation);
   // Also when skipped: a job run again after a crash between a commit and its event publishes the state it missed.
-  const publish = () => publishPack(deps, payload.packId);
+  const publish = (row?: InsightContextPack) => publishPack(deps, payload.packId, row);
   await publish();
   if (!pack) return { outcome: "skipped", reason: "the pack was deleted, cancelled, finished or recomputed" };
 
@@ -217,10 +217,17 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
   }
 }
 
-/** Publishes the pack as it is now; a failure is logged, and the next change or a client's snapshot carries it. */
-export async function publishPack(deps: { db: Db; live: SessionEventLog; logger: Logger }, packId: string): Promise<void> {
+/**
+ * Publishes the pack as it is now (`row`: as a write just returned it); a failure is logged, and the next change or a
+ * client's snapshot carries it.
+ */
+export async function publishPack(
+  deps: { db: Db; live: SessionEventLog; logger: Logger },
+  packId: string,
+  row?: InsightContextPack,
+): Promise<void> {
   try {
-    await publishPackUpdated(deps.db, deps.live, packId);
+    await publishPackUpdated(deps.db, deps.live, row ?? packId);
   } catch (err) {
     deps.logger.warn({ err: (err as Error).message, packId }, "live pack event not published");
   }

@@ -140,8 +140,8 @@ export async function extractChunk(
   index: number,
   call: Omit<LlmCallOptions, "signal">,
   controller: AbortController,
-  /** After each progress write has committed: the pack's live `pack.updated` event. */
-  publish: () => Promise<void>,
+  /** After each progress write has committed, with the row it wrote: the pack's live `pack.updated` event. */
+  publish: (row: InsightContextPack) => Promise<void>,
 ): Promise<ChunkOutcome> {
   const runToken = randomUUID();
   const claimed = await deps.db.$queryRaw<Array<{ fromPosition: number; toPosition: number }>>`

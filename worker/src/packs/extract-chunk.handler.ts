@@ -1,4 +1,5 @@
 // pack.extract-chunk: one chunk of one pack run, in whichever worker process takes it (see chunks.ts).
+import type { InsightContextPack } from "@insights/shared/db/client";
 import type { JobPayload } from "@insights/shared/jobs/catalog";
 import type { SessionEventLog } from "@insights/shared/live/session-events";
 import { ReleaseJob, followSignal, stopReasonOf } from "../runtime/cancellations.ts";
@@ -21,7 +22,7 @@ export async function extractChunkJob(
   const log = deps.logger.child({ packId: pack.id, generation: pack.generation, chunk: payload.index });
   try {
     const call = { ...(await callOptionsFor(deps.db, pack.clientId, deps.models)), log };
-    const publish = () => publishPack({ ...deps, logger: log }, pack.id);
+    const publish = (row?: InsightContextPack) => publishPack({ ...deps, logger: log }, pack.id, row);
     const outcome = await extractChunk({ ...deps, logger: log }, pack, payload.index, call, controller, publish);
     if (stopReasonOf(controller.signal) === "shutdown")
       throw new ReleaseJob(`chunk ${payload.index} of pack ${pack.id} released at shutdown`);

@@ -2,7 +2,7 @@
 // the pack row gets the aggregate at most once per interval. Counts are recomputed from those rows, never kept in
 // memory, so a resumed run continues from the true figures and progress never goes backwards. Each write is also
 // the run's check that it is still current.
-import { Prisma } from "@insights/shared/db/client";
+import { Prisma, type InsightContextPack } from "@insights/shared/db/client";
 import type { PackRun } from "./pack-run.ts";
 
 export interface ProgressWriter {
@@ -34,14 +34,17 @@ export class ProgressPacer {
   }
 }
 
-/** `afterWrite` runs after each write has committed (the live `pack.updated` event). */
-export function createProgressWriter(run: PackRun, pacer: ProgressPacer, afterWrite: () => Promise<void>): ProgressWriter {
+/** `afterWrite` runs after each write has committed, with the row written (the live `pack.updated` event). */
+export function createProgressWriter(
+  run: PackRun,
+  pacer: ProgressPacer,
+  afterWrite: (row: InsightContextPack) => Promise<void>,
+): ProgressWriter {
   let inFlight: Promise<void> | null = null;
   let failure: unknown = null;
 
   const write = async () => {
-    await writeProgress(run);
-    await afterWrite();
+    await afterWrite(await writeProgress(run));
   };
   const schedule = () => {
     if (inFlight) return inFlight;
@@ -67,9 +70,12 @@ export function createProgressWriter(run: PackRun, pacer: ProgressPacer, afterWr
   };
 }
 
-/** GREATEST keeps every figure monotonic even if two writers race. Percent stays below 100 until the pack is done. */
-export async function writeProgress(run: PackRun): Promise<void> {
-  const count = await run.db.$executeRaw`
+/**
+ * GREATEST keeps every figure monotonic even if two writers race. Percent stays below 100 until the pack is done.
+ * Returns the row as written (every column, as findUnique reads it).
+ */
+export async function writeProgress(run: PackRun): Promise<InsightContextPack> {
+  const [row] = await run.db.$queryRaw<InsightContextPack[]>`
     UPDATE "InsightContextPack" p SET
       "processedLeads" = GREATEST(p."processedLeads", a.processed),
       "cachedLeads"    = GREATEST(p."cachedLeads", a.cached),
@@ -90,10 +96,12 @@ export async function writeProgress(run: PackRun): Promise<void> {
       FROM "InsightContextPackLead" WHERE "packId" = ${run.id}
     ) a
     WHERE p."id" = ${run.id} AND p."generation" = ${run.generation} AND p."status" = 'RUNNING'
-      AND ${ownership(run)}`;
+      AND ${ownership(run)}
+    RETURNING p.*`;
   // Gone, no longer RUNNING, or taken over by another worker's run. This also stops the run when a cancellation
   // message never arrived, so a missed message (or a lost job lock) costs at most one progress interval of work.
-  if (count === 0) run.ended();
+  if (!row) run.ended();
+  return row;
 }
 
 /** The pack job's run holds the pack's token; a chunk job's holds its chunk's. */
