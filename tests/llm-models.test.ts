@@ -5,7 +5,7 @@ import type { ModelPolicy } from "@insights/shared/llm-models";
 import type { WorkerRuntime } from "@insights/worker/runtime/start-workers";
 import { bearer, createHarness, type TestWorkspace } from "./support/harness.ts";
 import { startFakeLlm, type FakeLlm } from "./support/fake-llm.ts";
-import { completePackInNewSession, fakeLlmProvider, startTestWorker } from "./support/worker-harness.ts";
+import { completePackInNewSession, fakeLlmProvider, startTestWorker, waitFor } from "./support/worker-harness.ts";
 
 const models: ModelPolicy = { defaultModel: "deploy-default-model", allowedModels: ["deploy-default-model", "gpt-alt"] };
 const h = createHarness({ models });
@@ -14,7 +14,8 @@ let worker: WorkerRuntime;
 
 beforeAll(async () => {
   fake = await startFakeLlm();
-  worker = await startTestWorker(h, fakeLlmProvider(fake), {}, { models });
+  // Chunks of 2 leads, one chunk job at a time: a pack's chunks run one after another (see the last test).
+  worker = await startTestWorker(h, fakeLlmProvider(fake), { chunkSize: 2, chunkConcurrency: 1 }, { models });
 });
 afterEach(() => fake.reset());
 afterAll(async () => {
@@ -83,5 +84,21 @@ describe("deployment LLM defaults", () => {
     });
     expect((await settingsOf(ws)).body).toMatchObject({ insightsChatModel: "deploy-default-model", insightsChatModelIsDefault: true });
     expect(await packModels(ws)).toEqual(["deploy-default-model"]);
+  });
+
+  it("keeps a running pack on the model it started with when an admin changes it: every chunk, then synthesis", async () => {
+    const ws = await h.seed({ leads: 8 });
+    fake.latencyMs = 50;
+    const done = completePackInNewSession(h, ws);
+    await waitFor(async () => (fake.callsFor("lead_insight") > 0 ? true : undefined), { what: "extraction to start" });
+    expect((await patch(ws, { insightsChatModel: "gpt-alt" })).status).toBe(200);
+    const { packId } = await done;
+    const models = new Set(fake.requests.map((r) => r.body.model));
+    expect(fake.callsFor("lead_insight")).toBe(8);
+    expect([...models]).toEqual(["deploy-default-model"]);
+    expect((await h.db.insightContextPack.findUniqueOrThrow({ where: { id: packId } })).model).toBe("deploy-default-model");
+    // The next pack runs on the new choice.
+    fake.reset();
+    expect(await packModels(ws)).toEqual(["gpt-alt"]);
   });
 });

@@ -45,7 +45,15 @@ export const JOBS = {
   extractChunk: define({
     queue: "packChunks",
     name: "pack.extract-chunk",
-    payload: z.object({ packId: id, generation: z.number().int().positive(), index: z.number().int().nonnegative() }),
+    payload: z.object({
+      packId: id,
+      generation: z.number().int().positive(),
+      index: z.number().int().nonnegative(),
+      // The pack run's model and reasoning effort, so every chunk of a run uses the run's, even if the workspace's
+      // settings change meanwhile. Chunks queued before these fields lack them and read the settings.
+      model: z.string().min(1).max(200).optional(),
+      reasoningEffort: z.enum(["low", "medium", "high"]).optional(),
+    }),
     jobId: (p) => `chunk-${p.packId}-g${p.generation}-c${p.index}`,
     options: {
       attempts: 3,

@@ -9,13 +9,13 @@ import type { SessionEventLog } from "@insights/shared/live/session-events";
 import type { ModelPolicy } from "@insights/shared/llm-models";
 import { recordWebhookEvent } from "@insights/shared/webhooks/outbox";
 import type { Logger } from "@insights/shared/logger";
-import { LlmError, addUsage, callSettingsOf, type LlmCallOptions, type LlmProvider, type LlmUsage } from "../llm/provider.ts";
+import { LlmError, addUsage, type LlmProvider, type LlmUsage } from "../llm/provider.ts";
 import { ReleaseJob, followSignal, stopReasonOf } from "../runtime/cancellations.ts";
 import type { WorkerMetrics } from "../runtime/metrics.ts";
 import { Semaphore } from "../runtime/pool.ts";
 import { DEFAULT_CHUNK_SIZE, awaitChunks, extractChunk, planChunks, unfinishedChunks, type ChunkDispatcher } from "./chunks.ts";
 import { markCachedLeads, ResultBatches } from "./extract-leads.ts";
-import { PackRun, PackRunEnded, claimPackRun } from "./pack-run.ts";
+import { PackRun, PackRunEnded, callOptionsFor, claimPackRun } from "./pack-run.ts";
 import { ProgressPacer, writeProgress } from "./progress.ts";
 import { selectLeads } from "./select-leads.ts";
 import { computeMetrics, synthesize } from "./synthesize-pack.ts";
@@ -41,15 +41,6 @@ export interface PackPipelineDeps {
   /** The process's group commits per pack, shared with its chunk jobs; its own when not given. */
   results?: ResultBatches;
   metrics?: WorkerMetrics | undefined;
-}
-
-/** The workspace's model and reasoning effort, as every call of the pack uses them. */
-export async function callOptionsFor(
-  db: Db,
-  clientId: string,
-  models: ModelPolicy,
-): Promise<Pick<LlmCallOptions, "model" | "reasoningEffort">> {
-  return callSettingsOf(await db.workspaceSettings.findUnique({ where: { clientId } }), models);
 }
 
 export type BuildPackResult =
@@ -105,13 +96,13 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
       const handedOut = deps.chunks ? left.filter((index) => index !== 0) : [];
       let failure: string | null = null;
       if (deps.chunks && handedOut.length > 0) {
-        failure = await deps.chunks.dispatch(pack, handedOut, { planned });
+        failure = await deps.chunks.dispatch(pack, handedOut, { planned, call });
         log.info({ chunks: handedOut.length }, "chunks handed out");
       }
       for (const index of failure ? [] : inline) {
         if ((await extractChunk(chunkDeps, pack, index, call, controller, publish)) === "stopped") break;
       }
-      if (deps.chunks && !failure && !run.signal.aborted) failure = await awaitChunks(run, deps.chunks);
+      if (deps.chunks && !failure && !run.signal.aborted) failure = await awaitChunks(run, deps.chunks, call);
       if (failure) {
         await run.update({ status: "FAILED", error: `a chunk of the pack failed: ${failure}`, completedAt: new Date() });
         return { outcome: "failed", totalLeads: pack.totalLeads };

@@ -21,8 +21,14 @@ export function createChunkDispatcher(deps: {
   return {
     listen: wake.listen,
     redispatchMs,
-    async dispatch(pack, indexes, { planned }) {
-      let payloads = indexes.map((index) => ({ packId: pack.id, generation: pack.generation, index }));
+    async dispatch(pack, indexes, { planned, call }) {
+      let payloads = indexes.map((index) => ({
+        packId: pack.id,
+        generation: pack.generation,
+        index,
+        model: call.model,
+        reasoningEffort: call.reasoningEffort,
+      }));
       // Chunks planned just now have no job yet; chunks handed out before may have one in any state.
       if (!planned) {
         const existing = await Promise.all(payloads.map((p) => queues.packChunks.getJob(jobIdOf("extractChunk", p))));

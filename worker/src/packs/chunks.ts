@@ -14,11 +14,14 @@ import type { WorkerMetrics } from "../runtime/metrics.ts";
 import type { Semaphore } from "../runtime/pool.ts";
 import type { ChunkWake } from "./chunk-wake.ts";
 import { extractPendingLeads, type ResultBatches } from "./extract-leads.ts";
-import { PackRun } from "./pack-run.ts";
+import { callOptionsFor, PackRun } from "./pack-run.ts";
 import { createProgressWriter, type ProgressPacer } from "./progress.ts";
 
 /** Leads per chunk unless configured: small enough to spread a pack over workers, large enough to be few jobs. */
 export const DEFAULT_CHUNK_SIZE = 50;
+
+/** The model and effort a pack run's calls use, decided once by its pack job and handed to its chunks. */
+export type RunCall = Pick<LlmCallOptions, "model" | "reasoningEffort">;
 
 /** Where a pack job sends its chunks (BullMQ in a worker process; see chunk-dispatch.ts), and how it hears back. */
 export interface ChunkDispatcher {
@@ -26,7 +29,7 @@ export interface ChunkDispatcher {
    * Gives each chunk without a live job one (`planned`: the chunks were planned just now, so none has a job yet).
    * Returns the reason of a chunk whose job failed for good, if any.
    */
-  dispatch(pack: InsightContextPack, indexes: number[], options: { planned: boolean }): Promise<string | null>;
+  dispatch(pack: InsightContextPack, indexes: number[], options: { planned: boolean; call: RunCall }): Promise<string | null>;
   /** Wakes the waiting pack job when its last chunk is done (see chunk-wake.ts). */
   listen: ChunkWake["listen"];
   /** How often a waiting pack job hands its unfinished chunks out again (the reconciler's interval). */
@@ -105,7 +108,7 @@ export async function unfinishedChunks(db: Db, packId: string): Promise<number[]
  * `redispatchMs` the chunks are handed out again: a chunk whose job went missing gets one, and a chunk job that failed
  * for good while its failure could not be recorded is returned as the run's failure.
  */
-export async function awaitChunks(run: PackRun, dispatcher: ChunkDispatcher, pollMs = 1_000): Promise<string | null> {
+export async function awaitChunks(run: PackRun, dispatcher: ChunkDispatcher, call: RunCall, pollMs = 1_000): Promise<string | null> {
   let lastDispatch = Date.now();
   for (;;) {
     // Listening before the check: a chunk that finishes between the two still wakes this wait.
@@ -114,7 +117,7 @@ export async function awaitChunks(run: PackRun, dispatcher: ChunkDispatcher, pol
       await run.assertCurrent();
       if ((await run.db.insightContextPackChunk.count({ where: { packId: run.id, done: false } })) === 0) return null;
       if (Date.now() - lastDispatch >= dispatcher.redispatchMs) {
-        const failure = await dispatcher.dispatch(run.pack, await unfinishedChunks(run.db, run.id), { planned: false });
+        const failure = await dispatcher.dispatch(run.pack, await unfinishedChunks(run.db, run.id), { planned: false, call });
         if (failure) return failure;
         lastDispatch = Date.now();
       }
@@ -130,33 +133,35 @@ export async function awaitChunks(run: PackRun, dispatcher: ChunkDispatcher, pol
 export type ChunkOutcome = "done" | "last" | "skipped" | "stopped";
 
 /**
- * Extracts one chunk of `pack`'s current run. `controller` is the caller's: a chunk job's own, or the pack job's
- * when it extracts its chunks itself. "skipped": the chunk was done already or the run is gone; "stopped": the
- * signal aborted (the caller reads why).
+ * Extracts one chunk of the pack run `ref` (its pack id and generation). `controller` is the caller's: a chunk job's
+ * own, or the pack job's when it extracts its chunks itself. `call`: the run's model and effort (the workspace's
+ * settings when not given). "skipped": the chunk was done already or the run is gone; "stopped": the signal aborted
+ * (the caller reads why).
  */
 export async function extractChunk(
   deps: ChunkDeps,
-  pack: InsightContextPack,
+  ref: { id: string; generation: number },
   index: number,
-  call: Omit<LlmCallOptions, "signal">,
+  call: Omit<LlmCallOptions, "signal"> | undefined,
   controller: AbortController,
   /** After each progress write has committed, with the row it wrote: the pack's live `pack.updated` event. */
   publish: (row: InsightContextPack) => Promise<void>,
 ): Promise<ChunkOutcome> {
   const runToken = randomUUID();
-  const claimed = await deps.db.$queryRaw<Array<{ fromPosition: number; toPosition: number }>>`
+  // The claim also reads the pack's row (the run it works for), so a chunk job needs no read of its own first.
+  const claimed = await deps.db.$queryRaw<Array<InsightContextPack & { chunkFrom: number; chunkTo: number }>>`
     UPDATE "InsightContextPackChunk" c SET "runToken" = ${runToken}
     FROM "InsightContextPack" p
-    WHERE c."packId" = ${pack.id} AND c.index = ${index} AND NOT c.done
-      AND p.id = c."packId" AND p.generation = ${pack.generation} AND p.status = 'RUNNING'
-    RETURNING c."fromPosition", c."toPosition"`;
-  const chunk = claimed[0];
-  if (!chunk) return "skipped";
+    WHERE c."packId" = ${ref.id} AND c.index = ${index} AND NOT c.done
+      AND p.id = c."packId" AND p.generation = ${ref.generation} AND p.status = 'RUNNING'
+    RETURNING c."fromPosition" AS "chunkFrom", c."toPosition" AS "chunkTo", p.*`;
+  if (!claimed[0]) return "skipped";
+  const { chunkFrom: fromPosition, chunkTo: toPosition, ...pack } = claimed[0];
 
-  const run = new PackRun(deps.db, pack, controller, { index, runToken, ...chunk });
+  const run = new PackRun(deps.db, pack, controller, { index, runToken, fromPosition, toPosition });
   await extractPendingLeads(run, {
     llm: deps.llm,
-    call,
+    call: call ?? { ...(await callOptionsFor(deps.db, pack.clientId, deps.models)), log: deps.logger },
     concurrency: deps.tuning.llmConcurrency,
     llmSlots: deps.llmSlots,
     pageSize: deps.tuning.pageSize,
@@ -168,13 +173,13 @@ export async function extractChunk(
   // Done only if no lead of the chunk is still PENDING, and only by the attempt that holds the chunk.
   const finished = await deps.db.$executeRaw`
     UPDATE "InsightContextPackChunk" c SET done = true
-    WHERE c."packId" = ${pack.id} AND c.index = ${index} AND c."runToken" = ${runToken} AND NOT c.done
+    WHERE c."packId" = ${ref.id} AND c.index = ${index} AND c."runToken" = ${runToken} AND NOT c.done
       AND NOT EXISTS (SELECT 1 FROM "InsightContextPackLead" pl WHERE pl."packId" = c."packId" AND pl.status = 'PENDING'
                       AND pl.position BETWEEN c."fromPosition" AND c."toPosition")`;
   if (finished === 0) run.ended();
-  deps.logger.info({ chunk: index, leads: chunk.toPosition - chunk.fromPosition + 1 }, "chunk done");
+  deps.logger.info({ chunk: index, leads: toPosition - fromPosition + 1 }, "chunk done");
   // Counted after that update committed, in a statement of its own: of chunks finishing together, the one whose
   // update committed last sees every other one done, so some chunk always reports itself the last.
-  const left = await deps.db.insightContextPackChunk.count({ where: { packId: pack.id, done: false } });
+  const left = await deps.db.insightContextPackChunk.count({ where: { packId: ref.id, done: false } });
   return left === 0 ? "last" : "done";
 }

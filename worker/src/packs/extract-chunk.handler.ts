@@ -3,7 +3,7 @@ import type { InsightContextPack } from "@insights/shared/db/client";
 import type { JobPayload } from "@insights/shared/jobs/catalog";
 import type { SessionEventLog } from "@insights/shared/live/session-events";
 import { ReleaseJob, followSignal, stopReasonOf } from "../runtime/cancellations.ts";
-import { callOptionsFor, publishPack } from "./build-pack.handler.ts";
+import { publishPack } from "./build-pack.handler.ts";
 import { extractChunk, type ChunkDeps, type ChunkOutcome } from "./chunks.ts";
 import { PackRunEnded } from "./pack-run.ts";
 
@@ -12,25 +12,24 @@ export async function extractChunkJob(
   deps: ChunkDeps & { live: SessionEventLog },
   payload: JobPayload<"extractChunk">,
   signal: AbortSignal,
-): Promise<{ outcome: ChunkOutcome | "skipped" }> {
-  const pack = await deps.db.insightContextPack.findFirst({
-    where: { id: payload.packId, generation: payload.generation, status: "RUNNING" },
-  });
-  if (!pack) return { outcome: "skipped" };
+): Promise<{ outcome: ChunkOutcome }> {
   // The chunk run aborts this controller itself when it finds the run ended; it also follows the job's signal.
   const { controller, release } = followSignal(signal);
-  const log = deps.logger.child({ packId: pack.id, generation: pack.generation, chunk: payload.index });
+  const log = deps.logger.child({ packId: payload.packId, generation: payload.generation, chunk: payload.index });
   try {
-    const call = { ...(await callOptionsFor(deps.db, pack.clientId, deps.models)), log };
-    const publish = (row?: InsightContextPack) => publishPack({ ...deps, logger: log }, pack.id, row);
-    const outcome = await extractChunk({ ...deps, logger: log }, pack, payload.index, call, controller, publish);
+    // The run's model and effort, as its pack job chose them (a chunk queued before they travelled reads the settings).
+    const { model, reasoningEffort } = payload;
+    const call = model && reasoningEffort ? { model, reasoningEffort, log } : undefined;
+    const publish = (row: InsightContextPack) => publishPack({ ...deps, logger: log }, payload.packId, row);
+    const run = { id: payload.packId, generation: payload.generation };
+    const outcome = await extractChunk({ ...deps, logger: log }, run, payload.index, call, controller, publish);
     if (stopReasonOf(controller.signal) === "shutdown")
-      throw new ReleaseJob(`chunk ${payload.index} of pack ${pack.id} released at shutdown`);
+      throw new ReleaseJob(`chunk ${payload.index} of pack ${payload.packId} released at shutdown`);
     return { outcome };
   } catch (err) {
     if (err instanceof PackRunEnded) return { outcome: "skipped" };
     if (stopReasonOf(controller.signal) === "shutdown")
-      throw new ReleaseJob(`chunk ${payload.index} of pack ${pack.id} released at shutdown`);
+      throw new ReleaseJob(`chunk ${payload.index} of pack ${payload.packId} released at shutdown`);
     if (stopReasonOf(controller.signal) === "cancelled") return { outcome: "stopped" };
     throw err;
   } finally {

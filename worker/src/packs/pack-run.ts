@@ -3,6 +3,8 @@
 // finds out at its next write and stops, instead of overwriting a newer state or duplicating work.
 import { randomUUID } from "node:crypto";
 import type { Db, InsightContextPack, Prisma } from "@insights/shared/db/client";
+import type { ModelPolicy } from "@insights/shared/llm-models";
+import { callSettingsOf, type LlmCallOptions } from "../llm/provider.ts";
 
 /** Thrown when the pack is no longer this run's to write: cancelled, deleted, superseded or taken over. Not an error. */
 export class PackRunEnded extends Error {
@@ -95,4 +97,13 @@ export async function claimPackRun(db: Db, packId: string, generation: number): 
     await db.insightContextPack.updateMany({ where: { id: packId, generation, status: "RUNNING" }, data: { runToken } });
   }
   return db.insightContextPack.findFirst({ where: { id: packId, generation, status: "RUNNING", runToken } });
+}
+
+/** The workspace's model and reasoning effort, as every call of the pack uses them. */
+export async function callOptionsFor(
+  db: Db,
+  clientId: string,
+  models: ModelPolicy,
+): Promise<Pick<LlmCallOptions, "model" | "reasoningEffort">> {
+  return callSettingsOf(await db.workspaceSettings.findUnique({ where: { clientId } }), models);
 }
