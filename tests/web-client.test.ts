@@ -433,6 +433,8 @@ describe.skipIf(!hasChromium)("the reference chat client in headless Chromium", 
 
     await tabTo(page, page.getByRole("button", { name: "Rename", exact: true }));
     await page.keyboard.press("Enter");
+    // The title field takes the focus itself once it appears; a person types when they see it there.
+    await focusOf(page.getByLabel("Session title"));
     await page.keyboard.press("ControlOrMeta+A");
     await page.keyboard.type("Keyboard only, renamed");
     await page.keyboard.press("Enter");
@@ -446,6 +448,16 @@ async function expectSignedIn(page: Page) {
   await page.getByRole("heading", { name: "Sessions", exact: true }).waitFor();
   expect(await page.getByLabel("Workspace id").count()).toBe(0);
   expect(await page.getByLabel("Workspace").locator("option:checked").innerText()).toMatch(/^Demo workspace \S+ \((member|admin|owner)\)$/);
+}
+
+/** Waits until `target` has the focus (it moved there without a key press). */
+async function focusOf(target: Locator, timeoutMs = 10_000) {
+  await target.waitFor();
+  const until = Date.now() + timeoutMs;
+  while (!(await target.evaluate((el) => el === el.ownerDocument.activeElement))) {
+    if (Date.now() > until) throw new Error(`${target} did not take the focus within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** Presses Tab until `target` has the focus: it can be reached without a mouse. */
