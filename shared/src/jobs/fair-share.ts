@@ -14,7 +14,7 @@ import type { QueueKey } from "./queues.ts";
 
 /** BullMQ's lowest priority (2^21 - 1). */
 const MAX_PRIORITY = 2_097_151;
-/** Past this, the clock starts over as soon as no chunk is waiting (nothing queued holds an old priority then). */
+/** Past this, the clock starts over as soon as no job is waiting (nothing queued holds an old priority then). */
 const RESET_AT = 1_000_000;
 /** A clock idle this long is dropped: every workspace starts equal again, and stale workspaces leave the hash. */
 const IDLE_TTL_SECONDS = 24 * 3600;
@@ -54,7 +54,7 @@ export interface FairShare {
 
 /** The queues served fairly (one clock each). */
 type FairQueue = Extract<QueueKey, "packs" | "packChunks">;
-/** Virtual time one job costs a workspace of weight 1; a tenth of it is the finest share a weight of 10 gets. */
+/** Virtual time one job costs a workspace of weight 1; of weight w, COST / w (see ASSIGN for the rounding). */
 const COST = 10;
 
 export function createFairShare(options: { redis: Redis; prefix: string; queues: JobQueues; queue: FairQueue; logger: Logger }): FairShare {
