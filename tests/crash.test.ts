@@ -3,11 +3,10 @@
 import { describe, expect, it } from "vitest";
 import { createLogger } from "@insights/shared/logger";
 import { buildPack } from "@insights/worker/packs/build-pack.handler";
-import { bearer, insertPendingPack, TEST_MODELS, type TestWorkspace } from "./support/harness.ts";
+import { bearer, insertPendingPack, requestPackInNewSession, TEST_MODELS, type TestWorkspace } from "./support/harness.ts";
 import {
   expectMonotonic,
   extractionCallsByLead as callsByLead,
-  requestPack as requestPackVia,
   seedNamed,
   useWorkerProcesses,
   watchPack,
@@ -22,7 +21,7 @@ const LOCK_MS = 2000;
 const startWorker = () => fixture.startWorker({ JOB_LOCK_MS: String(LOCK_MS) });
 
 const seed = (leads: number) => seedNamed(h, leads);
-const requestPack = (ws: TestWorkspace) => requestPackVia(h, ws);
+const requestPack = async (ws: TestWorkspace) => (await requestPackInNewSession(h, ws)).packId;
 const watch = (ws: TestWorkspace, packId: string, seen: Progress[], until: Parameters<typeof watchPack>[4], timeoutMs?: number) =>
   watchPack(h, ws, packId, seen, until, timeoutMs);
 const extractionCallsByLead = (ws: TestWorkspace) => callsByLead(h, fake, ws);

@@ -15,7 +15,7 @@ import { createWorkerMetrics, type WorkerMetrics } from "@insights/worker/runtim
 import type { WorkerRuntime } from "@insights/worker/runtime/start-workers";
 import { createIsolatedDatabase } from "./support/database.ts";
 import { startFakeLlm, type FakeLlm } from "./support/fake-llm.ts";
-import { bearer, createHarness, insertPendingPack, type Harness, type TestWorkspace } from "./support/harness.ts";
+import { bearer, createHarness, insertPendingPack, requestPackInNewSession, type Harness, type TestWorkspace } from "./support/harness.ts";
 import { fakeLlmProvider, startTestWorker, waitFor } from "./support/worker-harness.ts";
 
 type Line = Record<string, unknown> & { level: number; msg: string };
@@ -52,15 +52,7 @@ afterAll(async () => {
 const linesWhere = (fields: Record<string, unknown>, msg?: RegExp) =>
   lines.filter((l) => l.level >= INFO && Object.entries(fields).every(([k, v]) => l[k] === v) && (!msg || msg.test(l.msg)));
 
-async function requestPack(ws: TestWorkspace): Promise<{ sessionId: string; packId: string }> {
-  const session = await h.http.post(`${ws.base}/insights/sessions`).set(bearer(ws.tokens.member)).send({});
-  const pack = await h.http
-    .post(`${ws.base}/insights/sessions/${session.body.id}/packs`)
-    .set(bearer(ws.tokens.member))
-    .send({ window: { preset: "LAST_90_DAYS" } });
-  expect(pack.status).toBe(202);
-  return { sessionId: session.body.id as string, packId: pack.body.id as string };
-}
+const requestPack = (ws: TestWorkspace) => requestPackInNewSession(h, ws);
 
 const packStatus = (ws: TestWorkspace, packId: string) =>
   h.http

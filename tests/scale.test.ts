@@ -6,7 +6,7 @@ import { makeLead } from "@insights/api/cli/seed";
 import type { LeadThread, LlmProvider } from "@insights/worker/llm/provider";
 import type { LeadInsight } from "@insights/worker/llm/schemas";
 import type { WorkerRuntime } from "@insights/worker/runtime/start-workers";
-import { bearer, createHarness } from "./support/harness.ts";
+import { bearer, createHarness, requestPackInNewSession } from "./support/harness.ts";
 import { startTestWorker, waitFor } from "./support/worker-harness.ts";
 
 const LEADS = 50_000;
@@ -82,15 +82,10 @@ describe("a 50,000-lead workspace", () => {
     }
     expect(await h.db.lead.count({ where: { clientId: ws.workspaceId } })).toBe(LEADS);
 
-    const session = await h.http.post(`${ws.base}/insights/sessions`).set(bearer(ws.tokens.member)).send({});
-    const requested = await h.http
-      .post(`${ws.base}/insights/sessions/${session.body.id}/packs`)
-      .set(bearer(ws.tokens.member))
-      .send({ window: { preset: "LAST_90_DAYS" } });
-    expect(requested.status).toBe(202);
+    const { packId } = await requestPackInNewSession(h, ws);
     const pack = await waitFor(
       async () => {
-        const res = await h.http.get(`${ws.base}/insights/packs/${requested.body.id}`).set(bearer(ws.tokens.member));
+        const res = await h.http.get(`${ws.base}/insights/packs/${packId}`).set(bearer(ws.tokens.member));
         return ["COMPLETE", "FAILED", "CANCELLED"].includes(res.body.status) ? res.body : undefined;
       },
       { timeoutMs: 480_000, intervalMs: 500, what: "the 50,000-lead pack" },

@@ -2,11 +2,10 @@
 // killed mid-chunk loses nothing, a big workspace's backlog does not hold up a small workspace's pack, and a reply is
 // answered while every extraction slot is busy.
 import { describe, expect, it } from "vitest";
-import { bearer, type TestWorkspace } from "./support/harness.ts";
+import { bearer, requestPackInNewSession, type TestWorkspace } from "./support/harness.ts";
 import {
   expectMonotonic,
   extractionCallsByLead,
-  requestPack,
   seedNamed,
   useWorkerProcesses,
   watchPack,
@@ -18,6 +17,7 @@ import { waitFor } from "./support/worker-harness.ts";
 const { h, fake, startWorker } = await useWorkerProcesses();
 
 const CHUNK = 20;
+const requestPack = async (ws: TestWorkspace) => (await requestPackInNewSession(h, ws)).packId;
 
 async function startWorkers(n: number): Promise<ServiceProcess[]> {
   return Promise.all(
@@ -53,7 +53,7 @@ describe("one pack on three worker processes", () => {
     const ws = await seedNamed(h, 240);
     fake.latencyMs = 50;
     const procs = await startWorkers(3);
-    const packId = await requestPack(h, ws);
+    const packId = await requestPack(ws);
     const seen: Progress[] = [];
     const done = await watchPack(h, ws, packId, seen, (p) => p.status === "COMPLETE", 60_000);
     expect(done.progress).toMatchObject({ totalLeads: 240, processedLeads: 240, failedLeads: 0, percent: 100 });
@@ -72,7 +72,7 @@ describe("one pack on three worker processes", () => {
     const ws = await seedNamed(h, 200);
     fake.latencyMs = 100;
     const [victim] = await startWorkers(3);
-    const packId = await requestPack(h, ws);
+    const packId = await requestPack(ws);
     const seen: Progress[] = [];
     await watchPack(h, ws, packId, seen, (p) => p.progress.processedLeads >= 40);
     await waitFor(async () => (chunkLeadsBy(victim!, packId) > 0 ? true : undefined), { what: "the victim to have done a chunk" });
@@ -106,7 +106,7 @@ describe("a big workspace's backlog", () => {
 
     // Idle figures first: the small pack alone, then a reply from it.
     let started = Date.now();
-    const first = await requestPack(h, small);
+    const first = await requestPack(small);
     const firstDone = await watchPack(h, small, first, [], (p) => p.status === "COMPLETE");
     const packAlone = Date.now() - started;
     started = Date.now();
@@ -115,7 +115,7 @@ describe("a big workspace's backlog", () => {
     const replyAlone = Date.now() - started;
 
     // Four 200-lead packs of the big workspace, 40 chunks: far more than the 4 chunk slots of the two processes.
-    const bigPacks = await Promise.all(Array.from({ length: 4 }, () => requestPack(h, big)));
+    const bigPacks = await Promise.all(Array.from({ length: 4 }, () => requestPack(big)));
     await waitFor(
       async () =>
         (await h.db.insightContextPackLead.count({ where: { packId: { in: bigPacks }, status: "EXTRACTED" } })) >= 20 ? true : undefined,
@@ -128,7 +128,7 @@ describe("a big workspace's backlog", () => {
     const replyLoaded = Date.now() - started;
 
     started = Date.now();
-    const second = await requestPack(h, otherSmall);
+    const second = await requestPack(otherSmall);
     await watchPack(h, otherSmall, second, [], (p) => p.status === "COMPLETE");
     const packLoaded = Date.now() - started;
     const bigLeft = await h.db.insightContextPackLead.count({ where: { packId: { in: bigPacks }, status: "PENDING" } });
@@ -148,7 +148,7 @@ describe("a chunk job lost from Redis", () => {
     await startWorker({ PACK_CHUNK_SIZE: "5", CHUNK_CONCURRENCY: "1", RECONCILE_INTERVAL_MS: "500" });
     fake.latencyMs = 100;
     const ws = await seedNamed(h, 20);
-    const packId = await requestPack(h, ws);
+    const packId = await requestPack(ws);
     const waiting = await waitFor(async () => {
       const jobs = (await h.queues.packChunks.getJobs(["prioritized", "waiting"])).filter((j) => j.data.packId === packId);
       return jobs.length >= 2 ? jobs : undefined;
@@ -168,8 +168,8 @@ describe("the pack queue", () => {
     const busy = await seedNamed(h, 20);
     const other = await seedNamed(h, 20);
     const busyPacks: string[] = [];
-    for (let i = 0; i < 6; i++) busyPacks.push(await requestPack(h, busy));
-    const otherPack = await requestPack(h, other);
+    for (let i = 0; i < 6; i++) busyPacks.push(await requestPack(busy));
+    const otherPack = await requestPack(other);
     const all = [...busyPacks, otherPack];
     await waitFor(
       async () =>

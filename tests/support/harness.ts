@@ -128,6 +128,17 @@ export function createHarness(options: HarnessOptions = {}): Harness {
 
 export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
+/** A member opens a session and asks for a pack over the last 90 days, as the web client does: both ids. */
+export async function requestPackInNewSession(h: Harness, ws: TestWorkspace): Promise<{ sessionId: string; packId: string }> {
+  const session = await h.http.post(`${ws.base}/insights/sessions`).set(bearer(ws.tokens.member)).send({});
+  const pack = await h.http
+    .post(`${ws.base}/insights/sessions/${session.body.id}/packs`)
+    .set(bearer(ws.tokens.member))
+    .send({ window: { preset: "LAST_90_DAYS" } });
+  if (pack.status !== 202) throw new Error(`the pack request answered ${pack.status}: ${JSON.stringify(pack.body)}`);
+  return { sessionId: session.body.id as string, packId: pack.body.id as string };
+}
+
 /** A token of the one operator the tests' apps let into Bull Board (the user is created on first use). */
 export async function signOpsToken(h: Harness): Promise<string> {
   const ops = await h.db.user.upsert({ where: { email: OPS_ADMIN_EMAIL }, update: {}, create: { email: OPS_ADMIN_EMAIL } });

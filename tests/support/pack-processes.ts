@@ -74,16 +74,6 @@ export async function seedNamed(h: Harness, leads: number): Promise<TestWorkspac
   return ws;
 }
 
-export async function requestPack(h: Harness, ws: TestWorkspace): Promise<string> {
-  const session = await h.http.post(`${ws.base}/insights/sessions`).set(bearer(ws.tokens.member)).send({});
-  const res = await h.http
-    .post(`${ws.base}/insights/sessions/${session.body.id}/packs`)
-    .set(bearer(ws.tokens.member))
-    .send({ window: { preset: "LAST_90_DAYS" } });
-  expect(res.status).toBe(202);
-  return res.body.id;
-}
-
 /** Polls the pack through the API, keeping every progress reading, until `until` holds. */
 export async function watchPack(
   h: Harness,

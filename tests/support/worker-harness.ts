@@ -11,7 +11,16 @@ import { unlimited, type RateLimiter } from "@insights/worker/llm/rate-limit";
 import type { WorkerMetrics } from "@insights/worker/runtime/metrics";
 import { DEFAULT_TUNING, startWorkers, type WorkerRuntime, type WorkerTuning } from "@insights/worker/runtime/start-workers";
 import { startFakeLlm, type FakeLlm } from "./fake-llm.ts";
-import { createHarness, TEST_MODELS, TEST_WEBHOOKS, type Harness, type HarnessOptions, type TestWorkspace } from "./harness.ts";
+import {
+  bearer,
+  createHarness,
+  requestPackInNewSession,
+  TEST_MODELS,
+  TEST_WEBHOOKS,
+  type Harness,
+  type HarnessOptions,
+  type TestWorkspace,
+} from "./harness.ts";
 
 /**
  * Test files share the run's database, and a worker's maintenance acts on every row in its database: a reconciler
@@ -98,18 +107,13 @@ export async function waitFor<T>(
 
 /** A member opens a session and asks for a pack over the last 90 days; resolves once a worker completed it. */
 export async function completePackInNewSession(h: Harness, ws: TestWorkspace): Promise<{ sessionId: string; packId: string }> {
-  const as = { Authorization: `Bearer ${ws.tokens.member}` };
-  const session = await h.http.post(`${ws.base}/insights/sessions`).set(as).send({});
-  const pack = await h.http
-    .post(`${ws.base}/insights/sessions/${session.body.id}/packs`)
-    .set(as)
-    .send({ window: { preset: "LAST_90_DAYS" } });
+  const requested = await requestPackInNewSession(h, ws);
   await waitFor(
     async () => {
-      const res = await h.http.get(`${ws.base}/insights/packs/${pack.body.id}`).set(as);
+      const res = await h.http.get(`${ws.base}/insights/packs/${requested.packId}`).set(bearer(ws.tokens.member));
       return res.body.status === "COMPLETE" ? true : undefined;
     },
     { what: "the pack to complete" },
   );
-  return { sessionId: session.body.id as string, packId: pack.body.id as string };
+  return requested;
 }
