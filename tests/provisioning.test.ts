@@ -27,13 +27,19 @@ afterAll(() => h.close());
 
 const unique = (what: string) => `${what}-${randomUUID().slice(0, 8)}`;
 
-async function provisionMember(role: "OWNER" | "ADMIN" | "MEMBER", workspaceId = ws.workspaceId) {
+/** A new user, provisioned by the host: its id. */
+async function provisionUser(): Promise<string> {
   const userId = unique("user");
   await h.http
     .put(`/v1/users/${userId}`)
     .set(bearer(service))
     .send({ email: `${userId}@host.test` })
     .expect(201);
+  return userId;
+}
+
+async function provisionMember(role: "OWNER" | "ADMIN" | "MEMBER", workspaceId = ws.workspaceId) {
+  const userId = await provisionUser();
   await h.http.put(`/v1/workspaces/${workspaceId}/members/${userId}`).set(bearer(service)).send({ role }).expect(201);
   return { userId, token: await signToken(TEST_JWT_SECRET, userId) };
 }
@@ -305,12 +311,7 @@ describe("provisioning", () => {
       );
       expect(workspaces.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 200, 201]);
 
-      const userId = unique("user");
-      await h.http
-        .put(`/v1/users/${userId}`)
-        .set(bearer(service))
-        .send({ email: `${userId}@host.test` })
-        .expect(201);
+      const userId = await provisionUser();
       const members = await Promise.all(
         Array.from({ length: 6 }, () =>
           h.http.put(`/v1/workspaces/${workspaceId}/members/${userId}`).set(bearer(service)).send({ role: "MEMBER" }),
