@@ -2,9 +2,9 @@
 // this run's database and a queue prefix of this file's own. Streams move between API processes, workers die.
 import { inject } from "vitest";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { bearer, createHarness, TEST_JWT_SECRET, type TestWorkspace } from "./support/harness.ts";
+import { bearer, createHarness, type TestWorkspace } from "./support/harness.ts";
 import { startFakeLlm, type FakeLlm } from "./support/fake-llm.ts";
-import { freePort, startService, waitForOutput, type ServiceProcess } from "./support/processes.ts";
+import { startApiProcess, startService, waitForOutput, type ServiceProcess } from "./support/processes.ts";
 import { SseClient, type LiveEvent } from "./support/sse-client.ts";
 import { SHARED_DATABASE_SAFE } from "./support/worker-harness.ts";
 
@@ -14,20 +14,8 @@ let apis: Array<{ proc: ServiceProcess; url: string }> = [];
 let worker: ServiceProcess;
 const clients: SseClient[] = [];
 
-async function startApi() {
-  const port = await freePort();
-  const proc = startService("api", {
-    DATABASE_URL: inject("databaseUrl"),
-    REDIS_URL: inject("redisUrl"),
-    QUEUE_PREFIX: h.prefix,
-    AUTH_JWT_SECRET: TEST_JWT_SECRET,
-    PORT: String(port),
-    // Every line a request can produce, so the token check below reads them all.
-    LOG_LEVEL: "trace",
-  });
-  await waitForOutput(proc, /API listening/);
-  return { proc, url: `http://127.0.0.1:${port}` };
-}
+// Every line a request can produce, so the token check below reads them all.
+const startApi = () => startApiProcess(h.prefix, { LOG_LEVEL: "trace" });
 
 async function startWorker() {
   const proc = startService("worker", {

@@ -12,7 +12,7 @@ import { SignJWT } from "jose";
 import { signServiceToken, signToken } from "@insights/api/auth/jwt";
 import { bearer, createHarness, TEST_JWT_SECRET, type TestWorkspace } from "./support/harness.ts";
 import { HOST_ROUTES, ROUTES } from "./support/routes.ts";
-import { freePort, startService, waitForOutput, type ServiceProcess } from "./support/processes.ts";
+import { startApiProcess, type ServiceProcess } from "./support/processes.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const h = createHarness();
@@ -362,18 +362,9 @@ describe("removing a member", () => {
   });
 
   it("ends their access within 6 seconds in every API process", async () => {
-    const ports = await Promise.all([freePort(), freePort()]);
-    apis = ports.map((port) =>
-      startService("api", {
-        DATABASE_URL: inject("databaseUrl"),
-        REDIS_URL: inject("redisUrl"),
-        QUEUE_PREFIX: h.prefix,
-        AUTH_JWT_SECRET: TEST_JWT_SECRET,
-        PORT: String(port),
-      }),
-    );
-    await Promise.all(apis.map((api) => waitForOutput(api, /API listening/)));
-    const urls = ports.map((port) => `http://127.0.0.1:${port}`);
+    const started = await Promise.all([startApiProcess(h.prefix), startApiProcess(h.prefix)]);
+    apis = started.map((api) => api.proc);
+    const urls = started.map((api) => api.url);
     const { userId, token } = await provisionMember("MEMBER");
     const read = (url: string) => fetch(`${url}${ws.base}/insights/sessions`, { headers: bearer(token) }).then((r) => r.status);
     // Both processes have the membership cached when it is removed.

@@ -1,10 +1,9 @@
 // SIGTERM on a real API process: requests in flight finish, then the process exits cleanly.
 import { request as httpRequest } from "node:http";
 import { afterAll, describe, expect, it } from "vitest";
-import { inject } from "vitest";
 import { makeLead } from "@insights/api/cli/seed";
-import { createHarness, TEST_JWT_SECRET } from "./support/harness.ts";
-import { freePort, startService, waitForOutput } from "./support/processes.ts";
+import { createHarness } from "./support/harness.ts";
+import { startApiProcess } from "./support/processes.ts";
 
 const h = createHarness();
 afterAll(() => h.close());
@@ -12,15 +11,7 @@ afterAll(() => h.close());
 describe("the API on SIGTERM", () => {
   it("finishes the requests in flight, refuses new connections, and exits 0", { timeout: 60_000 }, async () => {
     const ws = await h.seed();
-    const port = await freePort();
-    const api = startService("api", {
-      DATABASE_URL: inject("databaseUrl"),
-      REDIS_URL: inject("redisUrl"),
-      QUEUE_PREFIX: h.prefix,
-      AUTH_JWT_SECRET: TEST_JWT_SECRET,
-      PORT: String(port),
-    });
-    await waitForOutput(api, /API listening/);
+    const { proc: api, port } = await startApiProcess(h.prefix);
 
     // A large ingestion batch takes the API a while: long enough to be in flight when the signal arrives.
     const leads = Array.from({ length: 500 }, (_, i) => {
