@@ -12,11 +12,19 @@ import type { Logger } from "@insights/shared/logger";
 import { LlmError, addUsage, type LlmProvider, type LlmUsage } from "../llm/provider.ts";
 import { ReleaseJob, followSignal, stopReasonOf } from "../runtime/cancellations.ts";
 import type { WorkerMetrics } from "../runtime/metrics.ts";
-import { Semaphore } from "../runtime/pool.ts";
-import { DEFAULT_CHUNK_SIZE, awaitChunks, extractChunk, planChunks, unfinishedChunks, type ChunkDispatcher } from "./chunks.ts";
-import { markCachedLeads, ResultBatches } from "./extract-leads.ts";
+import {
+  DEFAULT_CHUNK_SIZE,
+  awaitChunks,
+  createExtractionShare,
+  extractChunk,
+  planChunks,
+  unfinishedChunks,
+  type ChunkDispatcher,
+  type ExtractionShare,
+} from "./chunks.ts";
+import { markCachedLeads } from "./extract-leads.ts";
 import { PackRun, PackRunEnded, callOptionsFor, claimPackRun } from "./pack-run.ts";
-import { ProgressPacer, writeProgress } from "./progress.ts";
+import { writeProgress } from "./progress.ts";
 import { selectLeads } from "./select-leads.ts";
 import { computeMetrics, synthesize } from "./synthesize-pack.ts";
 
@@ -34,12 +42,8 @@ export interface PackPipelineDeps {
    * call the handler directly) the pack job extracts its chunks itself, one after another.
    */
   chunks?: ChunkDispatcher;
-  /** The process's LLM budget for extraction, shared with its chunk jobs; a budget of its own when not given. */
-  llmSlots?: Semaphore;
-  /** The process's progress interval per pack, shared with its chunk jobs; one of its own when not given. */
-  progress?: ProgressPacer;
-  /** The process's group commits per pack, shared with its chunk jobs; its own when not given. */
-  results?: ResultBatches;
+  /** What the process's chunks share (its LLM budget, progress pace, group commits); the run's own when not given. */
+  share?: ExtractionShare;
   metrics?: WorkerMetrics | undefined;
 }
 
@@ -83,9 +87,7 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
         llm,
         logger: log,
         models: deps.models,
-        llmSlots: deps.llmSlots ?? new Semaphore(deps.tuning.llmConcurrency),
-        progress: deps.progress ?? new ProgressPacer(deps.tuning.progressIntervalMs),
-        results: deps.results ?? new ResultBatches(),
+        share: deps.share ?? createExtractionShare(deps.tuning),
         tuning: deps.tuning,
         metrics: deps.metrics,
       };

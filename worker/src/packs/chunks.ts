@@ -11,11 +11,11 @@ import type { Logger } from "@insights/shared/logger";
 import type { LlmCallOptions, LlmProvider } from "../llm/provider.ts";
 import { stopReasonOf } from "../runtime/cancellations.ts";
 import type { WorkerMetrics } from "../runtime/metrics.ts";
-import type { Semaphore } from "../runtime/pool.ts";
+import { Semaphore } from "../runtime/pool.ts";
 import type { ChunkWake } from "./chunk-wake.ts";
-import { extractPendingLeads, type ResultBatches } from "./extract-leads.ts";
+import { extractPendingLeads, ResultBatches } from "./extract-leads.ts";
 import { callOptionsFor, PackRun } from "./pack-run.ts";
-import { createProgressWriter, type ProgressPacer } from "./progress.ts";
+import { createProgressWriter, ProgressPacer } from "./progress.ts";
 
 /** Leads per chunk unless configured: small enough to spread a pack over workers, large enough to be few jobs. */
 export const DEFAULT_CHUNK_SIZE = 50;
@@ -36,18 +36,32 @@ export interface ChunkDispatcher {
   redispatchMs: number;
 }
 
+/** What every chunk a worker process runs shares, whichever job (a chunk job, or a pack job's own chunk) runs it. */
+export interface ExtractionShare {
+  /** The process's LLM budget for extraction (LLM_CONCURRENCY), served fairly across workspaces. */
+  llmSlots: Semaphore;
+  /** Progress written at most once per interval per pack, however many of its chunks run here. */
+  progress: ProgressPacer;
+  /** Group commits per pack: the results of its chunks here go out in the same statements. */
+  results: ResultBatches;
+}
+
+export function createExtractionShare(tuning: { llmConcurrency: number; progressIntervalMs: number }): ExtractionShare {
+  return {
+    llmSlots: new Semaphore(tuning.llmConcurrency),
+    progress: new ProgressPacer(tuning.progressIntervalMs),
+    results: new ResultBatches(),
+  };
+}
+
 export interface ChunkDeps {
   db: Db;
   llm: LlmProvider;
   logger: Logger;
   /** LLM_MODEL and LLM_ALLOWED_MODELS. */
   models: ModelPolicy;
-  llmSlots: Semaphore;
+  share: ExtractionShare;
   tuning: { llmConcurrency: number; pageSize: number };
-  /** The process's progress interval per pack, shared by the chunks of a pack it runs. */
-  progress: ProgressPacer;
-  /** The process's group commits per pack, shared likewise. */
-  results: ResultBatches;
   metrics?: WorkerMetrics | undefined;
 }
 
@@ -163,10 +177,10 @@ export async function extractChunk(
     llm: deps.llm,
     call: call ?? { ...(await callOptionsFor(deps.db, pack.clientId, deps.models)), log: deps.logger },
     concurrency: deps.tuning.llmConcurrency,
-    llmSlots: deps.llmSlots,
+    llmSlots: deps.share.llmSlots,
     pageSize: deps.tuning.pageSize,
-    progress: createProgressWriter(run, deps.progress, publish),
-    results: deps.results,
+    progress: createProgressWriter(run, deps.share.progress, publish),
+    results: deps.share.results,
     metrics: deps.metrics,
   });
   if (stopReasonOf(run.signal)) return "stopped";

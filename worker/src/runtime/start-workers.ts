@@ -16,14 +16,11 @@ import { reconcile } from "../maintenance/reconcile.handler.ts";
 import { buildPack, markPackFailed } from "../packs/build-pack.handler.ts";
 import { createChunkDispatcher } from "../packs/chunk-dispatch.ts";
 import { createChunkWake } from "../packs/chunk-wake.ts";
-import { DEFAULT_CHUNK_SIZE } from "../packs/chunks.ts";
-import { ResultBatches } from "../packs/extract-leads.ts";
-import { ProgressPacer } from "../packs/progress.ts";
+import { DEFAULT_CHUNK_SIZE, createExtractionShare } from "../packs/chunks.ts";
 import { extractChunkJob } from "../packs/extract-chunk.handler.ts";
 import { answerMessage, failReply } from "../replies/answer-message.handler.ts";
 import { deliverWebhook, markDeliveryFailed, pendingDeliveriesOf } from "../webhooks/deliver-webhook.handler.ts";
 import type { WorkerMetrics } from "./metrics.ts";
-import { Semaphore } from "./pool.ts";
 import type { StopReason } from "./cancellations.ts";
 import { RunningJobs, closeQueueWorker, startQueueWorker, type JobHandlers } from "./queue-worker.ts";
 
@@ -101,10 +98,9 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   const wake = await createChunkWake(deps.connection, deps.subscriber, deps.prefix);
   // A chunk job lost from Redis (or failed for good unrecorded) is found on the reconciler's interval.
   const chunks = createChunkDispatcher({ db, queues, fair: chunkFair, wake, redispatchMs: tuning.reconcileIntervalMs });
-  // One LLM budget for every chunk this process runs (the pack jobs' synthesis and the replies have their own slots).
-  const llmSlots = new Semaphore(tuning.llmConcurrency);
-  const progress = new ProgressPacer(tuning.progressIntervalMs);
-  const results = new ResultBatches();
+  // One LLM budget for every chunk this process runs (the pack jobs' synthesis and the replies have their own slots),
+  // one progress pace and one group commit per pack.
+  const share = createExtractionShare(tuning);
   const pipelineTuning = {
     maxLeadsPerPack: tuning.maxLeadsPerPack,
     llmConcurrency: tuning.llmConcurrency,
@@ -139,9 +135,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
               models: deps.models,
               tuning: pipelineTuning,
               chunks,
-              llmSlots,
-              progress,
-              results,
+              share,
               metrics: deps.metrics,
             },
             payload,
@@ -164,9 +158,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
             logger: log,
             live,
             models: deps.models,
-            llmSlots,
-            progress,
-            results,
+            share,
             tuning: pipelineTuning,
             metrics: deps.metrics,
           },
