@@ -4,7 +4,8 @@ import { inject } from "vitest";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { bearer, createHarness, type TestWorkspace } from "./support/harness.ts";
 import { startFakeLlm, type FakeLlm } from "./support/fake-llm.ts";
-import { startApiProcess, startService, waitForOutput, type ServiceProcess } from "./support/processes.ts";
+import { startService, waitForOutput, type ServiceProcess } from "./support/processes.ts";
+import { startApiProcess } from "./support/pack-processes.ts";
 import { SseClient, type LiveEvent } from "./support/sse-client.ts";
 import { SHARED_DATABASE_SAFE } from "./support/worker-harness.ts";
 

@@ -12,7 +12,8 @@ import { SignJWT } from "jose";
 import { signServiceToken, signToken } from "@insights/api/auth/jwt";
 import { bearer, createHarness, TEST_JWT_SECRET, type TestWorkspace } from "./support/harness.ts";
 import { HOST_ROUTES, ROUTES } from "./support/routes.ts";
-import { startApiProcess, type ServiceProcess } from "./support/processes.ts";
+import type { ServiceProcess } from "./support/processes.ts";
+import { startApiProcess } from "./support/pack-processes.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const h = createHarness();

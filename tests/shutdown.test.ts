@@ -3,7 +3,7 @@ import { request as httpRequest } from "node:http";
 import { afterAll, describe, expect, it } from "vitest";
 import { makeLead } from "@insights/api/cli/seed";
 import { createHarness } from "./support/harness.ts";
-import { startApiProcess } from "./support/processes.ts";
+import { startApiProcess } from "./support/pack-processes.ts";
 
 const h = createHarness();
 afterAll(() => h.close());

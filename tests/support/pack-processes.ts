@@ -1,9 +1,9 @@
-// What the process tests (crash, scheduling) share: worker processes against this run's database and a fake LLM, and
-// packs requested and watched through the API, as a member would.
+// What the process tests share: API and worker processes against this run's database (the workers with a fake LLM),
+// and packs requested and watched through the API, as a member would.
 import { afterAll, afterEach, expect, inject } from "vitest";
-import { bearer, createHarness, type Harness, type TestWorkspace } from "./harness.ts";
+import { bearer, createHarness, TEST_JWT_SECRET, type Harness, type TestWorkspace } from "./harness.ts";
 import { startFakeLlm, type FakeLlm } from "./fake-llm.ts";
-import { startService, waitForOutput, type ServiceProcess } from "./processes.ts";
+import { freePort, startService, waitForOutput, type ServiceProcess } from "./processes.ts";
 import { SHARED_DATABASE_SAFE, waitFor } from "./worker-harness.ts";
 
 export type Progress = {
@@ -14,6 +14,27 @@ export type Progress = {
   failedLeads: number;
   cachedLeads: number;
 };
+
+/**
+ * The API as `npm run start:api` runs it, on a free port, against the run's PostgreSQL and Redis with the tests' JWT
+ * secret under `prefix`; `env` adds to or overrides that. Resolves once it listens.
+ */
+export async function startApiProcess(
+  prefix: string,
+  env: Record<string, string> = {},
+): Promise<{ proc: ServiceProcess; port: number; url: string }> {
+  const port = await freePort();
+  const proc = startService("api", {
+    DATABASE_URL: inject("databaseUrl"),
+    REDIS_URL: inject("redisUrl"),
+    QUEUE_PREFIX: prefix,
+    AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    PORT: String(port),
+    ...env,
+  });
+  await waitForOutput(proc, /API listening/);
+  return { proc, port, url: `http://127.0.0.1:${port}` };
+}
 
 /**
  * A process test file's setup: the API harness, the fake model, and `startWorker` for worker processes, every one of

@@ -7,8 +7,6 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { inject } from "vitest";
-import { TEST_JWT_SECRET } from "./harness.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 // The tsx loader inside this one node process (the tsx CLI would add a wrapper process that a signal to it does not
@@ -75,27 +73,6 @@ export async function waitForOutput(proc: ServiceProcess, pattern: RegExp, timeo
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}:\n${proc.output()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-/**
- * The API as `npm run start:api` runs it, on a free port, against the run's PostgreSQL and Redis with the tests' JWT
- * secret under `prefix`; `env` adds to or overrides that. Resolves once it listens.
- */
-export async function startApiProcess(
-  prefix: string,
-  env: Record<string, string> = {},
-): Promise<{ proc: ServiceProcess; port: number; url: string }> {
-  const port = await freePort();
-  const proc = startService("api", {
-    DATABASE_URL: inject("databaseUrl"),
-    REDIS_URL: inject("redisUrl"),
-    QUEUE_PREFIX: prefix,
-    AUTH_JWT_SECRET: TEST_JWT_SECRET,
-    PORT: String(port),
-    ...env,
-  });
-  await waitForOutput(proc, /API listening/);
-  return { proc, port, url: `http://127.0.0.1:${port}` };
 }
 
 /** A private redis-server (nothing kept on disk) that a test may stop and start again on the same port. */
