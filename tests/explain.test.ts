@@ -15,7 +15,7 @@ import { PrismaClient, type InsightContextPack, type Prisma } from "@insights/sh
 import { scopeHashOf } from "@insights/shared/scope/scope";
 import { PackRun } from "@insights/worker/packs/pack-run";
 import { selectLeads } from "@insights/worker/packs/select-leads";
-import { loadThreads } from "@insights/worker/packs/extract-leads";
+import { readPendingPage } from "@insights/worker/packs/extract-leads";
 import { createIsolatedDatabase } from "./support/database.ts";
 import { createHarness, type Harness, type TestWorkspace } from "./support/harness.ts";
 
@@ -45,8 +45,6 @@ let db: PrismaClient;
 let sql: pg.Client;
 let caller: Caller;
 let recording: CapturedQuery[] | null = null;
-/** The lead ids of the PENDING page read in one test and loaded in the next two. */
-let pageLeadIds: string[] = [];
 /** What each query used, printed at the end for the reader of the CI log. */
 const report: Array<{ query: string; indexes: string }> = [];
 
@@ -182,7 +180,7 @@ async function expectIndexed(name: string, statement: CapturedQuery, table: stri
   return indexes;
 }
 
-/** The Prisma call of extract-leads.ts' loadThreads, as it is written there. */
+/** A seeded pack, updated to the shape the test needs. */
 async function packOf(id: string, data: Prisma.InsightContextPackUpdateInput = {}): Promise<InsightContextPack> {
   return db.insightContextPack.update({ where: { id }, data });
 }
@@ -259,22 +257,17 @@ describe("the hot queries use indexes", () => {
       [packId, ws.workspaceId],
     );
     await sql.query(`ANALYZE "InsightContextPackLead"`);
-    // The page query of extract-leads.ts (loadPage), then the leads of its loadThreads.
+    // The page query of extract-leads.ts: a page of PENDING leads with their threads, in one statement (a chunk's
+    // claim reads its first page with the same select list and FROM).
+    let leadsRead = 0;
     const page = await capture(async () => {
-      const rows = await db.insightContextPackLead.findMany({
-        where: { packId, status: "PENDING", position: { gt: 1000 } },
-        orderBy: { position: "asc" },
-        take: 200,
-        select: { leadId: true, position: true },
-      });
-      pageLeadIds = rows.map((r) => r.leadId);
+      leadsRead = (await readPendingPage(db, { packId, after: 1000 }, 200)).leads.length;
     });
-    await expectIndexed("pack leads PENDING page", statementOn(page, "InsightContextPackLead"), "InsightContextPackLead");
-    expect(pageLeadIds).toHaveLength(200);
-    // The page's threads, loaded exactly as the pipeline loads them: leads and their messages, each by index.
-    const threads = await capture(() => loadThreads(db, ws.workspaceId, pageLeadIds));
-    await expectIndexed("threads of a page: leads", statementOn(threads, "Lead", /FROM "public"\."Lead"/), "Lead");
-    await expectIndexed("threads of a page: messages", statementOn(threads, "LeadMessage"), "LeadMessage");
+    expect(leadsRead).toBe(200);
+    const statement = statementOn(page, "InsightContextPackLead");
+    await expectIndexed("pack leads PENDING page", statement, "InsightContextPackLead");
+    await expectIndexed("threads of a page: leads", statement, "Lead");
+    await expectIndexed("threads of a page: messages", statement, "LeadMessage");
   });
 
   it("checks a COMPLETE pack for staleness, relative and custom windows", async () => {

@@ -80,7 +80,10 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
 
     if (pack.stage !== "SYNTHESIZING") {
       // Planned over the leads still PENDING, once per selection; a resumed run finds its chunks planned.
-      const planned = await planChunks(run, deps.tuning.chunkSize ?? DEFAULT_CHUNK_SIZE);
+      const chunkSize = deps.tuning.chunkSize ?? DEFAULT_CHUNK_SIZE;
+      // Without a dispatcher this job extracts every chunk itself: they are only its steps, of PACK_CHUNK_SIZE.
+      const capacity = deps.chunks ? await deps.chunks.slots() : { processes: 1, slots: null };
+      const planned = await planChunks(run, { chunkSize, slots: capacity?.slots ?? null, spread: (capacity?.processes ?? 2) > 1 });
       const left = await unfinishedChunks(db, pack.id);
       const chunkDeps = {
         db,

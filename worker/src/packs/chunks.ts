@@ -13,7 +13,7 @@ import { stopReasonOf } from "../runtime/cancellations.ts";
 import type { WorkerMetrics } from "../runtime/metrics.ts";
 import { Semaphore } from "../runtime/pool.ts";
 import type { ChunkWake } from "./chunk-wake.ts";
-import { extractPendingLeads, ResultBatches } from "./extract-leads.ts";
+import { extractPendingLeads, pageOf, PACK_LEAD_THREADS, ResultBatches, type ThreadRow } from "./extract-leads.ts";
 import { callOptionsFor, PackRun } from "./pack-run.ts";
 import { createProgressWriter, ProgressPacer } from "./progress.ts";
 
@@ -34,6 +34,8 @@ export interface ChunkDispatcher {
   listen: ChunkWake["listen"];
   /** How often a waiting pack job hands its unfinished chunks out again (the reconciler's interval). */
   redispatchMs: number;
+  /** The chunk slots of the worker processes taking chunks now, for sizing a pack's chunks (null: unknown). */
+  slots(): Promise<{ processes: number; slots: number } | null>;
 }
 
 /** What every chunk a worker process runs shares, whichever job (a chunk job, or a pack job's own chunk) runs it. */
@@ -65,30 +67,55 @@ export interface ChunkDeps {
   metrics?: WorkerMetrics | undefined;
 }
 
+/** How a pack's chunks are sized: PACK_CHUNK_SIZE, and the chunk slots of the processes that take chunks. */
+export interface ChunkSizing {
+  /** PACK_CHUNK_SIZE: no chunk is smaller, but for the tail. */
+  chunkSize: number;
+  /** Chunk slots across the worker processes taking chunks (processes × CHUNK_CONCURRENCY); null when unknown. */
+  slots: number | null;
+  /** More than one process takes chunks, or that is unknown: the tail goes out in smaller chunks. */
+  spread: boolean;
+}
+
+/** Chunks planned per chunk slot at least, so that a slot whose chunk ends early finds another. */
+const CHUNKS_PER_SLOT = 2;
+
 /**
- * Splits the run's PENDING leads, in selection order, into chunks of `chunkSize`, and the last quarter of a pack of
- * more than two chunks into chunks a fifth of that size; a no-op if the run's chunks are already planned (a resumed
- * pack job). Conditional on the run still being current, in one statement. True when it planned them now.
+ * Splits the run's PENDING leads, in selection order, into chunks; a no-op if the run's chunks are already planned (a
+ * resumed pack job). Conditional on the run still being current, in one statement. True when it planned them now.
  *
- * Why the smaller tail: every process holds up to CHUNK_CONCURRENCY chunks at a time, so when the queue runs dry
- * one process may still hold several whole chunks while the others idle. Small last chunks bound that imbalance
- * (guided self-scheduling, in its simplest form) without paying a job per few leads over the whole pack.
+ * A chunk costs a job and a few statements, so chunks are no more than the slots can use: CHUNKS_PER_SLOT per chunk
+ * slot, and never smaller than PACK_CHUNK_SIZE. One process with 4 slots takes a 2,000-lead pack in 8 chunks of 250;
+ * three take it in chunks of PACK_CHUNK_SIZE. A process that starts later takes the chunks still queued.
+ *
+ * When more than one process takes chunks, the last quarter of a pack of more than two chunks goes out in chunks a
+ * fifth of the size: every process holds up to CHUNK_CONCURRENCY chunks at a time, so when the queue runs dry one
+ * process may still hold several whole chunks while the others idle. Small last chunks bound that imbalance (guided
+ * self-scheduling, in its simplest form) without paying a job per few leads over the whole pack.
  */
-export async function planChunks(run: PackRun, chunkSize: number): Promise<boolean> {
+export async function planChunks(run: PackRun, sizing: ChunkSizing): Promise<boolean> {
+  // Leads per chunk slot pair, as a divisor of the pending count (0: the slots are unknown, PACK_CHUNK_SIZE it is).
+  const perSlots = sizing.slots ? CHUNKS_PER_SLOT * sizing.slots : 0;
   const planned = await run.db.$executeRaw`
     INSERT INTO "InsightContextPackChunk" ("packId", "index", "fromPosition", "toPosition")
     SELECT ${run.id}, chunk, min(position), max(position)
     FROM (
       SELECT position,
-             CASE WHEN rn <= cut THEN (rn - 1) / ${chunkSize}::int
-                  ELSE (cut + ${chunkSize}::int - 1) / ${chunkSize}::int + (rn - cut - 1) / ${tailChunkSize(chunkSize)}::int
+             CASE WHEN rn <= cut THEN (rn - 1) / size
+                  ELSE (cut + size - 1) / size + (rn - cut - 1) / ((size + 4) / 5)
              END AS chunk
       FROM (
-        SELECT position, row_number() OVER (ORDER BY position) AS rn,
-               -- The last quarter of a pack of more than two chunks goes out in chunks a fifth of the size.
-               CASE WHEN count(*) OVER () > 2 * ${chunkSize}::int THEN count(*) OVER () - count(*) OVER () / 4
-                    ELSE count(*) OVER () END AS cut
-        FROM "InsightContextPackLead" WHERE "packId" = ${run.id} AND status = 'PENDING'
+        SELECT position, rn, size,
+               -- With more than one process, the last quarter of a pack of more than two chunks goes out in chunks a
+               -- fifth of the size.
+               CASE WHEN ${sizing.spread} AND total > 2 * size THEN total - total / 4 ELSE total END AS cut
+        FROM (
+          SELECT position, row_number() OVER (ORDER BY position) AS rn, count(*) OVER () AS total,
+                 CASE WHEN ${perSlots}::int > 0
+                      THEN GREATEST(${sizing.chunkSize}::int, ceil(count(*) OVER () / ${perSlots}::numeric)::int)
+                      ELSE ${sizing.chunkSize}::int END AS size
+          FROM "InsightContextPackLead" WHERE "packId" = ${run.id} AND status = 'PENDING'
+        ) counted
       ) numbered
     ) pending
     WHERE EXISTS (SELECT 1 FROM "InsightContextPack" WHERE id = ${run.id} AND generation = ${run.generation}
@@ -103,8 +130,6 @@ export async function planChunks(run: PackRun, chunkSize: number): Promise<boole
   await run.assertCurrent();
   return planned > 0;
 }
-
-const tailChunkSize = (chunkSize: number) => Math.max(1, Math.ceil(chunkSize / 5));
 
 export async function unfinishedChunks(db: Db, packId: string): Promise<number[]> {
   const rows = await db.insightContextPackChunk.findMany({
@@ -162,27 +187,46 @@ export async function extractChunk(
   publish: (row: InsightContextPack) => Promise<void>,
 ): Promise<ChunkOutcome> {
   const runToken = randomUUID();
-  // The claim also reads the pack's row (the run it works for), so a chunk job needs no read of its own first.
-  const claimed = await deps.db.$queryRaw<Array<InsightContextPack & { chunkFrom: number; chunkTo: number }>>`
-    UPDATE "InsightContextPackChunk" c SET "runToken" = ${runToken}
-    FROM "InsightContextPack" p
-    WHERE c."packId" = ${ref.id} AND c.index = ${index} AND NOT c.done
-      AND p.id = c."packId" AND p.generation = ${ref.generation} AND p.status = 'RUNNING'
-    RETURNING c."fromPosition" AS "chunkFrom", c."toPosition" AS "chunkTo", p.*`;
+  // The claim also reads the chunk's first page of leads with their threads, so a chunk job starts its calls after
+  // one round trip. (The page is read in the statement's snapshot; a lead another attempt finishes meanwhile is
+  // summarized again at most, and its result written once: see writeResults.)
+  const claimed = await deps.db.$queryRaw<
+    Array<ThreadRow & Pick<InsightContextPack, "clientId" | "runToken"> & { chunkFrom: number; chunkTo: number }>
+  >`
+    WITH claimed AS (
+      UPDATE "InsightContextPackChunk" c SET "runToken" = ${runToken}
+      FROM "InsightContextPack" p
+      WHERE c."packId" = ${ref.id} AND c.index = ${index} AND NOT c.done
+        AND p.id = c."packId" AND p.generation = ${ref.generation} AND p.status = 'RUNNING'
+      RETURNING c."fromPosition", c."toPosition", p."clientId", p."runToken"
+    )
+    SELECT claimed."fromPosition" AS "chunkFrom", claimed."toPosition" AS "chunkTo", claimed."clientId", claimed."runToken", page.*
+    FROM claimed LEFT JOIN LATERAL (
+      SELECT ${PACK_LEAD_THREADS}
+      WHERE pl."packId" = ${ref.id} AND pl.status = 'PENDING'
+        AND pl.position BETWEEN claimed."fromPosition" AND claimed."toPosition"
+      ORDER BY pl.position
+      LIMIT ${deps.tuning.pageSize}
+    ) page ON true`;
   if (!claimed[0]) return "skipped";
-  const { chunkFrom: fromPosition, chunkTo: toPosition, ...pack } = claimed[0];
+  const { chunkFrom: fromPosition, chunkTo: toPosition, clientId, runToken: packToken } = claimed[0];
+  const pack = { id: ref.id, generation: ref.generation, clientId, runToken: packToken };
 
   const run = new PackRun(deps.db, pack, controller, { index, runToken, fromPosition, toPosition });
-  await extractPendingLeads(run, {
-    llm: deps.llm,
-    call: call ?? { ...(await callOptionsFor(deps.db, pack.clientId, deps.models)), log: deps.logger },
-    concurrency: deps.tuning.llmConcurrency,
-    llmSlots: deps.share.llmSlots,
-    pageSize: deps.tuning.pageSize,
-    progress: createProgressWriter(run, deps.share.progress, publish),
-    results: deps.share.results,
-    metrics: deps.metrics,
-  });
+  await extractPendingLeads(
+    run,
+    {
+      llm: deps.llm,
+      call: call ?? { ...(await callOptionsFor(deps.db, pack.clientId, deps.models)), log: deps.logger },
+      concurrency: deps.tuning.llmConcurrency,
+      llmSlots: deps.share.llmSlots,
+      pageSize: deps.tuning.pageSize,
+      progress: createProgressWriter(run, deps.share.progress, publish),
+      results: deps.share.results,
+      metrics: deps.metrics,
+    },
+    pageOf(claimed, deps.tuning.pageSize),
+  );
   if (stopReasonOf(run.signal)) return "stopped";
   // Done only if no lead of the chunk is still PENDING, and only by the attempt that holds the chunk.
   const finished = await deps.db.$executeRaw`

@@ -1,12 +1,12 @@
 // Extraction: one structured summary per lead thread, cached in LeadConversationInsight and reused while the
 // thread's fingerprint, the prompt version and the model are unchanged.
-import type { Db } from "@insights/shared/db/client";
+import { Prisma, type Db } from "@insights/shared/db/client";
 import { LlmError, type LeadThread, type LlmCallOptions, type LlmProvider, type LlmUsage } from "../llm/provider.ts";
 import { PROMPT_VERSION } from "../llm/prompts.ts";
 import type { LeadInsight } from "../llm/schemas.ts";
 import type { WorkerMetrics } from "../runtime/metrics.ts";
 import { forEachConcurrently, type Semaphore } from "../runtime/pool.ts";
-import type { PackRun } from "./pack-run.ts";
+import type { PackRun, RunPack } from "./pack-run.ts";
 import type { ProgressWriter } from "./progress.ts";
 
 export interface ExtractOptions {
@@ -51,24 +51,38 @@ export async function markCachedLeads(run: PackRun, model: string): Promise<void
 }
 
 /**
- * Summarizes every PENDING lead of the run (of its chunk, for a chunk job). Returns when none is left, or early when
- * the run's signal aborts.
+ * Summarizes every PENDING lead of the run (of its chunk, for a chunk job). Returns when none is left and every
+ * result is committed, or early when the run's signal aborts.
  */
-export async function extractPendingLeads(run: PackRun, options: ExtractOptions): Promise<void> {
+export async function extractPendingLeads(run: PackRun<RunPack>, options: ExtractOptions, firstPage?: Page): Promise<void> {
   const { writer, release } = options.results.acquire(run, options.llm.modelFor(options.call.model), options.llm.name);
+  // This chunk's results not yet committed; the first write that failed stops its lanes.
+  const uncommitted = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
   try {
     await forEachConcurrently(
-      pendingThreads(run, options.pageSize),
+      pendingThreads(run, options.pageSize, firstPage),
       options.concurrency,
       async (thread) => {
-        await extractOne(run, thread, options, writer);
+        if (failure) throw failure.error;
+        const result = await extractOne(run, thread, options);
+        if (result) {
+          const committed = writer.write(result).then(
+            () => void uncommitted.delete(committed),
+            (error: unknown) => void (failure ??= { error }),
+          );
+          uncommitted.add(committed);
+          await writer.room();
+        }
         options.progress.tick();
       },
       run.signal,
     );
+    await Promise.all(uncommitted);
   } finally {
     release();
   }
+  if (failure) throw failure.error;
   await options.progress.flush();
 }
 
@@ -77,20 +91,23 @@ interface PendingThread extends LeadThread {
 }
 
 /**
- * Pages through the run's PENDING leads in selection order, loading each page's threads in two queries. The next
- * page is read while the current one is being summarized (positions only grow, so it cannot overlap this one), so
- * the lanes never stand idle waiting on Postgres between pages; at most two pages are held in memory.
+ * Pages through the run's PENDING leads in selection order, each page with its threads in one statement, starting
+ * from `firstPage` when the caller read it already (a chunk reads it with its claim). The next page is read while the
+ * current one is being summarized (positions only grow, so it cannot overlap this one), so the lanes never stand idle
+ * waiting on Postgres between pages; at most two pages are held in memory.
  */
-async function* pendingThreads(run: PackRun, pageSize: number): AsyncGenerator<PendingThread> {
+async function* pendingThreads(run: PackRun<RunPack>, pageSize: number, firstPage?: Page): AsyncGenerator<PendingThread> {
   const readPage = (after: number) => {
-    // A chunk's first page follows its claim, which found the run current a moment ago.
-    const page = loadPage(run, after, pageSize, !(run.chunk && after === 0));
+    const page = (async () => {
+      await run.assertCurrent();
+      return readPendingPage(run.db, { packId: run.id, after, ...run.chunk }, pageSize);
+    })();
     // Awaited only when the lanes reach it (or never, if the run stops first): until then a failure, such as the
     // run found no longer current, must not count as an unhandled rejection. The await below still throws it.
     page.catch(() => undefined);
     return page;
   };
-  let next: Promise<Page> | null = readPage(0);
+  let next: Promise<Page> | null = firstPage ? Promise.resolve(firstPage) : readPage(0);
   while (next) {
     const page: Page = await next;
     if (page.lastPosition === null) return;
@@ -100,84 +117,93 @@ async function* pendingThreads(run: PackRun, pageSize: number): AsyncGenerator<P
   }
 }
 
-interface Page {
+export interface Page {
   leads: PendingThread[];
   lastPosition: number | null;
   /** pageSize leads: there may be more after it. */
   full: boolean;
 }
 
-async function loadPage(run: PackRun, after: number, pageSize: number, check: boolean): Promise<Page> {
-  if (check) await run.assertCurrent();
-  const to = run.chunk?.toPosition;
-  const page = await run.db.insightContextPackLead.findMany({
-    where: {
-      packId: run.id,
-      status: "PENDING",
-      position: { gt: Math.max(after, (run.chunk?.fromPosition ?? 1) - 1), ...(to ? { lte: to } : {}) },
-    },
-    orderBy: { position: "asc" },
-    take: pageSize,
-    select: { leadId: true, position: true },
-  });
-  if (page.length === 0) return { leads: [], lastPosition: null, full: false };
-  const leads = await loadThreads(
-    run.db,
-    run.pack.clientId,
-    page.map((p) => p.leadId),
-  );
+/**
+ * The select list and FROM of pack-lead rows (`pl`) with their threads (lead, campaign, messages): one statement
+ * reads a page of leads and everything they need. Messages travel as JSON with `sentAt` in epoch milliseconds.
+ */
+export const PACK_LEAD_THREADS = Prisma.sql`
+  pl."leadId", pl.position, l.id IS NOT NULL AS found, l.name AS "leadName", l."threadFingerprint" AS fingerprint,
+  c.name AS "campaignName",
+  COALESCE((SELECT json_agg(json_build_object('direction', m.direction, 'body', m.body,
+                                              'sentAt', round(extract(epoch FROM m."sentAt") * 1000))
+                            ORDER BY m."sentAt", m.id)
+            FROM "LeadMessage" m WHERE m."clientId" = pl."clientId" AND m."leadId" = pl."leadId"), '[]') AS messages
+  FROM "InsightContextPackLead" pl
+  LEFT JOIN "Lead" l ON l."clientId" = pl."clientId" AND l.id = pl."leadId"
+  LEFT JOIN "Campaign" c ON c."clientId" = l."clientId" AND c.id = l."campaignId"`;
+
+/** A row of PACK_LEAD_THREADS; `leadId` is null for the one row of a claim whose chunk has no PENDING lead left. */
+export interface ThreadRow {
+  leadId: string | null;
+  position: number;
+  found: boolean;
+  leadName: string | null;
+  fingerprint: string | null;
+  campaignName: string | null;
+  messages: Array<{ direction: LeadThread["messages"][number]["direction"]; body: string; sentAt: number }>;
+}
+
+/** Rows of PACK_LEAD_THREADS in position order (at most `pageSize` of them), as a page. */
+export function pageOf(rows: ThreadRow[], pageSize: number): Page {
+  const leads = rows.filter((r) => r.leadId !== null);
+  if (leads.length === 0) return { leads: [], lastPosition: null, full: false };
   return {
-    leads: page.flatMap(({ leadId }) => leads.get(leadId) ?? []),
-    lastPosition: page.at(-1)!.position,
-    full: page.length === pageSize,
+    // A lead erased since selection has no thread to summarize: it is skipped, as its row is on its way out.
+    leads: leads
+      .filter((r) => r.found)
+      .map((r) => ({
+        leadId: r.leadId!,
+        leadName: r.leadName,
+        campaignName: r.campaignName,
+        fingerprint: r.fingerprint!,
+        messages: r.messages.map((m) => ({ direction: m.direction, body: m.body, sentAt: new Date(m.sentAt) })),
+      })),
+    lastPosition: leads.at(-1)!.position,
+    full: leads.length === pageSize,
   };
 }
 
-export async function loadThreads(db: Db, clientId: string, leadIds: string[]): Promise<Map<string, PendingThread>> {
-  // Messages are read in their own query: as a nested include, Prisma repeats clientId once per lead
-  // ("clientId" IN (x, x, x, ...)), a shape PostgreSQL plans as a sequential scan of every tenant's messages.
-  const [leads, messages] = await Promise.all([
-    db.lead.findMany({
-      where: { clientId, id: { in: leadIds } },
-      select: { id: true, name: true, threadFingerprint: true, campaign: { select: { name: true } } },
-    }),
-    db.leadMessage.findMany({
-      where: { clientId, leadId: { in: leadIds } },
-      orderBy: [{ leadId: "asc" }, { sentAt: "asc" }, { id: "asc" }],
-      select: { leadId: true, direction: true, body: true, sentAt: true },
-    }),
-  ]);
-  const threads = new Map<string, PendingThread>(
-    leads.map((l) => [
-      l.id,
-      { leadId: l.id, leadName: l.name, campaignName: l.campaign?.name ?? null, messages: [], fingerprint: l.threadFingerprint },
-    ]),
-  );
-  for (const { leadId, ...message } of messages) threads.get(leadId)?.messages.push(message);
-  return threads;
+/** Up to `pageSize` PENDING leads of the pack after position `after` (and within a chunk's positions), with threads. */
+export async function readPendingPage(
+  db: Db,
+  where: { packId: string; after: number; fromPosition?: number; toPosition?: number },
+  pageSize: number,
+): Promise<Page> {
+  const rows = await db.$queryRaw<ThreadRow[]>`
+    SELECT ${PACK_LEAD_THREADS}
+    WHERE pl."packId" = ${where.packId} AND pl.status = 'PENDING'
+      AND pl.position > ${Math.max(where.after, (where.fromPosition ?? 1) - 1)}
+      AND pl.position <= ${where.toPosition ?? 2_147_483_647}
+    ORDER BY pl.position
+    LIMIT ${pageSize}`;
+  return pageOf(rows, pageSize);
 }
 
-async function extractOne(run: PackRun, thread: PendingThread, options: ExtractOptions, results: ResultWriter): Promise<void> {
-  if (run.signal.aborted) return;
-  let insight: LeadInsight;
-  let usage: LlmUsage;
+/** The lead's result, or nothing when the run stopped during its call (the lead stays PENDING for whoever resumes). */
+async function extractOne(run: PackRun<RunPack>, thread: PendingThread, options: ExtractOptions): Promise<LeadResult | undefined> {
+  if (run.signal.aborted) return undefined;
   const log = options.call.log?.child({ leadId: thread.leadId });
   try {
-    ({ value: insight, usage } = await options.llmSlots.run(
+    const { value: insight, usage } = await options.llmSlots.run(
       () => options.llm.extractLeadInsight(thread, { ...options.call, signal: run.signal, log }),
       run.signal,
       run.pack.clientId,
-    ));
+    );
+    return { leadId: thread.leadId, status: "EXTRACTED", insight, fingerprint: thread.fingerprint, usage };
   } catch (err) {
-    // Cancelled or shutting down: leave the lead PENDING for whoever resumes the pack.
-    if (run.signal.aborted) return;
+    if (run.signal.aborted) return undefined;
     if (!(err instanceof LlmError)) throw err;
     log?.warn({ error: err.message, llmCalls: err.usage.llmCalls }, "lead failed to summarize; the pack goes on without it");
     options.metrics?.failedLeads.inc();
-    await results.write({ leadId: thread.leadId, status: "FAILED", error: err.message, usage: err.usage });
-    return;
+    return { leadId: thread.leadId, status: "FAILED", error: err.message, usage: err.usage };
   }
-  await results.write({ leadId: thread.leadId, status: "EXTRACTED", insight, fingerprint: thread.fingerprint, usage });
 }
 
 type LeadResult =
@@ -187,21 +213,37 @@ type LeadResult =
 interface ResultWriter {
   /** Resolves once the result is committed; rejects if its batch's statement failed. */
   write(result: LeadResult): Promise<void>;
+  /** Resolves once there is room under MAX_UNCOMMITTED: the lanes' back-pressure. */
+  room(): Promise<void>;
 }
+
+/** Results per statement at most, and statements of one pack in flight at once (in one process). */
+const MAX_BATCH = 64;
+const WRITES_IN_FLIGHT = 2;
+
+/**
+ * Results a pack's lanes in one process may be ahead of their commits. A lane does not wait for its own result's
+ * commit before it takes the next lead, only for room under this bound: with a model faster than PostgreSQL, the
+ * lanes would otherwise take turns with the commits, and one small batch would go out per round trip. A crash loses
+ * the calls in flight and at most this many results not yet committed; their leads are still PENDING, so the run
+ * that resumes summarizes them again and nothing is stored twice. With a model slower than a commit (any real one),
+ * each result is committed before the next arrives and the bound is never reached.
+ */
+export const MAX_UNCOMMITTED = MAX_BATCH * WRITES_IN_FLIGHT;
 
 /**
  * Group commit: results that arrive while a write is in flight go out together in the next one, so a pack pays one
  * statement per batch instead of a transaction per lead, and a slow LLM still sees each result written at once.
- * Each lead's task waits for its own result's commit before it takes the next lead, so a crash loses at most the
- * calls in flight (never a result whose lead then moved on), exactly as with one transaction per lead.
+ * Two statements may be in flight, so PostgreSQL works on one batch while the next one's results arrive.
  */
-function createResultWriter(run: PackRun, model: string, provider: string): ResultWriter {
-  let queued: Array<{ result: LeadResult; resolve: () => void; reject: (err: unknown) => void }> = [];
-  let writing = false;
+function createResultWriter(run: PackRun<RunPack>, model: string, provider: string): ResultWriter {
+  const queued: Array<{ result: LeadResult; resolve: () => void; reject: (err: unknown) => void }> = [];
+  let writing = 0;
+  let uncommitted = 0;
+  let waitingForRoom: Array<() => void> = [];
   const drain = async () => {
     while (queued.length > 0) {
-      const batch = queued;
-      queued = [];
+      const batch = queued.splice(0, MAX_BATCH);
       try {
         await writeResults(
           run,
@@ -213,18 +255,26 @@ function createResultWriter(run: PackRun, model: string, provider: string): Resu
       } catch (err) {
         for (const b of batch) b.reject(err);
       }
+      uncommitted -= batch.length;
+      const waiting = waitingForRoom;
+      waitingForRoom = [];
+      for (const resume of waiting) resume();
     }
-    writing = false;
+    writing--;
   };
   return {
     write(result) {
+      uncommitted++;
       return new Promise((resolve, reject) => {
         queued.push({ result, resolve, reject });
-        if (writing) return;
-        writing = true;
+        if (writing >= WRITES_IN_FLIGHT) return;
+        writing++;
         // One turn of the event loop lets results that finished together share the first write too.
         setImmediate(() => void drain());
       });
+    },
+    async room() {
+      while (uncommitted >= MAX_UNCOMMITTED) await new Promise<void>((resume) => waitingForRoom.push(resume));
     },
   };
 }
@@ -238,7 +288,7 @@ export class ResultBatches {
   private readonly writers = new Map<string, { writer: ResultWriter; users: number }>();
 
   /** The pack run's writer, shared while any of its chunks here uses it; `release` when the chunk is done with it. */
-  acquire(run: PackRun, model: string, provider: string): { writer: ResultWriter; release(): void } {
+  acquire(run: PackRun<RunPack>, model: string, provider: string): { writer: ResultWriter; release(): void } {
     const key = `${run.id}:${run.generation}:${provider}:${model}`;
     let entry = this.writers.get(key);
     if (!entry) {
@@ -264,7 +314,7 @@ export class ResultBatches {
  * provider, which makes no calls): a second attempt at the same chunk that finished a lead too late books nothing. Timestamps travel as
  * ISO strings cast to timestamp(3), as Prisma stores them.
  */
-async function writeResults(run: PackRun, results: LeadResult[], model: string, provider: string): Promise<void> {
+async function writeResults(run: PackRun<RunPack>, results: LeadResult[], model: string, provider: string): Promise<void> {
   const now = new Date().toISOString();
   const extracted = (r: LeadResult) => (r.status === "EXTRACTED" ? r : null);
   await run.db.$executeRaw`

@@ -21,10 +21,13 @@ export interface ChunkClaim {
   runToken: string;
 }
 
-export class PackRun {
+/** What every part of a run needs of its pack row; a chunk job reads no more of it. */
+export type RunPack = Pick<InsightContextPack, "id" | "generation" | "clientId" | "runToken">;
+
+export class PackRun<P extends RunPack = InsightContextPack> {
   constructor(
     readonly db: Db,
-    readonly pack: InsightContextPack,
+    readonly pack: P,
     private readonly controller: AbortController,
     /** Set for a chunk job's part of the run: it then also stops when another attempt takes its chunk over. */
     readonly chunk?: ChunkClaim,

@@ -3,7 +3,7 @@
 // memory, so a resumed run continues from the true figures and progress never goes backwards. Each write is also
 // the run's check that it is still current.
 import { Prisma, type InsightContextPack } from "@insights/shared/db/client";
-import type { PackRun } from "./pack-run.ts";
+import type { PackRun, RunPack } from "./pack-run.ts";
 
 export interface ProgressWriter {
   /** Called after each lead; writes when the pack's interval has passed. */
@@ -36,7 +36,7 @@ export class ProgressPacer {
 
 /** `afterWrite` runs after each write has committed, with the row written (the live `pack.updated` event). */
 export function createProgressWriter(
-  run: PackRun,
+  run: PackRun<RunPack>,
   pacer: ProgressPacer,
   afterWrite: (row: InsightContextPack) => Promise<void>,
 ): ProgressWriter {
@@ -74,7 +74,7 @@ export function createProgressWriter(
  * GREATEST keeps every figure monotonic even if two writers race. Percent stays below 100 until the pack is done.
  * Returns the row as written (every column, as findUnique reads it).
  */
-export async function writeProgress(run: PackRun): Promise<InsightContextPack> {
+export async function writeProgress(run: PackRun<RunPack>): Promise<InsightContextPack> {
   const [row] = await run.db.$queryRaw<InsightContextPack[]>`
     UPDATE "InsightContextPack" p SET
       "processedLeads" = GREATEST(p."processedLeads", a.processed),
@@ -105,7 +105,7 @@ export async function writeProgress(run: PackRun): Promise<InsightContextPack> {
 }
 
 /** The pack job's run holds the pack's token; a chunk job's holds its chunk's. */
-function ownership(run: PackRun): Prisma.Sql {
+function ownership(run: PackRun<RunPack>): Prisma.Sql {
   if (!run.chunk) return Prisma.sql`p."runToken" = ${run.pack.runToken}`;
   return Prisma.sql`EXISTS (SELECT 1 FROM "InsightContextPackChunk" c WHERE c."packId" = p."id" AND c."index" = ${run.chunk.index}
                             AND c."runToken" = ${run.chunk.runToken} AND NOT c."done")`;

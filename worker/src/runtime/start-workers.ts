@@ -97,7 +97,15 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   const chunkFair = fairShare("packChunks");
   const wake = await createChunkWake(deps.connection, deps.subscriber, deps.prefix);
   // A chunk job lost from Redis (or failed for good unrecorded) is found on the reconciler's interval.
-  const chunks = createChunkDispatcher({ db, queues, fair: chunkFair, wake, redispatchMs: tuning.reconcileIntervalMs });
+  const chunks = createChunkDispatcher({
+    db,
+    queues,
+    fair: chunkFair,
+    wake,
+    redispatchMs: tuning.reconcileIntervalMs,
+    chunkConcurrency: tuning.chunkConcurrency,
+    logger,
+  });
   // One LLM budget for every chunk this process runs (the pack jobs' synthesis and the replies have their own slots),
   // one progress pace and one group commit per pack.
   const share = createExtractionShare(tuning);
@@ -119,11 +127,16 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     }
   };
 
+  // The fair-share clock moves up to each job a worker starts. The job does not wait for that: a clock that moves a
+  // moment late (or, with Redis failing, not at all) only places the next jobs queued slightly earlier.
+  const advanceClock = (fair: typeof packFair, priority: number | undefined, log: Logger) =>
+    void fair.started(priority ?? 0).catch((err: unknown) => log.warn({ err }, "fair-share clock not advanced"));
+
   // One handler and one final-failure hook for every job of the catalog (the type makes both required).
   const handlers: JobHandlers = {
     buildPack: {
       run: async (payload, { job, log, signal }) => {
-        await packFair.started(job.opts.priority ?? 0);
+        advanceClock(packFair, job.opts.priority, log);
         return withWebhooks(
           payload.packId,
           buildPack(
@@ -150,7 +163,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     },
     extractChunk: {
       run: async (payload, { job, log, signal }) => {
-        await chunkFair.started(job.opts.priority ?? 0);
+        advanceClock(chunkFair, job.opts.priority, log);
         const result = await extractChunkJob(
           {
             db,
