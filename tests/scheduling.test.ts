@@ -37,6 +37,12 @@ function chunkLeadsBy(worker: ServiceProcess, packId: string): number {
   return leads;
 }
 
+/** The leads in each of the pack's chunks, in chunk order. */
+async function chunkSizesOf(packId: string): Promise<number[]> {
+  const chunks = await h.db.insightContextPackChunk.findMany({ where: { packId }, orderBy: { index: "asc" } });
+  return chunks.map((c) => c.toPosition - c.fromPosition + 1);
+}
+
 async function expectExactlyOnce(ws: TestWorkspace, packId: string, leads: number) {
   const calls = await extractionCallsByLead(h, fake, ws);
   expect(calls.size).toBe(leads);
@@ -64,6 +70,19 @@ describe("one pack on three worker processes", () => {
     expect(byProcess.reduce((a, b) => a + b, 0)).toBe(240);
     await expectExactlyOnce(ws, packId, 240);
     expect(fake.callsFor("pack_synthesis")).toBe(1);
+    // Three processes of 2 chunk slots could use chunks smaller than PACK_CHUNK_SIZE: chunks of 20, the last
+    // quarter in chunks of 4.
+    expect(await chunkSizesOf(packId)).toEqual([...Array(9).fill(20), ...Array(15).fill(4)]);
+  });
+
+  it("is taken by a lone process in four chunks per chunk slot, larger than PACK_CHUNK_SIZE", { timeout: 90_000 }, async () => {
+    const ws = await seedNamed(h, 240);
+    fake.latencyMs = 5;
+    await startWorkers(1);
+    const packId = await requestPack(ws);
+    await watchPack(h, ws, packId, [], (p) => p.status === "COMPLETE", 60_000);
+    expect(await chunkSizesOf(packId)).toEqual(Array(8).fill(30));
+    await expectExactlyOnce(ws, packId, 240);
   });
 
   it("loses nothing when one process is killed mid-chunk: the others finish, no summarized lead is summarized again", {
@@ -144,8 +163,9 @@ describe("a big workspace's backlog", () => {
 
 describe("a chunk job lost from Redis", () => {
   it("is given again by the waiting pack job, and the pack completes with every lead once", { timeout: 60_000 }, async () => {
-    // One chunk at a time and a slow model: the pack's other chunk jobs wait in the queue long enough to lose one.
-    await startWorker({ PACK_CHUNK_SIZE: "5", CHUNK_CONCURRENCY: "1", RECONCILE_INTERVAL_MS: "500" });
+    // One chunk and one call at a time with a slow model: the pack's other chunk jobs wait in the queue long enough
+    // to lose one.
+    await startWorker({ PACK_CHUNK_SIZE: "5", CHUNK_CONCURRENCY: "1", LLM_CONCURRENCY: "1", RECONCILE_INTERVAL_MS: "500" });
     fake.latencyMs = 100;
     const ws = await seedNamed(h, 20);
     const packId = await requestPack(ws);
