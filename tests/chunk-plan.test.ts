@@ -53,15 +53,15 @@ async function plannedSizes(run: PackRun): Promise<number[]> {
 const sizing = (slots: number | null, spread: boolean): ChunkSizing => ({ chunkSize: 20, slots, spread });
 
 describe("a pack's chunks", () => {
-  it("are four per chunk slot when one process takes them (larger than PACK_CHUNK_SIZE), with no smaller tail", async () => {
+  it("are two per chunk slot when one process takes them (larger than PACK_CHUNK_SIZE), with no smaller tail", async () => {
     const run = await runningPack();
     expect(await planChunks(run, sizing(2, false))).toBe(true);
-    expect(await plannedSizes(run)).toEqual(Array(8).fill(30));
+    expect(await plannedSizes(run)).toEqual(Array(4).fill(60));
   });
 
   it("are PACK_CHUNK_SIZE when the slots could use smaller ones, and the last quarter a fifth of that with several processes", async () => {
     const run = await runningPack();
-    await planChunks(run, sizing(6, true));
+    await planChunks(run, sizing(12, true));
     expect(await plannedSizes(run)).toEqual([...Array(9).fill(20), ...Array(15).fill(4)]);
   });
 
@@ -74,13 +74,13 @@ describe("a pack's chunks", () => {
   it("count only PENDING leads: cached ones between them take no room", async () => {
     const run = await runningPack((position) => position % 3 === 0);
     await planChunks(run, sizing(2, false));
-    expect(await plannedSizes(run)).toEqual(Array(8).fill(20));
+    expect(await plannedSizes(run)).toEqual(Array(4).fill(40));
   });
 
   it("are planned once: a resumed pack job finds them and plans nothing", async () => {
     const run = await runningPack();
     await planChunks(run, sizing(2, false));
     expect(await planChunks(run, sizing(12, true))).toBe(false);
-    expect(await plannedSizes(run)).toEqual(Array(8).fill(30));
+    expect(await plannedSizes(run)).toEqual(Array(4).fill(60));
   });
 });

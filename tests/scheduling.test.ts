@@ -75,13 +75,13 @@ describe("one pack on three worker processes", () => {
     expect(await chunkSizesOf(packId)).toEqual([...Array(9).fill(20), ...Array(15).fill(4)]);
   });
 
-  it("is taken by a lone process in four chunks per chunk slot, larger than PACK_CHUNK_SIZE", { timeout: 90_000 }, async () => {
+  it("is taken by a lone process in two chunks per chunk slot, larger than PACK_CHUNK_SIZE", { timeout: 90_000 }, async () => {
     const ws = await seedNamed(h, 240);
     fake.latencyMs = 5;
     await startWorkers(1);
     const packId = await requestPack(ws);
     await watchPack(h, ws, packId, [], (p) => p.status === "COMPLETE", 60_000);
-    expect(await chunkSizesOf(packId)).toEqual(Array(8).fill(30));
+    expect(await chunkSizesOf(packId)).toEqual(Array(4).fill(60));
     await expectExactlyOnce(ws, packId, 240);
   });
 
@@ -163,11 +163,11 @@ describe("a big workspace's backlog", () => {
 
 describe("a chunk job lost from Redis", () => {
   it("is given again by the waiting pack job, and the pack completes with every lead once", { timeout: 60_000 }, async () => {
-    // One chunk and one call at a time with a slow model: the pack's other chunk jobs wait in the queue long enough
-    // to lose one.
-    await startWorker({ PACK_CHUNK_SIZE: "5", CHUNK_CONCURRENCY: "1", LLM_CONCURRENCY: "1", RECONCILE_INTERVAL_MS: "500" });
+    // Three chunk slots (six chunks of 10) and one call at a time with a slow model: two of the pack's chunk jobs
+    // wait in the queue long enough to lose one.
+    await startWorker({ PACK_CHUNK_SIZE: "5", CHUNK_CONCURRENCY: "3", LLM_CONCURRENCY: "1", RECONCILE_INTERVAL_MS: "500" });
     fake.latencyMs = 100;
-    const ws = await seedNamed(h, 20);
+    const ws = await seedNamed(h, 60);
     const packId = await requestPack(ws);
     const waiting = await waitFor(async () => {
       const jobs = (await h.queues.packChunks.getJobs(["prioritized", "waiting"])).filter((j) => j.data.packId === packId);
@@ -176,7 +176,7 @@ describe("a chunk job lost from Redis", () => {
     // What a Redis that lost data (a restart without persistence) leaves: the chunk's row, and no job for it.
     await waiting[0]!.remove();
     await watchPack(h, ws, packId, [], (p) => p.status === "COMPLETE", 50_000);
-    await expectExactlyOnce(ws, packId, 20);
+    await expectExactlyOnce(ws, packId, 60);
   });
 });
 

@@ -77,19 +77,16 @@ export interface ChunkSizing {
   spread: boolean;
 }
 
-/**
- * Chunks planned per chunk slot at least: a slot whose chunk ends early finds another, and the processes' shares
- * even out before the tail.
- */
-const CHUNKS_PER_SLOT = 4;
+/** Chunks planned per chunk slot at least, so that a slot whose chunk ends early finds another. */
+const CHUNKS_PER_SLOT = 2;
 
 /**
  * Splits the run's PENDING leads, in selection order, into chunks; a no-op if the run's chunks are already planned (a
  * resumed pack job). Conditional on the run still being current, in one statement. True when it planned them now.
  *
  * A chunk costs a job and a few statements, so chunks are no more than the slots can use: CHUNKS_PER_SLOT per chunk
- * slot, and never smaller than PACK_CHUNK_SIZE. One process with 4 slots takes a 2,000-lead pack in 16 chunks of
- * 125; three take it in chunks of PACK_CHUNK_SIZE (50). A process that starts later takes the chunks still queued.
+ * slot, and never smaller than PACK_CHUNK_SIZE. One process with 4 slots takes a 2,000-lead pack in 8 chunks of 250,
+ * three in chunks of 84. A process that starts later takes the chunks still queued.
  *
  * When more than one process takes chunks, the last quarter of a pack of more than two chunks goes out in chunks a
  * fifth of the size: every process holds up to CHUNK_CONCURRENCY chunks at a time, so when the queue runs dry one
