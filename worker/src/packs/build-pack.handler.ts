@@ -70,19 +70,21 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
     const model = llm.modelFor(call.model);
     log.info({ stage: pack.stage, model, force: pack.forceRecompute }, "pack run started");
 
+    let totalLeads = pack.totalLeads;
     if (pack.stage === "QUEUED" || pack.stage === "SELECTING") {
-      const total = await selectLeads(run, deps.tuning.maxLeadsPerPack);
+      totalLeads = await selectLeads(run, deps.tuning.maxLeadsPerPack);
       // Cached summaries are claimed once, right after selection; a resumed run skips this (its rows are final).
       if (!pack.forceRecompute) await markCachedLeads(run, model);
-      log.info({ totalLeads: total }, "leads selected");
+      log.info({ totalLeads }, "leads selected");
       await publish();
     }
 
     if (pack.stage !== "SYNTHESIZING") {
       // Planned over the leads still PENDING, once per selection; a resumed run finds its chunks planned.
       const chunkSize = deps.tuning.chunkSize ?? DEFAULT_CHUNK_SIZE;
-      // Without a dispatcher this job extracts every chunk itself: they are only its steps, of PACK_CHUNK_SIZE.
-      const capacity = deps.chunks ? await deps.chunks.slots() : { processes: 1, slots: null };
+      // Without a dispatcher this job extracts every chunk itself: they are only its steps, of PACK_CHUNK_SIZE. A pack
+      // of one chunk at most needs no count of the workers.
+      const capacity = deps.chunks && totalLeads > chunkSize ? await deps.chunks.slots() : { processes: 1, slots: null };
       const planned = await planChunks(run, { chunkSize, slots: capacity?.slots ?? null, spread: (capacity?.processes ?? 2) > 1 });
       const left = await unfinishedChunks(db, pack.id);
       const chunkDeps = {
