@@ -76,6 +76,28 @@ describe("a context pack", () => {
     expect(pack.stale).toBe(false);
   });
 
+  it("sends the model each lead's thread as stored: its name, campaign, and every message in order with its time", async () => {
+    const ws = await h.seed({ leads: 12 });
+    const sessionId = await newSession(ws);
+    const res = await requestPack(ws, sessionId);
+    expect((await waitForPack(ws, res.body.id)).status).toBe("COMPLETE");
+
+    const leads = await h.db.lead.findMany({
+      where: { clientId: ws.workspaceId },
+      include: { campaign: true, messages: { orderBy: [{ sentAt: "asc" }, { id: "asc" }] } },
+    });
+    const prompts = fake.requests.filter((r) => r.task === "lead_insight").map((r) => r.text);
+    expect(prompts).toHaveLength(12);
+    for (const lead of leads) {
+      const thread = lead.messages.map((m) => `[${m.sentAt.toISOString()}] ${m.direction === "INBOUND" ? "LEAD" : "US"}: ${m.body}`);
+      const expected = `Lead: ${lead.name ?? "unknown"}\nCampaign: ${lead.campaign?.name ?? "none"}\nThread (oldest first):\n${thread.join("\n")}`;
+      expect(
+        prompts.filter((p) => p.endsWith(expected)),
+        lead.id,
+      ).toHaveLength(1);
+    }
+  });
+
   it("uses the workspace's model and reasoning effort", async () => {
     const ws = await h.seed({ leads: 2 });
     await h.http
