@@ -1,0 +1,100 @@
+// How a pack's results reach PostgreSQL when the model is faster than the database: the lanes do not wait for each
+// result's own commit (results go out in batches, at most two statements at once), but they never run more than
+// MAX_UNCOMMITTED results ahead of the commits, which bounds what a crash can make the next run pay for again.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Db } from "@insights/shared/db/client";
+import { createLogger } from "@insights/shared/logger";
+import type { LlmProvider } from "@insights/worker/llm/provider";
+import { buildPack } from "@insights/worker/packs/build-pack.handler";
+import { MAX_UNCOMMITTED } from "@insights/worker/packs/extract-leads";
+import { bearer, createHarness, insertPendingPack, TEST_MODELS, type TestWorkspace } from "./support/harness.ts";
+
+const LEADS = 600;
+const LANES = 8;
+/** How long each batch of results takes to commit: far slower than the model, which answers at once. */
+const COMMIT_MS = 40;
+
+const h = createHarness();
+let ws: TestWorkspace;
+
+beforeAll(async () => {
+  ws = await h.seed({ leads: LEADS });
+});
+afterAll(() => h.close());
+
+/** What the model and the database saw, sampled at every call the model answered. */
+const seen = { answered: 0, committed: 0, statements: 0, inFlight: 0, maxInFlight: 0, maxAhead: 0 };
+
+const instantModel: LlmProvider = {
+  name: "openai",
+  modelFor: (requested) => requested,
+  extractLeadInsight: async () => {
+    seen.answered++;
+    seen.maxAhead = Math.max(seen.maxAhead, seen.answered - seen.committed);
+    const value = {
+      outcome: "NO_REPLY" as const,
+      sentiment: "neutral" as const,
+      summary: "No reply.",
+      keyFacts: [],
+      objections: [],
+      nextStep: null,
+    };
+    return { value, usage: { llmCalls: 1, inputTokens: 10, outputTokens: 5 } };
+  },
+  synthesizePack: async () => ({ value: "Synthesis.", usage: { llmCalls: 1, inputTokens: 10, outputTokens: 5 } }),
+  answerQuestion: async () => {
+    throw new Error("not asked");
+  },
+};
+
+/** The harness' database, with each statement that writes lead results slowed and counted (the rest untouched). */
+const slowResultWrites = new Proxy(h.db, {
+  get(target, prop, receiver) {
+    if (prop !== "$executeRaw") return Reflect.get(target, prop, receiver);
+    return async (strings: TemplateStringsArray, ...values: unknown[]) => {
+      if (!strings.join("?").includes('INSERT INTO "LeadConversationInsight"')) return target.$executeRaw(strings, ...values);
+      seen.statements++;
+      seen.inFlight++;
+      seen.maxInFlight = Math.max(seen.maxInFlight, seen.inFlight);
+      await new Promise((r) => setTimeout(r, COMMIT_MS));
+      try {
+        // The statement returns the ledger rows it wrote: one per lead it moved off PENDING.
+        const written = await target.$executeRaw(strings, ...values);
+        seen.committed += written;
+        return written;
+      } finally {
+        seen.inFlight--;
+      }
+    };
+  },
+}) as Db;
+
+describe("lead results with a model faster than the database", () => {
+  it("go out in batches, two statements at most, with the lanes never more than MAX_UNCOMMITTED ahead", async () => {
+    const session = await h.http.post(`${ws.base}/insights/sessions`).set(bearer(ws.tokens.member)).send({});
+    const pack = await insertPendingPack(h, ws, session.body.id);
+    const deps = {
+      db: slowResultWrites,
+      llm: instantModel,
+      logger: createLogger("result-writes-test", "silent"),
+      live: h.liveLog,
+      models: TEST_MODELS,
+      tuning: { maxLeadsPerPack: 1000, llmConcurrency: LANES, progressIntervalMs: 50, pageSize: 200, chunkSize: 1000 },
+    };
+    const outcome = await buildPack(deps, { packId: pack.id, generation: 1 }, new AbortController().signal);
+    expect(outcome).toMatchObject({ outcome: "complete", totalLeads: LEADS });
+
+    expect(seen.answered).toBe(LEADS);
+    expect(seen.committed).toBe(LEADS);
+    // Lanes that waited for their own commit would write at most LANES results per statement: 75 statements or more.
+    // Batches of up to 64 take 10, plus the small first ones written before the lanes got ahead.
+    expect(seen.statements).toBeLessThanOrEqual(20);
+    expect(seen.maxInFlight).toBe(2);
+    // Ahead of the commits by the bound, plus at most one call per lane that was already waiting for room.
+    expect(seen.maxAhead).toBeGreaterThan(LANES);
+    expect(seen.maxAhead).toBeLessThanOrEqual(MAX_UNCOMMITTED + LANES);
+    const done = await h.db.insightContextPack.findUniqueOrThrow({ where: { id: pack.id } });
+    expect(done).toMatchObject({ status: "COMPLETE", processedLeads: LEADS, llmCalls: LEADS + 1 });
+    expect(await h.db.insightLlmUsage.count({ where: { packId: pack.id, kind: "EXTRACTION" } })).toBe(LEADS);
+  });
+});
