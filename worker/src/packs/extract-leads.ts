@@ -15,8 +15,8 @@ export interface ExtractOptions {
   /** Lanes this run keeps busy; each LLM call also waits for one of the process's `llmSlots`. */
   concurrency: number;
   llmSlots: Semaphore;
-  /** Leads read from Postgres per query; only two pages (this one and the next, read ahead) plus the calls in flight
-   * are held in memory. */
+  /** Leads read from Postgres per query; only two pages (this one and the next, read ahead), the calls in flight and
+   * at most MAX_UNCOMMITTED results are held in memory. */
   pageSize: number;
   progress: ProgressWriter;
   /** The process's group commits, shared by the chunks of a pack that run in it. */
