@@ -83,9 +83,13 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
       // Planned over the leads still PENDING, once per selection; a resumed run finds its chunks planned.
       const chunkSize = deps.tuning.chunkSize ?? DEFAULT_CHUNK_SIZE;
       // Without a dispatcher this job extracts every chunk itself: they are only its steps, of PACK_CHUNK_SIZE. A pack
-      // of one chunk at most needs no count of the workers.
+      // of one chunk at most needs no count of the workers. Workers that could not be counted are taken as several.
       const capacity = deps.chunks && totalLeads > chunkSize ? await deps.chunks.slots() : { processes: 1, slots: null };
-      const planned = await planChunks(run, { chunkSize, slots: capacity?.slots ?? null, spread: (capacity?.processes ?? 2) > 1 });
+      const planned = await planChunks(run, {
+        chunkSize,
+        slots: capacity?.slots ?? null,
+        spread: capacity === null || capacity.processes > 1,
+      });
       const left = await unfinishedChunks(db, pack.id);
       const chunkDeps = {
         db,

@@ -131,6 +131,11 @@ export async function planChunks(run: PackRun, sizing: ChunkSizing): Promise<boo
   return planned > 0;
 }
 
+/** How many of the run's chunks are not done yet. */
+export async function chunksLeft(db: Db, packId: string): Promise<number> {
+  return db.insightContextPackChunk.count({ where: { packId, done: false } });
+}
+
 export async function unfinishedChunks(db: Db, packId: string): Promise<number[]> {
   const rows = await db.insightContextPackChunk.findMany({
     where: { packId, done: false },
@@ -154,7 +159,7 @@ export async function awaitChunks(run: PackRun, dispatcher: ChunkDispatcher, cal
     const listener = dispatcher.listen(run.id);
     try {
       await run.assertCurrent();
-      if ((await run.db.insightContextPackChunk.count({ where: { packId: run.id, done: false } })) === 0) return null;
+      if ((await chunksLeft(run.db, run.id)) === 0) return null;
       if (Date.now() - lastDispatch >= dispatcher.redispatchMs) {
         const failure = await dispatcher.dispatch(run.pack, await unfinishedChunks(run.db, run.id), { planned: false, call });
         if (failure) return failure;
@@ -238,6 +243,5 @@ export async function extractChunk(
   deps.logger.info({ chunk: index, leads: toPosition - fromPosition + 1 }, "chunk done");
   // Counted after that update committed, in a statement of its own: of chunks finishing together, the one whose
   // update committed last sees every other one done, so some chunk always reports itself the last.
-  const left = await deps.db.insightContextPackChunk.count({ where: { packId: ref.id, done: false } });
-  return left === 0 ? "last" : "done";
+  return (await chunksLeft(deps.db, ref.id)) === 0 ? "last" : "done";
 }

@@ -51,10 +51,10 @@ export async function markCachedLeads(run: PackRun, model: string): Promise<void
 }
 
 /**
- * Summarizes every PENDING lead of the run (of its chunk, for a chunk job). Returns when none is left and every
- * result is committed, or early when the run's signal aborts.
+ * Summarizes every PENDING lead of the run's chunk, from `firstPage` (read with the chunk's claim) on. Returns when
+ * none is left and every result is committed, or early when the run's signal aborts.
  */
-export async function extractPendingLeads(run: PackRun<RunPack>, options: ExtractOptions, firstPage?: Page): Promise<void> {
+export async function extractPendingLeads(run: PackRun<RunPack>, options: ExtractOptions, firstPage: Page): Promise<void> {
   const { writer, release } = options.results.acquire(run, options.llm.modelFor(options.call.model), options.llm.name);
   // This chunk's results not yet committed; the first write that failed stops its lanes.
   const uncommitted = new Set<Promise<void>>();
@@ -91,29 +91,29 @@ interface PendingThread extends LeadThread {
 }
 
 /**
- * Pages through the run's PENDING leads in selection order, each page with its threads in one statement, starting
- * from `firstPage` when the caller read it already (a chunk reads it with its claim). The next page is read while the
- * current one is being summarized (positions only grow, so it cannot overlap this one), so the lanes never stand idle
- * waiting on Postgres between pages; at most two pages are held in memory.
+ * Pages through the run's PENDING leads in selection order from `firstPage` on, each further page with its threads in
+ * one statement. The next page is read while the current one is being summarized (positions only grow, so it cannot
+ * overlap this one), so the lanes never stand idle waiting on Postgres between pages; at most two pages are held in
+ * memory.
  */
-async function* pendingThreads(run: PackRun<RunPack>, pageSize: number, firstPage?: Page): AsyncGenerator<PendingThread> {
+async function* pendingThreads(run: PackRun<RunPack>, pageSize: number, firstPage: Page): AsyncGenerator<PendingThread> {
   const readPage = (after: number) => {
     const page = (async () => {
       await run.assertCurrent();
-      return readPendingPage(run.db, { packId: run.id, after, ...run.chunk }, pageSize);
+      return readPendingPage(run.db, { packId: run.id, after, toPosition: run.chunk?.toPosition }, pageSize);
     })();
     // Awaited only when the lanes reach it (or never, if the run stops first): until then a failure, such as the
     // run found no longer current, must not count as an unhandled rejection. The await below still throws it.
     page.catch(() => undefined);
     return page;
   };
-  let next: Promise<Page> | null = firstPage ? Promise.resolve(firstPage) : readPage(0);
-  while (next) {
-    const page: Page = await next;
-    if (page.lastPosition === null) return;
+  let page = firstPage;
+  while (page.lastPosition !== null) {
     // A page short of pageSize was the last: no lead becomes PENDING again during a run.
-    next = page.full ? readPage(page.lastPosition) : null;
+    const next = page.full ? readPage(page.lastPosition) : null;
     yield* page.leads;
+    if (!next) return;
+    page = await next;
   }
 }
 
@@ -170,16 +170,16 @@ export function pageOf(rows: ThreadRow[], pageSize: number): Page {
   };
 }
 
-/** Up to `pageSize` PENDING leads of the pack after position `after` (and within a chunk's positions), with threads. */
+/** Up to `pageSize` PENDING leads of the pack after position `after` (and up to a chunk's last), with threads. */
 export async function readPendingPage(
   db: Db,
-  where: { packId: string; after: number; fromPosition?: number; toPosition?: number },
+  where: { packId: string; after: number; toPosition?: number | undefined },
   pageSize: number,
 ): Promise<Page> {
   const rows = await db.$queryRaw<ThreadRow[]>`
     SELECT ${PACK_LEAD_THREADS}
     WHERE pl."packId" = ${where.packId} AND pl.status = 'PENDING'
-      AND pl.position > ${Math.max(where.after, (where.fromPosition ?? 1) - 1)}
+      AND pl.position > ${where.after}
       AND pl.position <= ${where.toPosition ?? 2_147_483_647}
     ORDER BY pl.position
     LIMIT ${pageSize}`;
