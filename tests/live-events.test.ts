@@ -2,9 +2,7 @@
 // snapshot, pack progress, streamed answers, resume, access, limits. The same behaviour across real processes is
 // in live-processes.test.ts.
 import { createConnection } from "node:net";
-import type { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
-import { createSessionEventLog } from "@insights/shared/live/session-events";
 import { bearer, createHarness, type TestWorkspace } from "./support/harness.ts";
 import { SseClient, type LiveEvent } from "./support/sse-client.ts";
 import { useFakeModelWorker, waitFor } from "./support/worker-harness.ts";
@@ -341,28 +339,5 @@ describe("GET /sessions/:sessionId/events", () => {
     // Reading again, the client finds its connection ended.
     socket.resume();
     await closed;
-  });
-});
-
-describe("the session event log", () => {
-  it("appends by the script's digest, and sends the script itself to a Redis that does not know it (NOSCRIPT)", async () => {
-    const calls: string[] = [];
-    let known = false;
-    const redis = {
-      evalsha: async () => {
-        calls.push("evalsha");
-        if (!known) throw new Error("NOSCRIPT No matching script. Please use EVAL.");
-        return "2-0";
-      },
-      eval: async () => {
-        calls.push("eval");
-        known = true;
-        return "1-0";
-      },
-    } as unknown as Redis;
-    const log = createSessionEventLog(redis, "log-test");
-    expect(await log.append("s", "session.updated", { id: "s" })).toBe("1-0");
-    expect(await log.append("s", "session.updated", { id: "s" })).toBe("2-0");
-    expect(calls).toEqual(["evalsha", "eval", "evalsha"]);
   });
 });

@@ -6,6 +6,7 @@
 import type { RequestHandler } from "express";
 import type { Redis } from "ioredis";
 import type { Logger } from "@insights/shared/logger";
+import { redisScript } from "@insights/shared/redis-script";
 import { withTimeout } from "@insights/shared/timeout";
 import { AppError } from "./app-error.ts";
 import { batchPerTurn } from "./batch-per-turn.ts";
@@ -29,7 +30,7 @@ export const RATE_LIMIT_WINDOW_MS = 60_000;
 // so counting and opening the window are one step for every API process; one call counts every request an API
 // process read in one event-loop turn. A key left without an expiry (PTTL -1) gets one, so no counter can outlive
 // its window forever. All keys live under the queue prefix (one slot when it is hash-tagged, as Redis Cluster needs).
-const COUNT_REQUESTS = `
+const COUNT_REQUESTS = redisScript(`
 local replies = {}
 for i, key in ipairs(KEYS) do
   local count = redis.call('INCR', key)
@@ -41,7 +42,7 @@ for i, key in ipairs(KEYS) do
   replies[2 * i - 1] = count
   replies[2 * i] = ttl
 end
-return replies`;
+return replies`);
 
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 /** A Redis that answers slower than this counts as down: the request goes ahead rather than wait. */
@@ -57,7 +58,7 @@ export function rateLimitPerUser(options: RateLimitOptions, logger: Logger): Req
   // write and one reply instead of a round trip each (batch-per-turn.ts).
   const countInRedis = batchPerTurn<string, [number, number]>(async (keys) => {
     const reply = (await withTimeout(
-      options.redis.eval(COUNT_REQUESTS, keys.length, ...keys, windowMs),
+      COUNT_REQUESTS.run(options.redis, keys, [windowMs]),
       REDIS_TIMEOUT_MS,
       `redis did not answer in ${REDIS_TIMEOUT_MS} ms`,
     )) as number[];

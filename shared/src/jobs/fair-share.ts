@@ -9,6 +9,7 @@
 import type { Redis } from "ioredis";
 import type { Db } from "../db/client.ts";
 import type { Logger } from "../logger.ts";
+import { redisScript } from "../redis-script.ts";
 import { enqueue, type JobQueues } from "./job-queues.ts";
 import type { QueueKey } from "./queues.ts";
 
@@ -22,7 +23,7 @@ const IDLE_TTL_SECONDS = 24 * 3600;
 // KEYS[1]: the hash. ARGV: workspace, jobs, cost (already divided by the workspace's weight), max priority, ttl.
 // Returns each job's priority. Finish times keep their fractions (a weight of 3 advances a third of the cost);
 // priorities are whole numbers, so jobs whose finish rounds up to the same one are served in the order queued.
-const ASSIGN = `
+const ASSIGN = redisScript(`
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 local field = 'f:' .. ARGV[1]
 local finish = math.max(v, tonumber(redis.call('HGET', KEYS[1], field) or '0'))
@@ -33,13 +34,13 @@ for i = 1, tonumber(ARGV[2]) do
 end
 redis.call('HSET', KEYS[1], field, finish)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
-return out`;
+return out`);
 
 // KEYS[1]: the hash. ARGV: the priority of a chunk a worker just started. The clock only moves forward.
-const ADVANCE = `
+const ADVANCE = redisScript(`
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if tonumber(ARGV[1]) > v then redis.call('HSET', KEYS[1], 'v', ARGV[1]) end
-return 0`;
+return 0`);
 
 export interface FairShare {
   /**
@@ -71,20 +72,15 @@ export function createFairShare(options: { redis: Redis; prefix: string; queues:
           options.logger.info({ queue: queue.name, virtualTime: v }, "fair-share clock started over (no job was waiting)");
         }
       }
-      const priorities = (await options.redis.eval(
-        ASSIGN,
-        1,
-        key,
-        clientId,
-        count,
-        COST / Math.max(1, weight),
-        MAX_PRIORITY,
-        IDLE_TTL_SECONDS,
+      const priorities = (await ASSIGN.run(
+        options.redis,
+        [key],
+        [clientId, count, COST / Math.max(1, weight), MAX_PRIORITY, IDLE_TTL_SECONDS],
       )) as number[];
       return priorities.map(Number);
     },
     async started(priority) {
-      await options.redis.eval(ADVANCE, 1, key, priority);
+      await ADVANCE.run(options.redis, [key], [priority]);
     },
   };
 }

@@ -9,8 +9,8 @@
 // Whether an id can still be replayed: beside the stream, the script keeps its `floor`, the newest id no longer in
 // the log (the last one trimmed; for a log created anew, by its first event or after it expired, the id just below
 // that event). An id below the floor, above the newest id, or malformed cannot be replayed exactly.
-import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
+import { redisScript } from "../redis-script.ts";
 
 export const SESSION_EVENT_TYPES = [
   "session.snapshot",
@@ -46,7 +46,7 @@ const metaKeyOf = (prefix: string, sessionId: string) => `${prefix}:live:{${sess
 // KEYS: stream, meta. ARGV: type, data, version field ('' for none), version, retention ms, min events, ttl ms.
 // Returns the new id, or false when the entity already has an event at this version or a newer one (a slower
 // publisher of an older state never overtakes a newer one).
-const APPEND = `
+const APPEND = redisScript(`
 if ARGV[3] ~= '' then
   local seen = tonumber(redis.call('HGET', KEYS[2], ARGV[3]) or '-1')
   if tonumber(ARGV[4]) <= seen then return false end
@@ -95,12 +95,12 @@ if excess >= 64 then
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 redis.call('PEXPIRE', KEYS[2], ARGV[7])
-return id`;
+return id`);
 
 // KEYS: stream, meta. Drops every event the log holds and the text so far of answers being streamed (after a lead's
 // erasure, they may quote it). The replay floor moves up to the newest id: a client resuming from before it gets a
 // fresh snapshot, which the database already holds without the erased text.
-const FORGET = `
+const FORGET = redisScript(`
 for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
   if string.sub(field, 1, 15) == 'streaming-text:' then redis.call('HDEL', KEYS[2], field) end
 end
@@ -108,9 +108,7 @@ local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if #newest == 0 then return 0 end
 redis.call('XTRIM', KEYS[1], 'MAXLEN', 0)
 redis.call('HSET', KEYS[2], 'floor', newest[1][1])
-return 1`;
-
-const APPEND_SHA1 = createHash("sha1").update(APPEND).digest("hex");
+return 1`);
 
 /** A reply's answer as streamed so far: its attempt and the text of that attempt's pieces. */
 export interface StreamingReply {
@@ -157,29 +155,14 @@ export function createSessionEventLog(redis: Redis, prefix: string, options: Ses
   return {
     keyOf: (sessionId) => streamKeyOf(prefix, sessionId),
     async forget(sessionId) {
-      await redis.eval(FORGET, 2, streamKeyOf(prefix, sessionId), metaKeyOf(prefix, sessionId));
+      await FORGET.run(redis, [streamKeyOf(prefix, sessionId), metaKeyOf(prefix, sessionId)], []);
     },
     async append(sessionId, type, data, version) {
-      const args = [
-        streamKeyOf(prefix, sessionId),
-        metaKeyOf(prefix, sessionId),
-        type,
-        JSON.stringify(data),
-        version?.entity ?? "",
-        version?.version ?? 0,
-        retentionMs,
-        minEvents,
-        ttlMs,
-      ];
-      // By its digest: the script's 2.5 KB are sent (and hashed by Redis) once per server, not on every event. A
-      // server that does not know it yet (restarted, flushed, a failover) answers NOSCRIPT, and it is sent in full.
-      let id: unknown;
-      try {
-        id = await redis.evalsha(APPEND_SHA1, 2, ...args);
-      } catch (err) {
-        if (!String((err as Error).message).startsWith("NOSCRIPT")) throw err;
-        id = await redis.eval(APPEND, 2, ...args);
-      }
+      const id = await APPEND.run(
+        redis,
+        [streamKeyOf(prefix, sessionId), metaKeyOf(prefix, sessionId)],
+        [type, JSON.stringify(data), version?.entity ?? "", version?.version ?? 0, retentionMs, minEvents, ttlMs],
+      );
       return typeof id === "string" ? id : null;
     },
     async nextAttempt(sessionId, messageId) {

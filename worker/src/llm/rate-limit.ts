@@ -4,6 +4,7 @@
 // own 429s, which are retried with its retry-after, remain the backstop).
 import type { Redis } from "ioredis";
 import type { Logger } from "@insights/shared/logger";
+import { redisScript } from "@insights/shared/redis-script";
 
 //
 // Replies go first: they have a lane of their own (KEYS[2]), spaced only among themselves, so a reply never waits
@@ -11,7 +12,7 @@ import type { Logger } from "@insights/shared/logger";
 // two lanes together still keep to the rate (give or take the pack slots already granted when a reply arrives).
 // KEYS[1]: the pack lane's next free start (ms), KEYS[2]: the reply lane's. ARGV: now, spacing, lane. Returns how
 // long this caller must wait.
-const TAKE_SLOT = `
+const TAKE_SLOT = redisScript(`
 local now = tonumber(ARGV[1])
 local spacing = tonumber(ARGV[2])
 local function book(key, at)
@@ -26,7 +27,7 @@ if ARGV[3] == 'reply' then
 end
 local start = math.max(now, packs_next)
 book(KEYS[1], start + spacing)
-return start - now`;
+return start - now`);
 
 /** Replies take the rate's slots ahead of pack work (extraction and synthesis). */
 export type RateLane = "packs" | "reply";
@@ -46,7 +47,7 @@ export function createRedisRateLimiter(options: { redis: Redis; prefix: string; 
     async acquire(signal, lane = "packs") {
       let waitMs: number;
       try {
-        waitMs = Number(await options.redis.eval(TAKE_SLOT, 2, ...keys, Date.now(), spacingMs, lane));
+        waitMs = Number(await TAKE_SLOT.run(options.redis, keys, [Date.now(), spacingMs, lane]));
       } catch (err) {
         options.logger.warn({ err }, "LLM rate limiter unavailable; calling without it");
         return;
