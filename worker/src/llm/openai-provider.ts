@@ -5,6 +5,7 @@ import type { z } from "zod";
 import { llmErrorKindOf, observeLlmCall, type LlmMetrics } from "../runtime/metrics.ts";
 import { tracedLlmCall } from "./llm-span.ts";
 import { chatAnswerMessages, leadInsightMessages, packSynthesisMessages } from "./prompts.ts";
+import { createLlmFetch } from "./http-fetch.ts";
 import { JsonFieldStream } from "./json-field-stream.ts";
 import {
   addUsage,
@@ -47,6 +48,7 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): LlmProvide
     baseURL: options.baseURL,
     timeout: options.timeoutMs,
     maxRetries: 0,
+    fetch: createLlmFetch(),
   });
 
   // Built once per task: converting a zod schema to JSON Schema costs more CPU than the rest of a call's own work.
