@@ -83,4 +83,16 @@ describe("a pack's chunks", () => {
     expect(await planChunks(run, sizing(12, true))).toBe(false);
     expect(await plannedSizes(run)).toEqual(Array(4).fill(60));
   });
+
+  it("are planned once when two attempts of the pack job plan at the same moment with different counts (many rounds)", async () => {
+    for (let round = 0; round < 15; round++) {
+      const run = await runningPack();
+      // A stalled pack job run again while the first attempt still lives: both plan, each with its own worker count.
+      const twin = new PackRun(h.db, run.pack, new AbortController());
+      const planned = await Promise.all([planChunks(run, sizing(2, false)), planChunks(twin, sizing(12, true))]);
+      expect(planned.filter(Boolean)).toHaveLength(1);
+      const sizes = await plannedSizes(run);
+      expect([Array(4).fill(60), [...Array(9).fill(20), ...Array(15).fill(4)]]).toContainEqual(sizes);
+    }
+  });
 });

@@ -195,7 +195,7 @@ describe("the hot queries use indexes", () => {
       windowTo: now,
     };
     const pack = await packOf(`pack-session-0-2-7`, base);
-    const all = await capture(() => selectLeads(new PackRun(db, pack, new AbortController()), 10_000));
+    const all = await capture(() => selectLeads(new PackRun(db, pack, new AbortController()), 10_000, null));
     expect(await db.insightContextPackLead.count({ where: { packId: pack.id } })).toBeGreaterThan(0);
     await expectIndexed("lead selection (all campaigns)", statementOn(all, "Lead", /INSERT INTO "InsightContextPackLead"/), "Lead");
 
@@ -204,7 +204,7 @@ describe("the hot queries use indexes", () => {
       windowFrom: new Date(now.getTime() - 30 * DAY_MS),
       campaignIds: [ws.campaignIds[0]!],
     });
-    const filtered = await capture(() => selectLeads(new PackRun(db, oneCampaign, new AbortController()), 10_000));
+    const filtered = await capture(() => selectLeads(new PackRun(db, oneCampaign, new AbortController()), 10_000, null));
     await expectIndexed("lead selection (one campaign)", statementOn(filtered, "Lead", /INSERT INTO "InsightContextPackLead"/), "Lead");
   });
 

@@ -59,7 +59,13 @@ describe("the LLM client's HTTP", () => {
   it("sends the key and the request as JSON, and reads the answer and its token counts", async () => {
     const seen: Array<{ method?: string; url?: string; authorization?: string; contentType?: string; body: string }> = [];
     const baseURL = await listen((req, body, res) => {
-      seen.push({ method: req.method, url: req.url, authorization: req.headers.authorization, contentType: req.headers["content-type"], body });
+      seen.push({
+        method: req.method,
+        url: req.url,
+        authorization: req.headers.authorization,
+        contentType: req.headers["content-type"],
+        body,
+      });
       res.writeHead(200, { "content-type": "application/json", "x-request-id": "req-1" });
       res.end(
         JSON.stringify({

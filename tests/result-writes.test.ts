@@ -98,3 +98,44 @@ describe("lead results with a model faster than the database", () => {
     expect(await h.db.insightLlmUsage.count({ where: { packId: pack.id, kind: "EXTRACTION" } })).toBe(LEADS);
   });
 });
+
+describe("two packs over the same leads, extracted at the same time", () => {
+  it("both complete when their results reach the cached summaries in opposite orders (many rounds)", { timeout: 120_000 }, async () => {
+    const LEADS_EACH = 150;
+    /** A model that answers lead by lead in the order of their ids, or in the reverse order: all calls are in flight at once. */
+    const orderedModel = (ranks: Map<string, number>, reverse: boolean): LlmProvider => ({
+      ...instantModel,
+      extractLeadInsight: async (thread, call) => {
+        const rank = ranks.get(thread.leadId)!;
+        await new Promise((r) => setTimeout(r, (reverse ? LEADS_EACH - rank : rank) * 0.4));
+        return instantModel.extractLeadInsight(thread, call);
+      },
+    });
+    for (let round = 0; round < 8; round++) {
+      const shared = await h.seed({ leads: LEADS_EACH });
+      const leads = await h.db.lead.findMany({ where: { clientId: shared.workspaceId }, select: { id: true }, orderBy: { id: "asc" } });
+      const ranks = new Map(leads.map((l, i) => [l.id, i]));
+      const outcomes = await Promise.all(
+        [false, true].map(async (reverse) => {
+          const session = await h.http.post(`${shared.base}/insights/sessions`).set(bearer(shared.tokens.member)).send({});
+          const pack = await insertPendingPack(h, shared, session.body.id);
+          const deps = {
+            // Slowed writes: each statement then carries many results, and the two packs' statements overlap.
+            db: slowResultWrites,
+            llm: orderedModel(ranks, reverse),
+            logger: createLogger("result-writes-test", "silent"),
+            live: h.liveLog,
+            models: TEST_MODELS,
+            tuning: { maxLeadsPerPack: 1000, llmConcurrency: LEADS_EACH, progressIntervalMs: 50, pageSize: 200, chunkSize: 1000 },
+          };
+          return buildPack(deps, { packId: pack.id, generation: 1 }, new AbortController().signal);
+        }),
+      );
+      expect(outcomes).toEqual([
+        { outcome: "complete", totalLeads: LEADS_EACH },
+        { outcome: "complete", totalLeads: LEADS_EACH },
+      ]);
+      expect(await h.db.leadConversationInsight.count({ where: { clientId: shared.workspaceId } })).toBe(LEADS_EACH);
+    }
+  });
+});

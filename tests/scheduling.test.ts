@@ -1,7 +1,10 @@
 // Many workspaces, many workers, on real worker processes: one pack's chunks spread over every process, a process
 // killed mid-chunk loses nothing, a big workspace's backlog does not hold up a small workspace's pack, and a reply is
 // answered while every extraction slot is busy.
-import { describe, expect, it } from "vitest";
+import { UnrecoverableError, Worker } from "bullmq";
+import { describe, expect, inject, it } from "vitest";
+import { QUEUES } from "@insights/shared/jobs/queues";
+import { createRedis } from "@insights/shared/redis";
 import { bearer, requestPackInNewSession, type TestWorkspace } from "./support/harness.ts";
 import {
   expectMonotonic,
@@ -177,6 +180,41 @@ describe("a chunk job lost from Redis", () => {
     await waiting[0]!.remove();
     await watchPack(h, ws, packId, [], (p) => p.status === "COMPLETE", 50_000);
     await expectExactlyOnce(ws, packId, 60);
+  });
+});
+
+describe("a chunk job that failed for good while its worker could not record it", () => {
+  it("fails the pack, with the chunk's reason and its pack.failed webhook", { timeout: 60_000 }, async () => {
+    // As above: two of the pack's chunk jobs wait in the queue long enough to take one.
+    await startWorker({ PACK_CHUNK_SIZE: "5", CHUNK_CONCURRENCY: "3", LLM_CONCURRENCY: "1", RECONCILE_INTERVAL_MS: "500" });
+    fake.latencyMs = 100;
+    const ws = await seedNamed(h, 60);
+    await h.http
+      .put(`${ws.base}/insights/webhooks`)
+      .set(bearer(ws.tokens.owner))
+      .send({ url: "http://127.0.0.1:9/hook", events: ["pack.failed"] })
+      .expect(200);
+    const packId = await requestPack(ws);
+    await waitFor(async () => {
+      const jobs = (await h.queues.packChunks.getJobs(["prioritized", "waiting"])).filter((j) => j.data.packId === packId);
+      return jobs.length >= 2 ? true : undefined;
+    });
+    // A chunk job's last attempt fails, and nothing of this process writes that down: what a worker leaves when the
+    // database refused its final-failure write.
+    const connection = createRedis(inject("redisUrl"), { role: "scheduling-test" });
+    const taker = new Worker(QUEUES.packChunks, null, { connection, prefix: h.prefix, autorun: false });
+    try {
+      const job = await taker.getNextJob("test-token");
+      expect(job?.data.packId).toBe(packId);
+      await job!.moveToFailed(new UnrecoverableError("the chunk's worker ran out of memory"), "test-token");
+    } finally {
+      await taker.close();
+      await connection.quit();
+    }
+    const pack = await watchPack(h, ws, packId, [], (p) => p.status === "FAILED", 30_000);
+    expect(pack).toMatchObject({ status: "FAILED", error: "a chunk of the pack failed: the chunk's worker ran out of memory" });
+    const deliveries = await h.db.insightWebhookDelivery.findMany({ where: { clientId: ws.workspaceId, subjectId: packId } });
+    expect(deliveries.map((d) => d.type)).toEqual(["pack.failed"]);
   });
 });
 

@@ -22,7 +22,6 @@ import {
   type ChunkDispatcher,
   type ExtractionShare,
 } from "./chunks.ts";
-import { markCachedLeads } from "./extract-leads.ts";
 import { PackRun, PackRunEnded, callOptionsFor, claimPackRun } from "./pack-run.ts";
 import { writeProgress } from "./progress.ts";
 import { selectLeads } from "./select-leads.ts";
@@ -72,9 +71,8 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
 
     let totalLeads = pack.totalLeads;
     if (pack.stage === "QUEUED" || pack.stage === "SELECTING") {
-      totalLeads = await selectLeads(run, deps.tuning.maxLeadsPerPack);
-      // Cached summaries are claimed once, right after selection; a resumed run skips this (its rows are final).
-      if (!pack.forceRecompute) await markCachedLeads(run, model);
+      // Cached summaries are claimed with the selection; a resumed run past it finds its rows final.
+      totalLeads = await selectLeads(run, deps.tuning.maxLeadsPerPack, pack.forceRecompute ? null : model);
       log.info({ totalLeads }, "leads selected");
       await publish();
     }
@@ -115,7 +113,11 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
       }
       if (deps.chunks && !failure && !run.signal.aborted) failure = await awaitChunks(run, deps.chunks, call);
       if (failure) {
-        await run.update({ status: "FAILED", error: `a chunk of the pack failed: ${failure}`, completedAt: new Date() });
+        // Its chunk's worker could not record the failure (the case this path exists for), so the webhook is here.
+        await db.$transaction(async (tx) => {
+          await run.update({ status: "FAILED", error: `a chunk of the pack failed: ${failure}`, completedAt: new Date() }, tx);
+          await recordPackWebhook(tx, pack, "pack.failed");
+        });
         return { outcome: "failed", totalLeads: pack.totalLeads };
       }
       const stop = stopReasonOf(run.signal);

@@ -82,7 +82,8 @@ const CHUNKS_PER_SLOT = 2;
 
 /**
  * Splits the run's PENDING leads, in selection order, into chunks; a no-op if the run's chunks are already planned (a
- * resumed pack job). Conditional on the run still being current, in one statement. True when it planned them now.
+ * resumed pack job). Conditional on the run still being current, in one statement under the pack row's lock. True when
+ * it planned them now.
  *
  * A chunk costs a job and a few statements, so chunks are no more than the slots can use: CHUNKS_PER_SLOT per chunk
  * slot, and never smaller than PACK_CHUNK_SIZE. One process with 4 slots takes a 2,000-lead pack in 8 chunks of 250,
@@ -96,7 +97,13 @@ const CHUNKS_PER_SLOT = 2;
 export async function planChunks(run: PackRun, sizing: ChunkSizing): Promise<boolean> {
   // The chunks the slots can use (0: the slots are unknown, and chunks are PACK_CHUNK_SIZE).
   const perSlots = sizing.slots ? CHUNKS_PER_SLOT * sizing.slots : 0;
-  const planned = await run.db.$executeRaw`
+  // Two attempts of one pack job (a stalled job run again while the first still lives) plan one after the other,
+  // under the pack row's lock: the second's statement starts after the first committed, sees its chunks and plans
+  // none. In one statement each, both would see no chunks, and plans of different sizes would overlap.
+  const planned = await run.db
+    .$transaction(async (tx) => {
+      await tx.$queryRaw`SELECT 1 FROM "InsightContextPack" WHERE id = ${run.id} FOR UPDATE`;
+      return tx.$executeRaw`
     INSERT INTO "InsightContextPackChunk" ("packId", "index", "fromPosition", "toPosition")
     SELECT ${run.id}, chunk, min(position), max(position)
     FROM (
@@ -122,11 +129,13 @@ export async function planChunks(run: PackRun, sizing: ChunkSizing): Promise<boo
                   AND status = 'RUNNING' AND "runToken" = ${run.pack.runToken})
       AND NOT EXISTS (SELECT 1 FROM "InsightContextPackChunk" WHERE "packId" = ${run.id})
     GROUP BY chunk
-    ON CONFLICT DO NOTHING`.catch(async (err: unknown) => {
-    // A pack deleted while the statement ran fails its foreign key: that is the run ending, not an error.
-    await run.assertCurrent();
-    throw err;
-  });
+    ON CONFLICT DO NOTHING`;
+    })
+    .catch(async (err: unknown) => {
+      // A pack deleted while the statement ran fails its foreign key: that is the run ending, not an error.
+      await run.assertCurrent();
+      throw err;
+    });
   await run.assertCurrent();
   return planned > 0;
 }

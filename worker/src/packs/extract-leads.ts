@@ -26,31 +26,6 @@ export interface ExtractOptions {
 }
 
 /**
- * Marks every lead whose cached summary is still valid as CACHED, in one statement and without an LLM call.
- * Skipped for a forced recompute, which re-extracts everything.
- */
-export async function markCachedLeads(run: PackRun, model: string): Promise<void> {
-  // One statement marks the rows and books what they saved (each summary's original cost), so the ledger and the
-  // statuses can never disagree.
-  await run.db.$executeRaw`
-    WITH marked AS (
-      UPDATE "InsightContextPackLead" pl SET "status" = 'CACHED'
-      FROM "Lead" l, "LeadConversationInsight" i
-      WHERE pl."packId" = ${run.id} AND pl."status" = 'PENDING'
-        AND l."clientId" = pl."clientId" AND l."id" = pl."leadId"
-        AND i."clientId" = pl."clientId" AND i."leadId" = pl."leadId"
-        AND i."threadFingerprint" = l."threadFingerprint"
-        AND i."promptVersion" = ${PROMPT_VERSION}
-        AND i."model" = ${model}
-      RETURNING i."inputTokens" AS input_tokens, i."outputTokens" AS output_tokens
-    )
-    INSERT INTO "InsightLlmUsage" ("id", "clientId", "kind", "packId", "savedInputTokens", "savedOutputTokens")
-    SELECT gen_random_uuid()::text, ${run.pack.clientId}, 'CACHE_REUSE', ${run.id},
-           COALESCE(sum(input_tokens), 0), COALESCE(sum(output_tokens), 0)
-    FROM marked HAVING count(*) > 0`;
-}
-
-/**
  * Summarizes every PENDING lead of the run's chunk, from `firstPage` (read with the chunk's claim) on. Returns when
  * none is left and every result is committed, or early when the run's signal aborts.
  */
@@ -126,24 +101,24 @@ export interface Page {
 
 /**
  * The select list and FROM of pack-lead rows (`pl`) with their threads (lead, campaign, messages): one statement
- * reads a page of leads and everything they need. Messages travel as JSON with `sentAt` in epoch milliseconds.
+ * reads a page of leads and everything they need. Messages travel as JSON with `sentAt` in epoch milliseconds. A
+ * pack's lead row goes with its lead (ON DELETE CASCADE), so in one statement's snapshot every row has its lead.
  */
 export const PACK_LEAD_THREADS = Prisma.sql`
-  pl."leadId", pl.position, l.id IS NOT NULL AS found, l.name AS "leadName", l."threadFingerprint" AS fingerprint,
+  pl."leadId", pl.position, l.name AS "leadName", l."threadFingerprint" AS fingerprint,
   c.name AS "campaignName",
   COALESCE((SELECT json_agg(json_build_object('direction', m.direction, 'body', m.body,
                                               'sentAt', round(extract(epoch FROM m."sentAt") * 1000))
                             ORDER BY m."sentAt", m.id)
             FROM "LeadMessage" m WHERE m."clientId" = pl."clientId" AND m."leadId" = pl."leadId"), '[]') AS messages
   FROM "InsightContextPackLead" pl
-  LEFT JOIN "Lead" l ON l."clientId" = pl."clientId" AND l.id = pl."leadId"
+  JOIN "Lead" l ON l."clientId" = pl."clientId" AND l.id = pl."leadId"
   LEFT JOIN "Campaign" c ON c."clientId" = l."clientId" AND c.id = l."campaignId"`;
 
 /** A row of PACK_LEAD_THREADS; `leadId` is null for the one row of a claim whose chunk has no PENDING lead left. */
 export interface ThreadRow {
   leadId: string | null;
   position: number;
-  found: boolean;
   leadName: string | null;
   fingerprint: string | null;
   campaignName: string | null;
@@ -155,16 +130,13 @@ export function pageOf(rows: ThreadRow[], pageSize: number): Page {
   const leads = rows.filter((r) => r.leadId !== null);
   if (leads.length === 0) return { leads: [], lastPosition: null, full: false };
   return {
-    // A lead erased since selection has no thread to summarize: it is skipped, as its row is on its way out.
-    leads: leads
-      .filter((r) => r.found)
-      .map((r) => ({
-        leadId: r.leadId!,
-        leadName: r.leadName,
-        campaignName: r.campaignName,
-        fingerprint: r.fingerprint!,
-        messages: r.messages.map((m) => ({ direction: m.direction, body: m.body, sentAt: new Date(m.sentAt) })),
-      })),
+    leads: leads.map((r) => ({
+      leadId: r.leadId!,
+      leadName: r.leadName,
+      campaignName: r.campaignName,
+      fingerprint: r.fingerprint!,
+      messages: r.messages.map((m) => ({ direction: m.direction, body: m.body, sentAt: new Date(m.sentAt) })),
+    })),
     lastPosition: leads.at(-1)!.position,
     full: leads.length === pageSize,
   };
@@ -354,6 +326,9 @@ async function writeResults(run: PackRun<RunPack>, results: LeadResult[], model:
              ${PROMPT_VERSION}, ${model}, ${provider}, i.input_tokens, i.output_tokens,
              ${now}::timestamp(3), ${now}::timestamp(3)
       FROM input i JOIN moved USING (lead_id) WHERE i.status = 'EXTRACTED'
+      -- In lead order: two packs over the same leads (two sessions with one scope) then lock their cached summaries
+      -- in the same order, and never deadlock on them.
+      ORDER BY i.lead_id
       ON CONFLICT ("clientId", "leadId") DO UPDATE SET
         "outcome" = EXCLUDED."outcome",
         "summary" = EXCLUDED."summary",
