@@ -15,24 +15,42 @@ import type { QueueKey } from "./queues.ts";
 
 /** BullMQ's lowest priority (2^21 - 1). */
 const MAX_PRIORITY = 2_097_151;
-/** Past this, the clock starts over as soon as no job is waiting (nothing queued holds an old priority then). */
+/**
+ * Past this, the clock starts over at the next assignment that finds the queue empty (no job waiting, prioritized,
+ * delayed or running: none holds an old priority that new ones would pass, nor can one come back with it) and no
+ * assignment in the last RESET_QUIET_MS (a job assigned a priority just before may still be on its way to the queue).
+ */
 const RESET_AT = 1_000_000;
+const RESET_QUIET_MS = 10_000;
 /** A clock idle this long is dropped: every workspace starts equal again, and stale workspaces leave the hash. */
 const IDLE_TTL_SECONDS = 24 * 3600;
 
-// KEYS[1]: the hash. ARGV: workspace, jobs, cost (already divided by the workspace's weight), max priority, ttl.
-// Returns each job's priority. Finish times keep their fractions (a weight of 3 advances a third of the cost);
-// priorities are whole numbers, so jobs whose finish rounds up to the same one are served in the order queued.
+// KEYS: the hash, then the queue's wait, active, prioritized and delayed keys. ARGV: workspace, jobs, cost (already
+// divided by the workspace's weight), max priority, ttl, reset point, quiet ms. Returns the clock as it found it,
+// 1 if it started over (0 if not), then each job's priority. Finish times keep their fractions (a weight of 3 advances a third of the cost);
+// priorities are whole numbers, so jobs whose finish rounds up to the same one are served in the order queued. The
+// start-over check and the assignment are one script: no other assignment or job can come between them.
 const ASSIGN = redisScript(`
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+local startedOver = 0
+if v > tonumber(ARGV[6])
+  and now - tonumber(redis.call('HGET', KEYS[1], 'assigned-at') or '0') >= tonumber(ARGV[7])
+  and redis.call('LLEN', KEYS[2]) == 0 and redis.call('LLEN', KEYS[3]) == 0
+  and redis.call('ZCARD', KEYS[4]) == 0 and redis.call('ZCARD', KEYS[5]) == 0 then
+  redis.call('DEL', KEYS[1])
+  startedOver = 1
+end
+local from = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 local field = 'f:' .. ARGV[1]
-local finish = math.max(v, tonumber(redis.call('HGET', KEYS[1], field) or '0'))
-local out = {}
+local finish = math.max(from, tonumber(redis.call('HGET', KEYS[1], field) or '0'))
+local out = {v, startedOver}
 for i = 1, tonumber(ARGV[2]) do
   finish = finish + tonumber(ARGV[3])
-  out[i] = math.min(math.ceil(finish), tonumber(ARGV[4]))
+  out[i + 2] = math.min(math.ceil(finish), tonumber(ARGV[4]))
 end
-redis.call('HSET', KEYS[1], field, finish)
+redis.call('HSET', KEYS[1], field, finish, 'assigned-at', now)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return out`);
 
@@ -64,20 +82,17 @@ export function createFairShare(options: { redis: Redis; prefix: string; queues:
   const key = `${options.prefix}:fair-share:${options.queue}`;
   return {
     async assign(clientId, count, weight) {
-      const v = Number((await options.redis.hget(key, "v")) ?? 0);
-      if (v > RESET_AT) {
-        const counts = await queue.getJobCounts("prioritized", "waiting", "delayed");
-        if (Object.values(counts).every((n) => n === 0)) {
-          await options.redis.del(key);
-          options.logger.info({ queue: queue.name, virtualTime: v }, "fair-share clock started over (no job was waiting)");
-        }
+      const [clockWas, startedOver, ...priorities] = (
+        (await ASSIGN.run(
+          options.redis,
+          [key, queue.keys.wait!, queue.keys.active!, queue.keys.prioritized!, queue.keys.delayed!],
+          [clientId, count, COST / Math.max(1, weight), MAX_PRIORITY, IDLE_TTL_SECONDS, RESET_AT, RESET_QUIET_MS],
+        )) as number[]
+      ).map(Number);
+      if (startedOver === 1) {
+        options.logger.info({ queue: queue.name, virtualTime: clockWas }, "fair-share clock started over (the queue was empty)");
       }
-      const priorities = (await ASSIGN.run(
-        options.redis,
-        [key],
-        [clientId, count, COST / Math.max(1, weight), MAX_PRIORITY, IDLE_TTL_SECONDS],
-      )) as number[];
-      return priorities.map(Number);
+      return priorities;
     },
     async started(priority) {
       await ADVANCE.run(options.redis, [key], [priority]);
