@@ -8,6 +8,7 @@ import type { LlmProvider } from "@insights/worker/llm/provider";
 import { buildPack } from "@insights/worker/packs/build-pack.handler";
 import { MAX_UNCOMMITTED } from "@insights/worker/packs/extract-leads";
 import { bearer, createHarness, insertPendingPack, TEST_MODELS, type TestWorkspace } from "./support/harness.ts";
+import { instantModel } from "./support/instant-model.ts";
 
 const LEADS = 600;
 const LANES = 8;
@@ -25,27 +26,10 @@ afterAll(() => h.close());
 /** What the model and the database saw, sampled at every call the model answered. */
 const seen = { answered: 0, committed: 0, statements: 0, inFlight: 0, maxInFlight: 0, maxAhead: 0 };
 
-const instantModel: LlmProvider = {
-  name: "openai",
-  modelFor: (requested) => requested,
-  extractLeadInsight: async () => {
-    seen.answered++;
-    seen.maxAhead = Math.max(seen.maxAhead, seen.answered - seen.committed);
-    const value = {
-      outcome: "NO_REPLY" as const,
-      sentiment: "neutral" as const,
-      summary: "No reply.",
-      keyFacts: [],
-      objections: [],
-      nextStep: null,
-    };
-    return { value, usage: { llmCalls: 1, inputTokens: 10, outputTokens: 5 } };
-  },
-  synthesizePack: async () => ({ value: "Synthesis.", usage: { llmCalls: 1, inputTokens: 10, outputTokens: 5 } }),
-  answerQuestion: async () => {
-    throw new Error("not asked");
-  },
-};
+const model = instantModel(() => {
+  seen.answered++;
+  seen.maxAhead = Math.max(seen.maxAhead, seen.answered - seen.committed);
+});
 
 /** The harness' database, with each statement that writes lead results slowed and counted (the rest untouched). */
 const slowResultWrites = new Proxy(h.db, {
@@ -75,7 +59,7 @@ describe("lead results with a model faster than the database", () => {
     const pack = await insertPendingPack(h, ws, session.body.id);
     const deps = {
       db: slowResultWrites,
-      llm: instantModel,
+      llm: model,
       logger: createLogger("result-writes-test", "silent"),
       live: h.liveLog,
       models: TEST_MODELS,
@@ -104,11 +88,11 @@ describe("two packs over the same leads, extracted at the same time", () => {
     const LEADS_EACH = 150;
     /** A model that answers lead by lead in the order of their ids, or in the reverse order: all calls are in flight at once. */
     const orderedModel = (ranks: Map<string, number>, reverse: boolean): LlmProvider => ({
-      ...instantModel,
+      ...model,
       extractLeadInsight: async (thread, call) => {
         const rank = ranks.get(thread.leadId)!;
         await new Promise((r) => setTimeout(r, (reverse ? LEADS_EACH - rank : rank) * 0.4));
-        return instantModel.extractLeadInsight(thread, call);
+        return model.extractLeadInsight(thread, call);
       },
     });
     for (let round = 0; round < 8; round++) {

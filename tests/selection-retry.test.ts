@@ -4,34 +4,15 @@
 import { afterAll, describe, expect, it } from "vitest";
 import type { Db } from "@insights/shared/db/client";
 import { createLogger } from "@insights/shared/logger";
-import type { LlmProvider } from "@insights/worker/llm/provider";
 import { buildPack } from "@insights/worker/packs/build-pack.handler";
 import { bearer, createHarness, insertPendingPack, TEST_MODELS, type TestWorkspace } from "./support/harness.ts";
+import { instantModel } from "./support/instant-model.ts";
 
 const h = createHarness();
 afterAll(() => h.close());
 
 let extractions = 0;
-const countingModel: LlmProvider = {
-  name: "openai",
-  modelFor: (requested) => requested,
-  extractLeadInsight: async () => {
-    extractions++;
-    const value = {
-      outcome: "NO_REPLY" as const,
-      sentiment: "neutral" as const,
-      summary: "No reply.",
-      keyFacts: [],
-      objections: [],
-      nextStep: null,
-    };
-    return { value, usage: { llmCalls: 1, inputTokens: 10, outputTokens: 5 } };
-  },
-  synthesizePack: async () => ({ value: "Synthesis.", usage: { llmCalls: 1, inputTokens: 10, outputTokens: 5 } }),
-  answerQuestion: async () => {
-    throw new Error("not asked");
-  },
-};
+const countingModel = instantModel(() => extractions++);
 
 type RawSql = (strings: TemplateStringsArray, ...values: unknown[]) => Promise<number>;
 
