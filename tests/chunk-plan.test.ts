@@ -87,10 +87,13 @@ describe("a pack's chunks", () => {
   it("are planned once when two attempts of the pack job plan at the same moment with different counts (many rounds)", async () => {
     for (let round = 0; round < 15; round++) {
       const run = await runningPack();
-      // A stalled pack job run again while the first attempt still lives: both plan, each with its own worker count.
+      // A stalled pack job run again while the first attempt still lives: the second claims the pack while the
+      // first's plan is under way, and plans with its own worker count. Both plans then pass the check that the run
+      // is theirs; that moment is made to last here by giving both the same claim.
       const twin = new PackRun(h.db, run.pack, new AbortController());
       const planned = await Promise.all([planChunks(run, sizing(2, false)), planChunks(twin, sizing(12, true))]);
       expect(planned.filter(Boolean)).toHaveLength(1);
+      // One plan or the other, whole: every PENDING lead in exactly one chunk.
       const sizes = await plannedSizes(run);
       expect([Array(4).fill(60), [...Array(9).fill(20), ...Array(15).fill(4)]]).toContainEqual(sizes);
     }

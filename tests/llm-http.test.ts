@@ -1,7 +1,7 @@
 // The openai client's HTTP under the provider (worker/src/llm/http-fetch.ts), against a bare local HTTP server: what
 // goes over the wire, and what a call does when the server is not there or stops answering. The fake model covers
 // answers, errors, timeouts and dropped streams through the same path (llm-faults, live-events, packs).
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { ConversationInsightOutcome } from "@insights/shared/db/client";
@@ -32,7 +32,7 @@ afterEach(async () => {
   }
 });
 
-async function listen(handle: (req: IncomingMessage, body: string, res: import("node:http").ServerResponse) => void) {
+async function listen(handle: (req: IncomingMessage, body: string, res: ServerResponse) => void) {
   const server = createServer((req, res) => {
     let body = "";
     req.setEncoding("utf8");
@@ -42,6 +42,21 @@ async function listen(handle: (req: IncomingMessage, body: string, res: import("
   servers.push(server);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+}
+
+/** A chat completion whose content is `insight`, as OpenAI answers one. */
+function answer(res: ServerResponse) {
+  res.writeHead(200, { "content-type": "application/json", "x-request-id": "req-1" });
+  res.end(
+    JSON.stringify({
+      id: "c1",
+      object: "chat.completion",
+      created: 0,
+      model: "gpt-test",
+      choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content: JSON.stringify(insight) } }],
+      usage: { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 },
+    }),
+  );
 }
 
 const providerAt = (baseURL: string, timeoutMs = 2_000): LlmProvider =>
@@ -66,17 +81,7 @@ describe("the LLM client's HTTP", () => {
         contentType: req.headers["content-type"],
         body,
       });
-      res.writeHead(200, { "content-type": "application/json", "x-request-id": "req-1" });
-      res.end(
-        JSON.stringify({
-          id: "c1",
-          object: "chat.completion",
-          created: 0,
-          model: "gpt-test",
-          choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content: JSON.stringify(insight) } }],
-          usage: { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 },
-        }),
-      );
+      answer(res);
     });
     const result = await providerAt(baseURL).extractLeadInsight(thread, call());
     expect(result.value).toEqual(insight);
@@ -87,6 +92,22 @@ describe("the LLM client's HTTP", () => {
     const sent = JSON.parse(seen[0]!.body);
     expect(sent.model).toBe("gpt-test");
     expect(JSON.stringify(sent.messages)).toContain("über-cheap? 💸");
+  });
+
+  it("follows a redirect that keeps the request (307), as fetch does, sending the body again", async () => {
+    const bodies: string[] = [];
+    const baseURL = await listen((req, body, res) => {
+      bodies.push(`${req.method} ${req.url} ${body.length}`);
+      if (req.url === "/v1/chat/completions") {
+        res.writeHead(307, { location: "/v2/chat/completions" }).end();
+        return;
+      }
+      answer(res);
+    });
+    expect((await providerAt(baseURL).extractLeadInsight(thread, call())).value).toEqual(insight);
+    expect(bodies).toHaveLength(2);
+    expect(bodies[1]).toMatch(/^POST \/v2\/chat\/completions [1-9]/);
+    expect(bodies[1]!.split(" ")[2]).toBe(bodies[0]!.split(" ")[2]);
   });
 
   it("fails a call to a server that is not there with a readable error, after its retries, without hanging", async () => {
@@ -120,7 +141,7 @@ describe("the LLM client's HTTP", () => {
     const cancelledAt = Date.now();
     controller.abort("cancelled");
     await expect(pending).rejects.toBeDefined();
-    expect(Date.now() - cancelledAt).toBeLessThan(500);
+    expect(Date.now() - cancelledAt).toBeLessThan(2_000);
     await expect.poll(() => closedByClient).toBe(before + 1);
   });
 });

@@ -132,7 +132,7 @@ export async function planChunks(run: PackRun, sizing: ChunkSizing): Promise<boo
     ON CONFLICT DO NOTHING`;
     })
     .catch(async (err: unknown) => {
-      // A pack deleted while the statement ran fails its foreign key: that is the run ending, not an error.
+      // If the run is gone by now (the pack deleted, cancelled or taken over), that is why: it ends, not an error.
       await run.assertCurrent();
       throw err;
     });
