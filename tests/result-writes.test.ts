@@ -7,8 +7,11 @@ import { createLogger } from "@insights/shared/logger";
 import type { LlmProvider } from "@insights/worker/llm/provider";
 import { buildPack } from "@insights/worker/packs/build-pack.handler";
 import { MAX_UNCOMMITTED } from "@insights/worker/packs/extract-leads";
+import { claimPackRun, PackRun } from "@insights/worker/packs/pack-run";
+import { selectLeads } from "@insights/worker/packs/select-leads";
 import { bearer, createHarness, insertPendingPack, TEST_MODELS, type TestWorkspace } from "./support/harness.ts";
 import { instantModel } from "./support/instant-model.ts";
+import { waitFor } from "./support/worker-harness.ts";
 
 const LEADS = 600;
 const LANES = 8;
@@ -121,5 +124,52 @@ describe("two packs over the same leads, extracted at the same time", () => {
       ]);
       expect(await h.db.leadConversationInsight.count({ where: { clientId: shared.workspaceId } })).toBe(LEADS_EACH);
     }
+  });
+});
+
+describe("results of a run that a recompute replaced while they waited to be written", () => {
+  it("never land in the new run's list of the same leads", async () => {
+    const shared = await h.seed({ leads: 40 });
+    const session = await h.http.post(`${shared.base}/insights/sessions`).set(bearer(shared.tokens.member)).send({});
+    const pack = await insertPendingPack(h, shared, session.body.id);
+    // The old run's result statements wait at a gate; meanwhile its pack is cancelled and recomputed.
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    let held = 0;
+    const gatedWrites = new Proxy(h.db, {
+      get(target, prop, receiver) {
+        if (prop !== "$executeRaw") return Reflect.get(target, prop, receiver);
+        return async (strings: TemplateStringsArray, ...values: unknown[]) => {
+          if (strings.join("?").includes('INSERT INTO "LeadConversationInsight"')) {
+            held++;
+            await gate;
+          }
+          return target.$executeRaw(strings, ...values);
+        };
+      },
+    }) as Db;
+    const deps = {
+      db: gatedWrites,
+      llm: instantModel(),
+      logger: createLogger("result-writes-test", "silent"),
+      live: h.liveLog,
+      models: TEST_MODELS,
+      tuning: { maxLeadsPerPack: 1000, llmConcurrency: LANES, progressIntervalMs: 50, pageSize: 200, chunkSize: 1000 },
+    };
+    const oldRun = buildPack(deps, { packId: pack.id, generation: 1 }, new AbortController().signal);
+    await waitFor(async () => (held > 0 ? true : undefined), { what: "a result statement at the gate" });
+    // What a cancel and a recompute leave before the new run's job picks the pack up: a new generation, then its
+    // selection of the same leads, all PENDING.
+    await h.db.insightContextPack.update({
+      where: { id: pack.id },
+      data: { status: "PENDING", stage: "QUEUED", generation: 2, runToken: null },
+    });
+    const newRun = await claimPackRun(h.db, pack.id, 2);
+    await selectLeads(new PackRun(h.db, newRun!, new AbortController()), 1000, null);
+    open();
+    expect(await oldRun).toMatchObject({ outcome: "skipped" });
+    const statuses = await h.db.insightContextPackLead.groupBy({ by: ["status"], where: { packId: pack.id }, _count: true });
+    expect(statuses).toEqual([{ status: "PENDING", _count: 40 }]);
+    expect(await h.db.leadConversationInsight.count({ where: { clientId: shared.workspaceId } })).toBe(0);
   });
 });
