@@ -21,6 +21,8 @@ import { createHarness, type Harness, type TestWorkspace } from "./support/harne
 
 let database: Awaited<ReturnType<typeof createIsolatedDatabase>>;
 const DAY_MS = 24 * 3600_000;
+/** The model and effort a selection fixes for its run. */
+const call = { model: "gpt-5-mini", reasoningEffort: "medium" as const };
 
 /** Tables that grow with use; a Seq Scan on any of them in a hot query is a finding. */
 const BIG_TABLES = new Set([
@@ -195,7 +197,7 @@ describe("the hot queries use indexes", () => {
       windowTo: now,
     };
     const pack = await packOf(`pack-session-0-2-7`, base);
-    const all = await capture(() => selectLeads(new PackRun(db, pack, new AbortController()), 10_000, null));
+    const all = await capture(() => selectLeads(new PackRun(db, pack, new AbortController()), 10_000, { call, cachedModel: null }));
     expect(await db.insightContextPackLead.count({ where: { packId: pack.id } })).toBeGreaterThan(0);
     await expectIndexed("lead selection (all campaigns)", statementOn(all, "Lead", /INSERT INTO "InsightContextPackLead"/), "Lead");
 
@@ -204,7 +206,9 @@ describe("the hot queries use indexes", () => {
       windowFrom: new Date(now.getTime() - 30 * DAY_MS),
       campaignIds: [ws.campaignIds[0]!],
     });
-    const filtered = await capture(() => selectLeads(new PackRun(db, oneCampaign, new AbortController()), 10_000, null));
+    const filtered = await capture(() =>
+      selectLeads(new PackRun(db, oneCampaign, new AbortController()), 10_000, { call, cachedModel: null }),
+    );
     await expectIndexed("lead selection (one campaign)", statementOn(filtered, "Lead", /INSERT INTO "InsightContextPackLead"/), "Lead");
   });
 

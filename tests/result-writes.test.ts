@@ -165,7 +165,10 @@ describe("results of a run that a recompute replaced while they waited to be wri
       data: { status: "PENDING", stage: "QUEUED", generation: 2, runToken: null },
     });
     const newRun = await claimPackRun(h.db, pack.id, 2);
-    await selectLeads(new PackRun(h.db, newRun!, new AbortController()), 1000, null);
+    await selectLeads(new PackRun(h.db, newRun!, new AbortController()), 1000, {
+      call: { model: "gpt-5-mini", reasoningEffort: "medium" },
+      cachedModel: null,
+    });
     open();
     expect(await oldRun).toMatchObject({ outcome: "skipped" });
     const statuses = await h.db.insightContextPackLead.groupBy({ by: ["status"], where: { packId: pack.id }, _count: true });

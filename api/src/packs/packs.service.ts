@@ -53,6 +53,9 @@ function freshRun(scope: PackScope, now: Date) {
     outputTokens: 0,
     synthesis: null,
     error: null,
+    // The new run takes the workspace's model and effort as they are when it is selected.
+    runModel: null,
+    runReasoningEffort: null,
     startedAt: null,
     completedAt: null,
   };

@@ -22,7 +22,7 @@ import {
   type ChunkDispatcher,
   type ExtractionShare,
 } from "./chunks.ts";
-import { PackRun, PackRunEnded, callOptionsFor, claimPackRun } from "./pack-run.ts";
+import { PackRun, PackRunEnded, claimPackRun, runCallFor } from "./pack-run.ts";
 import { writeProgress } from "./progress.ts";
 import { selectLeads } from "./select-leads.ts";
 import { computeMetrics, synthesize } from "./synthesize-pack.ts";
@@ -65,14 +65,15 @@ export async function buildPack(deps: PackPipelineDeps, payload: JobPayload<"bui
   const run = new PackRun(db, pack, controller);
   const log = deps.logger.child({ packId: pack.id, generation: pack.generation });
   try {
-    const call = { ...(await callOptionsFor(db, pack.clientId, deps.models)), log };
+    const call = { ...(await runCallFor(db, pack, deps.models)), log };
     const model = llm.modelFor(call.model);
     log.info({ stage: pack.stage, model, force: pack.forceRecompute }, "pack run started");
 
     let totalLeads = pack.totalLeads;
     if (pack.stage === "QUEUED" || pack.stage === "SELECTING") {
-      // Cached summaries are claimed with the selection; a resumed run past it finds its rows final.
-      totalLeads = await selectLeads(run, deps.tuning.maxLeadsPerPack, pack.forceRecompute ? null : model);
+      // Cached summaries are claimed with the selection, and the run's model fixed; a resumed run past it finds its
+      // rows final and continues on that model.
+      totalLeads = await selectLeads(run, deps.tuning.maxLeadsPerPack, { call, cachedModel: pack.forceRecompute ? null : model });
       log.info({ totalLeads }, "leads selected");
       await publish();
     }

@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "InsightContextPack" ADD COLUMN     "runModel" TEXT,
+ADD COLUMN     "runReasoningEffort" TEXT;
