@@ -1,20 +1,17 @@
 import { Prisma } from "@insights/shared/db/client";
 import { PROMPT_VERSION } from "../llm/prompts.ts";
-import type { LlmCallOptions } from "../llm/provider.ts";
+import type { RunCall } from "./chunks.ts";
 import type { PackRun } from "./pack-run.ts";
 
 /**
  * Writes the run's lead list in one statement: the leads in the window and campaigns, most recent activity first,
  * up to the cap. Nothing is read into this process, whatever the workspace's size. `cachedModel`: the model whose
  * cached summaries the run reuses (null for a forced recompute, which reuses none); those leads are marked CACHED in
- * the same transaction. `call`: the model and effort the run's calls use from here on, stored with the list. It runs in one transaction with the stage change, so a crash leaves either no list (the retry
- * selects again) or a whole one, its cached leads marked: a retry never pays the model for a summary it had.
+ * the same transaction. `call`: the model and effort the run's calls use from here on, stored with the list. It runs
+ * in one transaction with the stage change, so a crash leaves either no list (the retry selects again) or a whole
+ * one, its cached leads marked and its model fixed: a retry never pays the model for a summary it had.
  */
-export async function selectLeads(
-  run: PackRun,
-  maxLeads: number,
-  options: { call: Pick<LlmCallOptions, "model" | "reasoningEffort">; cachedModel: string | null },
-): Promise<number> {
+export async function selectLeads(run: PackRun, maxLeads: number, options: { call: RunCall; cachedModel: string | null }): Promise<number> {
   const { pack } = run;
   const campaignFilter = pack.campaignIds.length > 0 ? Prisma.sql`AND l."campaignId" = ANY(${pack.campaignIds}::text[])` : Prisma.empty;
   return run.db.$transaction(
