@@ -26,10 +26,10 @@ const RESET_QUIET_MS = 10_000;
 const IDLE_TTL_SECONDS = 24 * 3600;
 
 // KEYS: the hash, then the queue's wait, active, prioritized and delayed keys. ARGV: workspace, jobs, cost (already
-// divided by the workspace's weight), max priority, ttl, reset point, quiet ms. Returns the clock as it found it,
-// 1 if it started over (0 if not), then each job's priority. Finish times keep their fractions (a weight of 3 advances a third of the cost);
-// priorities are whole numbers, so jobs whose finish rounds up to the same one are served in the order queued. The
-// start-over check and the assignment are one script: no other assignment or job can come between them.
+// divided by the workspace's weight), max priority, ttl, reset point, quiet ms. Returns the clock as it found it, 1 if
+// it started over (0 if not), then each job's priority. Finish times keep their fractions (a weight of 3 advances a
+// third of the cost); priorities are whole numbers, so jobs whose finish rounds up to the same one are served in the
+// order queued. The start-over check and the assignment are one script: no other assignment or job can come between.
 const ASSIGN = redisScript(`
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)

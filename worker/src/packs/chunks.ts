@@ -14,14 +14,11 @@ import type { WorkerMetrics } from "../runtime/metrics.ts";
 import { Semaphore } from "../runtime/pool.ts";
 import type { ChunkWake } from "./chunk-wake.ts";
 import { extractPendingLeads, pageOf, PACK_LEAD_THREADS, ResultBatches, type ThreadRow } from "./extract-leads.ts";
-import { callOptionsFor, PackRun } from "./pack-run.ts";
+import { callOptionsFor, PackRun, type RunCall } from "./pack-run.ts";
 import { createProgressWriter, ProgressPacer } from "./progress.ts";
 
 /** Leads per chunk unless configured: small enough to spread a pack over workers, large enough to be few jobs. */
 export const DEFAULT_CHUNK_SIZE = 50;
-
-/** The model and effort a pack run's calls use, decided once by its pack job and handed to its chunks. */
-export type RunCall = Pick<LlmCallOptions, "model" | "reasoningEffort">;
 
 /** Where a pack job sends its chunks (BullMQ in a worker process; see chunk-dispatch.ts), and how it hears back. */
 export interface ChunkDispatcher {

@@ -102,24 +102,19 @@ export async function claimPackRun(db: Db, packId: string, generation: number): 
   return db.insightContextPack.findFirst({ where: { id: packId, generation, status: "RUNNING", runToken } });
 }
 
+/** The model and effort a pack run's calls use, decided once by its pack job and handed to its chunks. */
+export type RunCall = Pick<LlmCallOptions, "model" | "reasoningEffort">;
+
 /**
  * The model and reasoning effort of every call of the run: fixed at its selection (`runModel`, see selectLeads), so a
  * pack job retried after a crash continues on them; before that, the workspace's settings.
  */
-export async function runCallFor(
-  db: Db,
-  pack: InsightContextPack,
-  models: ModelPolicy,
-): Promise<Pick<LlmCallOptions, "model" | "reasoningEffort">> {
+export async function runCallFor(db: Db, pack: InsightContextPack, models: ModelPolicy): Promise<RunCall> {
   if (pack.runModel === null) return callOptionsFor(db, pack.clientId, models);
   return { model: pack.runModel, reasoningEffort: (pack.runReasoningEffort ?? "medium") as LlmCallOptions["reasoningEffort"] };
 }
 
 /** The workspace's model and reasoning effort, as its settings give them now. */
-export async function callOptionsFor(
-  db: Db,
-  clientId: string,
-  models: ModelPolicy,
-): Promise<Pick<LlmCallOptions, "model" | "reasoningEffort">> {
+export async function callOptionsFor(db: Db, clientId: string, models: ModelPolicy): Promise<RunCall> {
   return callSettingsOf(await db.workspaceSettings.findUnique({ where: { clientId } }), models);
 }

@@ -1,7 +1,6 @@
 import { Prisma } from "@insights/shared/db/client";
 import { PROMPT_VERSION } from "../llm/prompts.ts";
-import type { RunCall } from "./chunks.ts";
-import type { PackRun } from "./pack-run.ts";
+import type { PackRun, RunCall } from "./pack-run.ts";
 
 /**
  * Writes the run's lead list in one statement: the leads in the window and campaigns, most recent activity first,
