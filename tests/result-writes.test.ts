@@ -34,27 +34,34 @@ const model = instantModel(() => {
   seen.maxAhead = Math.max(seen.maxAhead, seen.answered - seen.committed);
 });
 
-/** The harness' database, with each statement that writes lead results slowed and counted (the rest untouched). */
-const slowResultWrites = new Proxy(h.db, {
-  get(target, prop, receiver) {
-    if (prop !== "$executeRaw") return Reflect.get(target, prop, receiver);
-    return async (strings: TemplateStringsArray, ...values: unknown[]) => {
-      if (!strings.join("?").includes('INSERT INTO "LeadConversationInsight"')) return target.$executeRaw(strings, ...values);
-      seen.statements++;
-      seen.inFlight++;
-      seen.maxInFlight = Math.max(seen.maxInFlight, seen.inFlight);
-      await new Promise((r) => setTimeout(r, COMMIT_MS));
-      try {
-        // The statement returns the ledger rows it wrote: one per lead it moved off PENDING.
-        const written = await target.$executeRaw(strings, ...values);
-        seen.committed += written;
-        return written;
-      } finally {
-        seen.inFlight--;
-      }
-    };
-  },
-}) as Db;
+/** The harness' database, with each statement that writes lead results run through `around` (the rest untouched). */
+function aroundResultWrites(around: (write: () => Promise<number>) => Promise<number>): Db {
+  return new Proxy(h.db, {
+    get(target, prop, receiver) {
+      if (prop !== "$executeRaw") return Reflect.get(target, prop, receiver);
+      return (strings: TemplateStringsArray, ...values: unknown[]) => {
+        const write = () => target.$executeRaw(strings, ...values);
+        return strings.join("?").includes('INSERT INTO "LeadConversationInsight"') ? around(write) : write();
+      };
+    },
+  }) as Db;
+}
+
+/** Each statement that writes lead results slowed and counted. */
+const slowResultWrites = aroundResultWrites(async (write) => {
+  seen.statements++;
+  seen.inFlight++;
+  seen.maxInFlight = Math.max(seen.maxInFlight, seen.inFlight);
+  await new Promise((r) => setTimeout(r, COMMIT_MS));
+  try {
+    // The statement returns the ledger rows it wrote: one per lead it moved off PENDING.
+    const written = await write();
+    seen.committed += written;
+    return written;
+  } finally {
+    seen.inFlight--;
+  }
+});
 
 describe("lead results with a model faster than the database", () => {
   it("go out in batches, two statements at most, with the lanes never more than MAX_UNCOMMITTED ahead", async () => {
@@ -136,18 +143,11 @@ describe("results of a run that a recompute replaced while they waited to be wri
     let open!: () => void;
     const gate = new Promise<void>((r) => (open = r));
     let held = 0;
-    const gatedWrites = new Proxy(h.db, {
-      get(target, prop, receiver) {
-        if (prop !== "$executeRaw") return Reflect.get(target, prop, receiver);
-        return async (strings: TemplateStringsArray, ...values: unknown[]) => {
-          if (strings.join("?").includes('INSERT INTO "LeadConversationInsight"')) {
-            held++;
-            await gate;
-          }
-          return target.$executeRaw(strings, ...values);
-        };
-      },
-    }) as Db;
+    const gatedWrites = aroundResultWrites(async (write) => {
+      held++;
+      await gate;
+      return write();
+    });
     const deps = {
       db: gatedWrites,
       llm: instantModel(),
