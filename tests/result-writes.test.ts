@@ -134,19 +134,25 @@ describe("two packs over the same leads, extracted at the same time", () => {
   });
 });
 
-describe("results of a run that a recompute replaced while they waited to be written", () => {
-  it("never land in the new run's list of the same leads", async () => {
+describe("results of a run whose pack moved to a new generation while they waited to be written", () => {
+  /**
+   * Runs a 40-lead pack whose result statements wait at a gate; `change` moves the pack on meanwhile. Returns the
+   * leads the old run's statements moved once let through, and the pack's lead statuses after.
+   */
+  async function heldAcross(change: (packId: string) => Promise<void>) {
     const shared = await h.seed({ leads: 40 });
     const session = await h.http.post(`${shared.base}/insights/sessions`).set(bearer(shared.tokens.member)).send({});
     const pack = await insertPendingPack(h, shared, session.body.id);
-    // The old run's result statements wait at a gate; meanwhile its pack is cancelled and recomputed.
     let open!: () => void;
     const gate = new Promise<void>((r) => (open = r));
     let held = 0;
+    let moved = 0;
     const gatedWrites = aroundResultWrites(async (write) => {
       held++;
       await gate;
-      return write();
+      const written = await write();
+      moved += written;
+      return written;
     });
     const deps = {
       db: gatedWrites,
@@ -158,21 +164,43 @@ describe("results of a run that a recompute replaced while they waited to be wri
     };
     const oldRun = buildPack(deps, { packId: pack.id, generation: 1 }, new AbortController().signal);
     await waitFor(async () => (held > 0 ? true : undefined), { what: "a result statement at the gate" });
-    // What a cancel and a recompute leave before the new run's job picks the pack up: a new generation, then its
-    // selection of the same leads, all PENDING.
-    await h.db.insightContextPack.update({
-      where: { id: pack.id },
-      data: { status: "PENDING", stage: "QUEUED", generation: 2, runToken: null },
-    });
-    const newRun = await claimPackRun(h.db, pack.id, 2);
-    await selectLeads(new PackRun(h.db, newRun!, new AbortController()), 1000, {
-      call: { model: "gpt-5-mini", reasoningEffort: "medium" },
-      cachedModel: null,
-    });
+    await change(pack.id);
     open();
     expect(await oldRun).toMatchObject({ outcome: "skipped" });
     const statuses = await h.db.insightContextPackLead.groupBy({ by: ["status"], where: { packId: pack.id }, _count: true });
+    const summaries = await h.db.leadConversationInsight.count({ where: { clientId: shared.workspaceId } });
+    return { moved, statuses, summaries };
+  }
+
+  it("never land in a recompute's new list of the same leads", async () => {
+    // What a cancel and a recompute leave before the new run's job picks the pack up: a new generation, then its
+    // selection of the same leads, all PENDING.
+    const { moved, statuses, summaries } = await heldAcross(async (packId) => {
+      await h.db.insightContextPack.update({
+        where: { id: packId },
+        data: { status: "PENDING", stage: "QUEUED", generation: 2, runToken: null },
+      });
+      const newRun = await claimPackRun(h.db, packId, 2);
+      await selectLeads(new PackRun(h.db, newRun!, new AbortController()), 1000, {
+        call: { model: "gpt-5-mini", reasoningEffort: "medium" },
+        cachedModel: null,
+      });
+    });
+    expect(moved).toBe(0);
     expect(statuses).toEqual([{ status: "PENDING", _count: 40 }]);
-    expect(await h.db.leadConversationInsight.count({ where: { clientId: shared.workspaceId } })).toBe(0);
+    expect(summaries).toBe(0);
+  });
+
+  it("still land in the same list when a lead's erasure restarted the pack, so they are not paid for again", async () => {
+    // What a lead's erasure leaves: the same list, the next generation, the pack PENDING again at its stage.
+    const { moved, statuses, summaries } = await heldAcross(async (packId) => {
+      await h.db.insightContextPack.update({
+        where: { id: packId },
+        data: { status: "PENDING", generation: { increment: 1 }, runToken: null },
+      });
+    });
+    expect(moved).toBeGreaterThan(0);
+    expect(statuses).toContainEqual({ status: "EXTRACTED", _count: moved });
+    expect(summaries).toBe(moved);
   });
 });

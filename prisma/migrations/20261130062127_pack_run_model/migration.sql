@@ -1,3 +1,4 @@
 -- AlterTable
-ALTER TABLE "InsightContextPack" ADD COLUMN     "runModel" TEXT,
+ALTER TABLE "InsightContextPack" ADD COLUMN     "listGeneration" INTEGER NOT NULL DEFAULT 0,
+ADD COLUMN     "runModel" TEXT,
 ADD COLUMN     "runReasoningEffort" TEXT;

@@ -281,11 +281,11 @@ export class ResultBatches {
 /**
  * One statement for a batch of results, so each lead's summary, its status and its ledger row land together: a
  * crash after the LLM call loses that call, never a stored summary, and a resumed run never summarizes the lead
- * again. Per lead it moves the lead's status off PENDING (only if it still is, and only while the pack is still at
- * this run's generation) and, only for the leads it moved, upserts the cached summary and books one EXTRACTION ledger
- * row when the lead cost calls (none for the offline provider, which makes no calls): a second attempt at the same
- * chunk that finished a lead too late books nothing. Timestamps travel as ISO strings cast to timestamp(3), as Prisma
- * stores them.
+ * again. Per lead it moves the lead's status off PENDING (only if it still is, and only while the pack's lead list is
+ * the one this run worked from) and, only for the leads it moved, upserts the cached summary and books one EXTRACTION
+ * ledger row when the lead cost calls (none for the offline provider, which makes no calls): a second attempt at the
+ * same chunk that finished a lead too late books nothing. Timestamps travel as ISO strings cast to timestamp(3), as
+ * Prisma stores them.
  */
 async function writeResults(run: PackRun<RunPack>, results: LeadResult[], model: string, provider: string): Promise<void> {
   const now = new Date().toISOString();
@@ -317,9 +317,10 @@ async function writeResults(run: PackRun<RunPack>, results: LeadResult[], model:
       FROM input i
       WHERE pl."packId" = ${run.id} AND pl."leadId" = ANY(${results.map((r) => r.leadId)}::text[])
         AND pl."leadId" = i.lead_id AND pl."status"::text = 'PENDING'
-        -- Only into this run's list: a recompute's new selection may hold the same leads, PENDING again, before the
-        -- results of the run it replaced have drained.
-        AND EXISTS (SELECT 1 FROM "InsightContextPack" p WHERE p.id = ${run.id} AND p.generation = ${run.generation})
+        -- Only into the list this run worked from: a recompute's new selection may hold the same leads, PENDING
+        -- again, before the results of the run it replaced have drained. (A lead's erasure moves the generation on
+        -- over the same list: those results still count, and are not paid for again.)
+        AND EXISTS (SELECT 1 FROM "InsightContextPack" p WHERE p.id = ${run.id} AND p."listGeneration" <= ${run.generation})
       RETURNING pl."leadId" AS lead_id
     ),
     summaries AS (

@@ -30,7 +30,13 @@ export async function selectLeads(run: PackRun, maxLeads: number, options: { cal
       LIMIT ${maxLeads}`;
       if (options.cachedModel !== null) await markCachedLeads(run, options.cachedModel, tx);
       await run.update(
-        { stage: "EXTRACTING", totalLeads: total, runModel: options.call.model, runReasoningEffort: options.call.reasoningEffort },
+        {
+          stage: "EXTRACTING",
+          totalLeads: total,
+          listGeneration: run.generation,
+          runModel: options.call.model,
+          runReasoningEffort: options.call.reasoningEffort,
+        },
         tx,
       );
       return total;
